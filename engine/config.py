@@ -1,0 +1,310 @@
+"""The run configuration: one YAML file describes a whole GRPO run.
+
+A config is built in three layers -- the preset's YAML, the user's YAML, then `--set key=value` overrides -- and
+validated by the pydantic models below. Every field carries a one-line help; the CLI's reference, the README's
+config table and the app's tooltips all read it from here.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+THOUGHT_TAGS = ("<thought>", "</thought>")
+ANSWER_TAGS = ("<answer>", "</answer>")
+
+
+class Section(BaseModel):
+    # Unknown keys are a typo far more often than intent: reject them so `lora_rnak: 8` is not silently ignored.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name: str = Field("builtin:tiny", description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
+                                                  "or builtin:tiny / builtin:smollm2-135m (offline).")
+    backend: Literal["auto", "unsloth", "hf"] = Field(
+        "auto", description="unsloth (CUDA, faster, less VRAM), hf (transformers + peft, any device), or auto.")
+    lora_rank: int = Field(16, ge=1, le=512, description="LoRA rank: higher learns more, costs more VRAM.")
+    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; empty means the same as lora_rank.")
+    max_seq_length: int = Field(1024, ge=64, le=262144,
+                                description="Longest prompt + completion in tokens the model is set up for.")
+    load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (QLoRA): much less VRAM, a bit slower.")
+    load_in_fp8: bool = Field(False, description="Load an FP8 model (Unsloth; GPU compute capability 8.9 or newer).")
+    fast_inference: bool | None = Field(
+        None, description="Generate rollouts with vLLM (Unsloth backend). Empty: on when vLLM is installed.")
+    gpu_memory_utilization: float = Field(0.6, gt=0.05, le=0.95,
+                                          description="Share of GPU memory vLLM may take for weights + KV cache.")
+    vllm_standby: bool = Field(False, description="Unsloth standby: vLLM and training share GPU memory "
+                                                  "(UNSLOTH_VLLM_STANDBY=1); fits longer runs on smaller GPUs.")
+    gradient_checkpointing: bool = Field(True, description="Trade compute for memory during the backward pass.")
+
+
+class PromptConfig(Section):
+    system_prompt: str = Field(
+        "", description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
+                        "replaced by the tags.")
+    thought_tags: tuple[str, str] = Field(THOUGHT_TAGS, description="Opening and closing tag around the thinking.")
+    answer_tags: tuple[str, str] = Field(ANSWER_TAGS, description="Opening and closing tag around the final answer.")
+
+    @field_validator("thought_tags", "answer_tags")
+    @classmethod
+    def _tags_not_blank(cls, tags: tuple[str, str]) -> tuple[str, str]:
+        if not all(t.strip() for t in tags):
+            raise ValueError("tags must not be empty, e.g. ['<answer>', '</answer>']")
+        return tags
+
+    def placeholders(self) -> dict[str, str]:
+        return {"{thought_open}": self.thought_tags[0], "{thought_close}": self.thought_tags[1],
+                "{answer_open}": self.answer_tags[0], "{answer_close}": self.answer_tags[1]}
+
+    def fill(self, text: str, transform=lambda s: s) -> str:
+        """Replace the tag placeholders; plain replace, not str.format, so regex braces like {2,3} survive."""
+        for key, value in self.placeholders().items():
+            text = text.replace(key, transform(value))
+        return text
+
+
+class DataConfig(Section):
+    path: str = Field("", description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
+    prompt_column: str | None = Field(None, description="Column holding the question; empty: guessed "
+                                                         "(question, problem, prompt, input).")
+    answer_column: str | None = Field(None, description="Column holding the gold answer; empty: guessed "
+                                                         "(answer, solution, output, label).")
+    answer_pattern: str | None = Field(None, description="Regex that extracts the gold answer from the answer "
+                                                         "column (group 1), e.g. '####\\s*(.+)' for GSM8K.")
+    eval_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of rows held out for evaluation.")
+    max_rows: int | None = Field(None, ge=1, description="Use at most this many rows (after shuffling).")
+    seed: int = Field(0, description="Seed for shuffling and the held-out split.")
+
+
+RewardKind = Literal["regex_match", "answer_match", "tag_count", "length", "python"]
+
+
+class RewardConfig(Section):
+    name: str = Field(description="Name shown in the metrics as rewards/<name>/mean.")
+    kind: RewardKind = Field(description="regex_match, answer_match, tag_count, length or python.")
+    weight: float = Field(1.0, ge=-100, le=100, description="Multiplier of this reward in the total.")
+    pattern: str | None = Field(None, description="regex_match: the pattern. answer_match: extracts the answer "
+                                                  "(group 1, or the whole match).")
+    match: Literal["search", "full"] = Field("search", description="regex_match: search anywhere or match the "
+                                                                   "whole completion.")
+    compare: Literal["exact", "casefold", "numeric"] = Field(
+        "numeric", description="answer_match: exact text, case-insensitive text, or numbers (1,000 = 1000.0 = $1000).")
+    tolerance: float = Field(1e-6, ge=0, description="answer_match numeric: largest difference still counted right.")
+    tags: list[str] | None = Field(None, description="tag_count: tags expected exactly once each; partial credit.")
+    target: int | None = Field(None, ge=1, description="length: target completion length in characters.")
+    reward: float = Field(1.0, ge=-100, le=100, description="Score when the rule is met (the full score).")
+    penalty: float = Field(0.0, ge=-100, le=100, description="Score when it is not.")
+    function: str | None = Field(None, description="python: module:attr or path/to/file.py:attr of a TRL-style "
+                                                   "reward function.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_metric_name(cls, name: str) -> str:
+        import re  # stdlib is enough for a fixed, safe pattern
+
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,40}", name):
+            raise ValueError("use letters, digits, '_' or '-' (start with a letter, at most 41 characters)")
+        return name
+
+    @model_validator(mode="after")
+    def _has_what_its_kind_needs(self) -> "RewardConfig":
+        needs = {"regex_match": "pattern", "answer_match": "pattern", "tag_count": "tags", "length": "target",
+                 "python": "function"}[self.kind]
+        if getattr(self, needs) in (None, "", []):
+            raise ValueError(f"a {self.kind} reward needs '{needs}'")
+        return self
+
+
+class TrainConfig(Section):
+    max_steps: int = Field(200, ge=1, le=1_000_000, description="Optimizer steps to train for.")
+    num_generations: int = Field(8, ge=2, le=256, description="Completions sampled per prompt; GRPO compares "
+                                                              "each with its group's mean.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Completions per device step; a multiple of "
+                                                          "num_generations keeps whole groups together.")
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024, description="Steps whose gradients are summed "
+                                                                           "before one update.")
+    max_completion_length: int = Field(256, ge=8, le=131072, description="Longest completion in tokens.")
+    learning_rate: float = Field(5e-6, gt=0, le=1.0, description="Optimizer learning rate (LoRA: 5e-6 is Unsloth's "
+                                                                 "GRPO default).")
+    lr_scheduler_type: Literal["constant", "linear", "cosine"] = Field("cosine", description="Learning-rate schedule.")
+    warmup_ratio: float = Field(0.1, ge=0, le=0.5, description="Share of steps spent warming up the learning rate.")
+    weight_decay: float = Field(0.1, ge=0, le=1, description="AdamW weight decay.")
+    max_grad_norm: float = Field(0.1, gt=0, le=100, description="Gradient clipping norm.")
+    optim: Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"] = Field(
+        "adamw_torch", description="Optimizer; adamw_8bit (bitsandbytes, CUDA) saves optimizer memory.")
+    temperature: float = Field(1.0, gt=0, le=2.0, description="Sampling temperature for rollouts.")
+    top_p: float = Field(1.0, gt=0, le=1.0, description="Nucleus sampling for rollouts.")
+    min_p: float = Field(0.0, ge=0, lt=1.0, description="Min-p sampling for rollouts (0 = off).")
+    beta: float = Field(0.0, ge=0, le=10, description="KL penalty towards the base model (0 = none, TRL default).")
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="GRPO loss variant.")
+    save_steps: int = Field(50, ge=1, description="Save a checkpoint every this many steps.")
+    logging_steps: int = Field(1, ge=1, description="Log metrics and samples every this many steps.")
+    samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
+    seed: int = Field(3407, description="Random seed.")
+
+
+class RunConfig(Section):
+    preset: str | None = Field(None, description="A preset in presets/ that this config starts from.")
+    description: str | None = Field(None, description="One line about the run (presets carry theirs).")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    rewards: list[RewardConfig] = Field(default_factory=list, description="The reward functions, summed with "
+                                                                         "their weights.")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _reward_names_unique(self) -> "RunConfig":
+        names = [r.name for r in self.rewards]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"reward names must be unique; '{dupes[0]}' is used twice")
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=120)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Problems: what a user can get wrong, one sentence each, with the key it is about.
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _problems_from_validation(error: ValidationError) -> list[Problem]:
+    problems = []
+    for e in error.errors():
+        key = ".".join(str(part) for part in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key; check the spelling (see `python -m engine reference`)"
+        elif e["type"] == "missing":
+            message = "is required"
+        elif "input" in e and e["type"] not in ("model_type", "dict_type", "list_type"):
+            message = f"{message} (got {e['input']!r})"
+        problems.append(Problem(key, message))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading: preset <- user file <- --set overrides.
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Dicts merge key by key; anything else (lists included) is replaced whole."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text: str) -> dict:
+    """`train.max_steps=3` -> {'train': {'max_steps': 3}}; the value is YAML, so lists and dicts work too."""
+    if "=" not in text:
+        raise ConfigError([Problem("--set", f"'{text}' is not key=value, e.g. train.max_steps=3")])
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError([Problem(key.strip(), f"the value is not valid YAML ({e.problem})")]) from None
+    tree: Any = value
+    for part in reversed(key.strip().split(".")):
+        tree = {part: tree}
+    return tree
+
+
+def read_yaml(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([Problem("", f"config file {path} does not exist")])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError([Problem("", f"{path} is not valid YAML: {e}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("", f"{path} must be a YAML mapping with model/data/rewards/train sections")])
+    return data
+
+
+def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Merge the preset named in `raw` (or in an override) under `raw` and the overrides, then validate."""
+    from engine import presets
+
+    layered = copy.deepcopy(raw)
+    for text in overrides:
+        layered = deep_merge(layered, parse_override(text))
+    merged = layered
+    if layered.get("preset"):
+        preset_raw = presets.load_preset_raw(str(layered["preset"]))
+        merged = deep_merge(preset_raw, layered)
+    # A sole rewards list from a preset must not combine with a user's list: deep_merge already replaces lists.
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_problems_from_validation(e)) from None
+
+
+def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    return build_config(read_yaml(Path(path)), overrides)
+
+
+def field_reference() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, help) for every config field, in order: the README table and the UI tooltips."""
+    rows = []
+    for section_name, section in RunConfig.model_fields.items():
+        model = section.annotation if isinstance(section.annotation, type) else None
+        if model is not None and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                rows.append((f"{section_name}.{name}", _type_name(field.annotation), _default_text(field),
+                             field.description or ""))
+        else:
+            rows.append((section_name, _type_name(section.annotation), _default_text(section),
+                         section.description or ""))
+    for name, field in RewardConfig.model_fields.items():
+        rows.append((f"rewards[].{name}", _type_name(field.annotation), _default_text(field), field.description or ""))
+    return rows
+
+
+def field_help(key: str) -> str:
+    """The one-line help of a dotted key such as 'train.learning_rate' ('' if unknown)."""
+    return next((row[3] for row in field_reference() if row[0] == key), "")
+
+
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " / ".join(str(choice) for choice in get_args(annotation))
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return text.replace("typing.", "").replace("NoneType", "None")
+
+
+def _default_text(field: Any) -> str:
+    if field.is_required():
+        return "(required)"
+    if field.default_factory is not None:
+        return ""
+    return "" if field.default is None else str(field.default)
+

@@ -1,0 +1,254 @@
+"""Data: a file (JSONL, JSON, CSV, Parquet) or a hub dataset -> GRPO prompts with gold answers.
+
+load_table    reads the file through `datasets`, after checking it ourselves so that a bad file gets one sentence
+              naming the file, the line and what is wrong (datasets' own errors are pages of pyarrow).
+map_columns   picks the prompt and answer columns: the config's, or guessed from common names.
+build_examples turns rows into {"prompt": [system, user messages], "answer": gold} and drops empty prompts.
+split_examples drops prompts too long for max_seq_length (with the model's chat template) and holds out the
+              eval share.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+from engine.config import ConfigError, Problem, RunConfig
+
+FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+PROMPT_NAMES = ("question", "problem", "prompt", "input", "query", "instruction")
+ANSWER_NAMES = ("answer", "solution", "output", "label", "target", "response")
+
+
+def _error(key: str, message: str) -> ConfigError:
+    return ConfigError([Problem(key, message)])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading
+
+def load_table(path: str):
+    """A `datasets.Dataset` with every row of the file (or hub dataset). Raises ConfigError with one sentence."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    if not path:
+        raise _error("data.path", "no data file given; upload a file or set data.path")
+    if path.startswith("hf:"):
+        return _load_hub_dataset(path)
+    file = Path(path).expanduser()
+    kind = FILE_KINDS.get(file.suffix.lower())
+    if kind is None:
+        raise _error("data.path", f"{file.name} is not a supported file; use .jsonl, .json, .csv or .parquet")
+    if not file.is_file():
+        raise _error("data.path", f"file {path} does not exist")
+    if file.stat().st_size == 0:
+        raise _error("data.path", f"{file.name} is empty")
+    if kind != "parquet":
+        _check_text_file(file)
+    try:
+        table = datasets.load_dataset(kind, data_files=str(file), split="train")
+    except Exception as e:  # pyarrow and pandas raise many types; all mean "this file cannot be read as <kind>"
+        raise _error("data.path", f"{file.name} cannot be read as {kind.upper()}: {_first_line(e)}") from None
+    if len(table) == 0:
+        raise _error("data.path", f"{file.name} has no rows")
+    return table
+
+
+def _check_text_file(file: Path) -> None:
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise _error("data.path", f"{file.name} is not UTF-8 text (line {line}); save it as UTF-8 and upload again")
+    if not text.strip():
+        raise _error("data.path", f"{file.name} is empty")
+    if file.suffix.lower() == ".jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise _error("data.path", f"{file.name} line {number} is not valid JSON ({e.msg}); "
+                                          "fix or remove that line") from None
+            if not isinstance(record, dict):
+                raise _error("data.path", f"{file.name} line {number} is not a JSON object with named columns")
+    elif file.suffix.lower() == ".json":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            # A .json file may be JSON Lines too; datasets reads both, so only reject what is neither.
+            if not all(_is_json(line) for line in text.splitlines() if line.strip()):
+                raise _error("data.path", f"{file.name} is not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def _load_hub_dataset(path: str):
+    import datasets
+
+    parts = path[3:].split(":")
+    name, subset, split = parts[0], (parts[1] if len(parts) > 1 and parts[1] else None), \
+        (parts[2] if len(parts) > 2 and parts[2] else "train")
+    try:
+        return datasets.load_dataset(name, subset, split=split)
+    except Exception as e:  # offline, unknown id, gated, bad split: all one sentence for the user
+        raise _error("data.path", f"cannot load hub dataset '{name}'"
+                                  f"{f' ({subset})' if subset else ''} split '{split}': {_first_line(e)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Columns and examples
+
+@dataclass(frozen=True)
+class ColumnMap:
+    prompt: str
+    answer: str | None
+
+
+def guess_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {c.lower(): c for c in columns}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def map_columns(config: RunConfig, columns: list[str], file_name: str) -> ColumnMap:
+    listed = ", ".join(columns)
+    prompt = config.data.prompt_column or guess_column(columns, PROMPT_NAMES)
+    if prompt is None:
+        raise _error("data.prompt_column", f"no prompt column found in {file_name} (columns: {listed}); "
+                                           "choose which column holds the question")
+    if prompt not in columns:
+        raise _error("data.prompt_column", f"column '{prompt}' is not in {file_name}; its columns are: {listed}")
+    answer = config.data.answer_column or guess_column(columns, ANSWER_NAMES)
+    if answer is not None and answer not in columns:
+        raise _error("data.answer_column", f"column '{answer}' is not in {file_name}; its columns are: {listed}")
+    if answer is None and any(r.kind == "answer_match" for r in config.rewards):
+        raise _error("data.answer_column", f"an answer_match reward needs gold answers, but {file_name} has no "
+                                           f"answer column (columns: {listed}); choose one")
+    return ColumnMap(prompt, answer)
+
+
+def extract_gold(value, pattern: regex.Pattern | None) -> str | None:
+    """The gold answer from an answer cell: the pattern's group 1 where it matches, else the whole cell."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if pattern is not None:
+        found = pattern.search(text, timeout=1.0)
+        if found:
+            return (found.group(1) if pattern.groups else found.group(0)).strip()
+    return text
+
+
+def system_prompt(config: RunConfig) -> str:
+    return config.prompt.fill(config.prompt.system_prompt)
+
+
+def make_prompt(config: RunConfig, question: str) -> list[dict]:
+    messages = [{"role": "system", "content": system_prompt(config)}] if config.prompt.system_prompt.strip() else []
+    return messages + [{"role": "user", "content": question}]
+
+
+@dataclass
+class Examples:
+    rows: list[dict]  # {"prompt": messages, "answer": gold or None}
+    columns: ColumnMap
+    total_rows: int
+    empty_prompts: int
+
+
+def build_examples(config: RunConfig, table, file_name: str) -> Examples:
+    columns = map_columns(config, list(table.column_names), file_name)
+    pattern = regex.compile(config.data.answer_pattern, regex.MULTILINE) if config.data.answer_pattern else None
+    rows, empty = [], 0
+    for record in table:
+        question = record.get(columns.prompt)
+        if question is None or str(question).strip() == "":
+            empty += 1
+            continue
+        gold = extract_gold(record.get(columns.answer), pattern) if columns.answer else None
+        rows.append({"prompt": make_prompt(config, str(question)), "answer": gold})
+    if not rows:
+        raise _error("data.prompt_column", f"every row of {file_name} has an empty '{columns.prompt}'; "
+                                           "choose the column that holds the questions")
+    return Examples(rows, columns, len(table), empty)
+
+
+@dataclass
+class PreparedData:
+    train: list[dict]
+    eval: list[dict]
+    columns: ColumnMap
+    total_rows: int
+    dropped_empty: int
+    dropped_too_long: int
+    longest_prompt_tokens: int | None
+
+    def describe(self) -> str:
+        parts = [f"{self.total_rows} rows", f"{len(self.train)} for training", f"{len(self.eval)} held out"]
+        if self.dropped_empty:
+            parts.append(f"{self.dropped_empty} dropped (empty prompt)")
+        if self.dropped_too_long:
+            parts.append(f"{self.dropped_too_long} dropped (prompt too long)")
+        return ", ".join(parts)
+
+
+def prompt_token_count(tokenizer, messages: list[dict]) -> int:
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding
+        ids = ids["input_ids"]
+    return len(ids)
+
+
+def prepare_data(config: RunConfig, tokenizer=None) -> PreparedData:
+    """Everything from the file to train/eval examples. With a tokenizer, prompts that leave no room for
+    max_completion_length within max_seq_length are dropped (TRL 1.x no longer truncates prompts)."""
+    table = load_table(config.data.path)
+    file_name = Path(config.data.path).name if not config.data.path.startswith("hf:") else config.data.path
+    examples = build_examples(config, table, file_name)
+    rows = examples.rows
+    too_long, longest = 0, None
+    if tokenizer is not None:
+        budget = config.model.max_seq_length - config.train.max_completion_length
+        lengths = [prompt_token_count(tokenizer, r["prompt"]) for r in rows]
+        longest = max(lengths)
+        kept = [r for r, n in zip(rows, lengths) if n <= budget]
+        too_long = len(rows) - len(kept)
+        if not kept:
+            raise _error("model.max_seq_length", f"every prompt is longer than the {budget} tokens left after "
+                                                 f"max_completion_length (longest {longest}); raise "
+                                                 "model.max_seq_length or lower train.max_completion_length")
+        rows = kept
+    train, held_out = split_rows(rows, config.data.eval_fraction, config.data.seed, config.data.max_rows)
+    return PreparedData(train, held_out, examples.columns, examples.total_rows, examples.empty_prompts, too_long,
+                        longest)
+
+
+def split_rows(rows: list[dict], eval_fraction: float, seed: int, max_rows: int | None):
+    """Shuffle with the seed, cap at max_rows, hold out eval_fraction (at least one row when asked and possible)."""
+    import random
+
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    if max_rows:
+        shuffled = shuffled[:max_rows]
+    n_eval = round(len(shuffled) * eval_fraction)
+    if eval_fraction > 0 and n_eval == 0 and len(shuffled) > 1:
+        n_eval = 1
+    return shuffled[n_eval:], shuffled[:n_eval]

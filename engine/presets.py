@@ -1,0 +1,39 @@
+"""Presets: partial configs in presets/*.yaml, each with a one-line `description`. A preset may `extends:` another,
+so fp8-fast only states what it changes from rlvr-math."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine import settings
+from engine.config import ConfigError, Problem, deep_merge, read_yaml
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in settings.presets_dir().glob("*.yaml"))
+
+
+def load_preset_raw(name: str, _seen: tuple[str, ...] = ()) -> dict:
+    """The preset as a plain dict with its parents merged in (the `extends` key removed)."""
+    path = settings.presets_dir() / f"{name}.yaml"
+    if not path.is_file():
+        choices = ", ".join(preset_names()) or "none found"
+        raise ConfigError([Problem("preset", f"there is no preset '{name}'; choose one of: {choices}")])
+    if name in _seen:
+        raise ConfigError([Problem("preset", f"preset '{name}' extends itself through {' -> '.join(_seen)}")])
+    raw = read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent:
+        raw = deep_merge(load_preset_raw(str(parent), _seen + (name,)), raw)
+    raw["preset"] = name
+    return raw
+
+
+def list_presets() -> list[Preset]:
+    return [Preset(name, str(load_preset_raw(name).get("description", "")).strip()) for name in preset_names()]

@@ -1,0 +1,81 @@
+"""One progress line for a run, from its status.json and latest event: `train` prints it as it goes and
+`watch` redraws it from the files, so both show the same thing."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from engine.run_folder import FINAL_STATES, RunFolder
+
+BAR_WIDTH = 20
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(max(0, seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def eta_seconds(status: dict, event: dict | None) -> float | None:
+    """Remaining time from this session's pace (a resumed run restarts the clock at its resume step)."""
+    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
+    first_step, session_start = status.get("session_start_step", 0), status.get("session_started")
+    done = step - first_step
+    if not event or done <= 0 or not session_start or not max_steps:
+        return None
+    return (event["time"] - session_start) / done * (max_steps - step)
+
+
+def reward_parts(event: dict) -> str:
+    parts = [f"{k.split('/')[1]} {v:.2f}" for k, v in event.items()
+             if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
+    return ", ".join(parts)
+
+
+def vram_text(event: dict | None) -> str:
+    if not event or event.get("vram_total_mib") is None:
+        return "VRAM n/a (no NVIDIA GPU)"
+    return f"VRAM {event['vram_used_mib'] / 1024:.1f}/{event['vram_total_mib'] / 1024:.0f} GiB"
+
+
+def progress_line(status: dict, event: dict | None, now: float | None = None) -> str:
+    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
+    filled = int(BAR_WIDTH * step / max_steps) if max_steps else 0
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    started = status.get("started")
+    elapsed = ((now or time.time()) - started) if started else None
+    pieces = [f"step {step}/{max_steps} [{bar}]", f"{clock(elapsed)} elapsed, ETA {clock(eta_seconds(status, event))}"]
+    if event and isinstance(event.get("reward"), (int, float)):
+        detail = reward_parts(event)
+        pieces.append(f"reward {event['reward']:.3f}" + (f" ({detail})" if detail else ""))
+    pieces.append(vram_text(event))
+    pieces.append(status.get("state", "?"))
+    return " | ".join(pieces)
+
+
+def watch(run: RunFolder, interval: float = 1.0, stream=sys.stdout) -> str:
+    """Redraw the progress line until the run reaches a final state; returns that state."""
+    interactive = stream.isatty()
+    last_printed = None
+    while True:
+        status = run.read_status()
+        state = run.state()
+        status["state"] = state
+        events = run.read_events()
+        line = progress_line(status, events[-1] if events else None)
+        if interactive:
+            stream.write("\r\033[K" + line)
+        elif line != last_printed:
+            stream.write(line + "\n")
+        stream.flush()
+        last_printed = line
+        if state in FINAL_STATES:
+            if interactive:
+                stream.write("\n")
+            if state == "failed":
+                stream.write(f"failed: {status.get('error') or 'the trainer process ended unexpectedly'}\n")
+            return state
+        time.sleep(interval)

@@ -1,0 +1,36 @@
+"""Where things live on disk. Every location can be moved with an environment variable (the Docker image points
+them all under the /data volume), so the engine, the app and the CLI agree without passing paths around."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dir(variable: str, default: Path) -> Path:
+    return Path(os.environ.get(variable) or default).expanduser()
+
+
+def runs_dir() -> Path:
+    """Run folders: one per training run (config, metrics, samples, checkpoints, adapter)."""
+    return _dir("GRPO_STUDIO_RUNS_DIR", Path("runs"))
+
+
+def cache_dir() -> Path:
+    """Built-in models are built or converted once and kept here."""
+    return _dir("GRPO_STUDIO_CACHE_DIR", Path.home() / ".cache" / "grpo-studio")
+
+
+def uploads_dir() -> Path:
+    """Data files uploaded through the app."""
+    return _dir("GRPO_STUDIO_UPLOADS_DIR", Path("uploads"))
+
+
+def presets_dir() -> Path:
+    """The preset YAML files; the repo's presets/ unless moved."""
+    return _dir("GRPO_STUDIO_PRESETS_DIR", REPO_ROOT / "presets")
+
+
+def sample_data_path() -> Path:
+    """The bundled GSM8K slice used when the user brings no data."""
+    return REPO_ROOT / "tests" / "data" / "gsm8k_slice.jsonl"

@@ -1,0 +1,252 @@
+"""The training process: config -> model + data + rewards -> TRL GRPOTrainer -> run folder.
+
+Runs as `python -m engine train` (the app starts it as a subprocess and never imports this). It writes status.json
+before anything heavy, streams events.jsonl and samples.jsonl from a TrainerCallback, stops gracefully on SIGTERM
+or a STOP file (checkpoint + adapter saved), and turns every failure into `state: failed` with one sentence,
+keeping the traceback in log.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from engine import gpu, model_loading
+from engine.config import ConfigError, RunConfig
+from engine.data import prepare_data
+from engine.progress import progress_line
+from engine.rewards import SampleBuffer, build_reward_functions, completion_text, reward_weights
+from engine.run_folder import RunFolder
+
+OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
+              "model.load_in_4bit, or lower model.lora_rank")
+
+
+class StopRequest:
+    """Set by SIGTERM or a STOP file; the callback ends training after the current step."""
+
+    def __init__(self, run: RunFolder):
+        self.run = run
+        self.signalled = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signalled = True
+
+    @property
+    def requested(self) -> bool:
+        return self.signalled or self.run.stop_path.exists()
+
+
+class Tee:
+    """Writes to the terminal and to log.txt: the log keeps everything the process printed."""
+
+    def __init__(self, stream, log_file):
+        self.stream, self.log_file = stream, log_file
+
+    def write(self, text):
+        self.log_file.write(text)
+        self.log_file.flush()
+        return self.stream.write(text)
+
+    def flush(self):
+        self.log_file.flush()
+        self.stream.flush()
+
+    def isatty(self):
+        return self.stream.isatty()
+
+    def fileno(self):
+        return self.stream.fileno()
+
+
+def _stdout_is(path: Path) -> bool:
+    """True when our stdout already goes to `path` (the app starts us with stdout=log.txt): no Tee then."""
+    try:
+        return path.exists() and os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(path))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _log_to_run_folder(run: RunFolder) -> None:
+    if _stdout_is(run.log_path):
+        return
+    log_file = run.log_path.open("a", encoding="utf-8", buffering=1)
+    sys.stdout = Tee(sys.stdout, log_file)
+    sys.stderr = Tee(sys.stderr, log_file)
+
+
+def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, samples_per_step: int,
+                 cuda: bool, print_progress=print):
+    """The TrainerCallback that turns TRL's logs into events.jsonl, samples.jsonl, status.json and progress."""
+    from transformers import TrainerCallback
+
+    class RunMonitor(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
+                             session_started=time.time())
+
+        def on_step_end(self, args, state, control, **kwargs):
+            run.write_status(step=state.global_step)
+            if stop.requested:
+                control.should_training_stop = True
+                control.should_save = True  # a checkpoint at this step, so --resume continues from here
+            return control
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = dict(logs or {})
+            if "train_runtime" in logs:  # the end-of-training summary, not a step
+                return
+            event = {"step": state.global_step, "time": time.time(), **logs}
+            event["completion_length"] = logs.get("completions/mean_length")
+            event.update(gpu.vram_reading(os.getpid()))
+            event["torch_peak_allocated_mib"] = _torch_peak_mib() if cuda else None
+            if buffer.regex_timeouts:
+                event["regex_timeouts"] = dict(buffer.regex_timeouts)
+                buffer.regex_timeouts.clear()
+            run.append_event(event)
+            run.append_samples(_samples(buffer, state.global_step, samples_per_step))
+            status = run.write_status(step=state.global_step)
+            print_progress(progress_line(status, event))
+
+    return RunMonitor()
+
+
+def _torch_peak_mib() -> float:
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+def _samples(buffer: SampleBuffer, step: int, count: int) -> list[dict]:
+    """`count` completions spread over the latest batch (different prompts, not one group)."""
+    if not buffer.completions or count == 0:
+        return []
+    n = len(buffer.completions)
+    picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(min(count, n))})
+    samples = []
+    for i in picks:
+        prompt = buffer.prompts[i]
+        question = prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
+        scores = {name: values[i] for name, values in buffer.scores.items()}
+        samples.append({"step": step, "prompt": question, "completion": completion_text(buffer.completions[i]),
+                        "scores": scores, "answer": buffer.answers[i] if buffer.answers else None})
+    return samples
+
+
+def _vllm_sampling_params(config: RunConfig, tokenizer):
+    """The run's sampling settings for Unsloth's vLLM rollouts (otherwise vLLM would use its own defaults)."""
+    from vllm import SamplingParams
+
+    return SamplingParams(temperature=config.train.temperature, top_p=config.train.top_p, min_p=config.train.min_p,
+                          max_tokens=config.train.max_completion_length, seed=config.train.seed,
+                          stop_token_ids=[tokenizer.eos_token_id], include_stop_str_in_output=True)
+
+
+def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: SampleBuffer, stop: StopRequest,
+                  print_progress=print):
+    """Load the model through the backend and return (trainer, tokenizer, data summary)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    path = model_loading.resolve_model_path(config.model.name)
+    vllm = model_loading.use_vllm(config.model, backend)
+    if backend == "unsloth":
+        model, tokenizer = model_loading.load_unsloth(config.model, path, config.train.seed, vllm)
+        peft_config = None
+    else:
+        model, tokenizer, peft_config = model_loading.load_hf(config.model, path, cuda, config.train.seed)
+
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    data = prepare_data(config, tokenizer)
+    print(f"data: {data.describe()}")
+    train_dataset = Dataset.from_list(data.train)
+    t = config.train
+    extra = {}
+    if vllm:
+        extra = {"use_vllm": True, "vllm_sampling_params": _vllm_sampling_params(config, tokenizer)}
+    args = GRPOConfig(
+        output_dir=str(run.checkpoints_dir), max_steps=t.max_steps, per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps, num_generations=t.num_generations,
+        max_completion_length=t.max_completion_length, learning_rate=t.learning_rate,
+        lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm, optim=t.optim, temperature=t.temperature, top_p=t.top_p,
+        min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, logging_steps=t.logging_steps,
+        save_strategy="steps", save_steps=t.save_steps, report_to="none", seed=t.seed, bf16=cuda,
+        # Unsloth applies its own checkpointing in get_peft_model; on CPU the tiny models don't need it.
+        gradient_checkpointing=backend == "hf" and cuda and config.model.gradient_checkpointing,
+        disable_tqdm=True, reward_weights=reward_weights(config), log_completions=False,
+        dataloader_num_workers=0, **extra)
+    trainer = GRPOTrainer(model=model, reward_funcs=build_reward_functions(config, buffer), args=args,
+                          train_dataset=train_dataset, processing_class=tokenizer, peft_config=peft_config,
+                          callbacks=[make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)])
+    trainer.remove_callback(PrinterCallback)  # it prints each raw logs dict; our progress line replaces it
+    return trainer, tokenizer, data
+
+
+def use_triton_interpreter_without_gpu() -> None:
+    """TRL 1.x computes GRPO log-probs with a Triton kernel; without a GPU, Triton's interpreter runs that same kernel
+    on the CPU. Call before anything imports triton (transformers may): the JIT mode is fixed at import."""
+    if not model_loading.cuda_visible():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+def _is_oom(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}".lower()
+    return "outofmemory" in text.replace(" ", "") or "out of memory" in text
+
+
+def train(config: RunConfig, run: RunFolder, resume: bool = False) -> str:
+    """Run GRPO into `run`; returns the final state (completed, stopped or failed). Never raises for a run error."""
+    _log_to_run_folder(run)
+    config.save(run.config_path)
+    stop = StopRequest(run)
+    stop.install()
+    run.stop_path.unlink(missing_ok=True)
+    cuda = model_loading.cuda_visible()
+    backend = model_loading.choose_backend(config.model, cuda)
+    previous = run.read_status()
+    run.write_status(state="starting", pid=os.getpid(), backend=backend, model=config.model.name,
+                     preset=config.preset, max_steps=config.train.max_steps, step=previous.get("step", 0),
+                     started=previous.get("started") if resume and previous.get("started") else time.time(),
+                     error=None, finished=None)
+    print(f"run folder: {run.path}\nbackend: {backend}; model: {config.model.name}")
+    try:
+        if backend == "unsloth":
+            model_loading.import_unsloth_first(config.model)
+        trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop)
+        checkpoint = run.last_checkpoint() if resume else None
+        if resume and checkpoint is None:
+            print("no checkpoint to resume from: starting from step 0")
+        elif checkpoint is not None:
+            print(f"resuming from {checkpoint.name}")
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        trainer.save_model(str(run.adapter_dir))
+        tokenizer.save_pretrained(str(run.adapter_dir))
+        state = "stopped" if stop.requested else "completed"
+        run.write_status(state=state, step=trainer.state.global_step, finished=time.time())
+        print(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
+        return state
+    except BaseException as error:  # KeyboardInterrupt too: the run folder must say what happened
+        traceback.print_exc()
+        if isinstance(error, ConfigError):  # e.g. the data file changed since `check`
+            message = str(error)
+        elif isinstance(error, KeyboardInterrupt):
+            message = "interrupted (Ctrl-C); resume with --resume"
+        elif _is_oom(error):
+            message = OOM_ADVICE
+        else:
+            lines = str(error).strip().splitlines()
+            message = f"{type(error).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
+        run.write_status(state="failed", error=message, finished=time.time())
+        print(f"failed: {message} (full traceback in {run.log_path})")
+        return "failed"

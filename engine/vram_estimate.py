@@ -1,0 +1,89 @@
+"""A rough peak-VRAM estimate for a GRPO run, so `check` and the app can warn before a launch that cannot fit.
+
+It adds the big terms: base weights (bf16, FP8 or 4-bit), LoRA parameters with their fp32 AdamW state, the KV
+cache of one generation batch, the policy's completion logits, and checkpointed activations, plus the CUDA
+context. It is meant to be within tens of percent, not exact: bench/RESULTS.md has measured figures.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import regex
+
+from engine.config import RunConfig
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    parameters: float
+    hidden: int
+    layers: int
+    vocab: int
+    kv_dim: int  # num_key_value_heads * head_dim
+
+    @classmethod
+    def from_config_json(cls, path: Path) -> "ModelShape":
+        c = json.loads(path.read_text(encoding="utf-8"))
+        c = c.get("text_config", c)  # multimodal configs nest the language model's
+        hidden, layers, vocab = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
+        heads = c.get("num_attention_heads", 1)
+        head_dim = c.get("head_dim") or hidden // heads
+        kv_dim = c.get("num_key_value_heads", heads) * head_dim
+        inter = c.get("intermediate_size", 4 * hidden)
+        per_layer = 2 * hidden * hidden + 2 * hidden * kv_dim + 3 * hidden * inter
+        embeddings = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
+        return cls(layers * per_layer + embeddings, hidden, layers, vocab, kv_dim)
+
+    @classmethod
+    def from_size(cls, billions: float) -> "ModelShape":
+        """A typical decoder of that size (Qwen2.5-like proportions) when no config.json is at hand."""
+        hidden = int(min(8192, max(896, 1536 * (billions / 1.5) ** 0.5)))
+        layers = int(min(80, max(24, 28 * (billions / 1.5) ** 0.25)))
+        return cls(billions * 1e9, hidden, layers, 151_936, 256 if billions < 3 else 1024)
+
+
+def size_from_name(name: str) -> float | None:
+    """'Qwen/Qwen2.5-1.5B-Instruct' -> 1.5; '...-135M-...' -> 0.135."""
+    found = regex.search(r"(\d+(?:\.\d+)?)\s*([BbMm])(?![a-z])", name.split("/")[-1])
+    if not found:
+        return None
+    value = float(found.group(1))
+    return value if found.group(2).lower() == "b" else value / 1000
+
+
+def model_shape(name: str, local_folder: str | None) -> ModelShape | None:
+    if local_folder and (Path(local_folder) / "config.json").is_file():
+        return ModelShape.from_config_json(Path(local_folder) / "config.json")
+    try:  # a hub model downloaded before: its config sits in the HF cache
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json")
+        if isinstance(cached, str):
+            return ModelShape.from_config_json(Path(cached))
+    except Exception:  # no cache, odd id: fall back to the size in the name
+        pass
+    billions = size_from_name(name)
+    return ModelShape.from_size(billions) if billions else None
+
+
+def estimate_peak_gib(config: RunConfig, shape: ModelShape) -> dict:
+    m, t = config.model, config.train
+    bytes_per_weight = 0.56 if m.load_in_4bit else 1.0 if m.load_in_fp8 else 2.0
+    weights = shape.parameters * bytes_per_weight
+    lora_parameters = m.lora_rank * shape.layers * (4 * shape.hidden + 2 * shape.kv_dim + 3 * 3 * shape.hidden)
+    lora = lora_parameters * 16  # fp32 weight + grad + two AdamW moments
+    sequence = min(m.max_seq_length, t.max_completion_length + 256)
+    generation_batch = t.batch_size * t.gradient_accumulation_steps
+    kv_cache = 2 * shape.layers * shape.kv_dim * sequence * generation_batch * 2
+    logits = t.batch_size * t.max_completion_length * shape.vocab * 2
+    activations = t.batch_size * sequence * shape.hidden * shape.layers * 2 * (1 if m.gradient_checkpointing else 8)
+    parts = {"weights": weights, "lora_and_optimizer": lora, "kv_cache": kv_cache, "logits": logits,
+             "activations": activations, "cuda_context": 0.5 * GIB}
+    gib = {k: v / GIB for k, v in parts.items()}
+    gib["total"] = sum(gib.values())
+    return gib

@@ -1,0 +1,31 @@
+"""Shared test setup: no model hub, one built-in model cache for the session, run folders in tmp dirs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+
+# Set before any engine import: there is no hub here, and without a GPU TRL's Triton kernel runs interpreted.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("GRPO_STUDIO_CACHE_DIR", str(REPO / ".pytest_cache" / "grpo-studio-models"))
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    path = tmp_path / "runs"
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(path))
+    return path
+
+
+def run_engine(*args, cwd=REPO, timeout=600, env=None) -> subprocess.CompletedProcess:
+    """`python -m engine ...` as a user runs it: a real subprocess, output captured."""
+    return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})

@@ -1,0 +1,64 @@
+"""`engine check`: exit 0 with a summary for a good config, exit 2 with one sentence per problem otherwise."""
+
+import pytest
+
+from tests.conftest import REPO, run_engine
+
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+
+
+def test_a_good_config_prints_what_will_happen():
+    result = run_engine("check", QUICKSTART)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "backend         hf" in out
+    assert "data            64 rows, 58 for training, 6 held out" in out
+    assert "4 completions per step = 1 prompts x 4 generations" in out
+    assert "strict_format (regex_match" in out and "VRAM estimate" in out
+    assert "models under 1.5B" in out  # the tiny model gets the small-model warning
+    assert out.rstrip().endswith("ok: ready to train")
+
+
+BAD_INPUTS = [
+    (["train.num_generations=3"], "train.num_generations: 3 must divide the generation batch"),
+    (["train.max_completion_length=2048"], "train.max_completion_length: 2048 leaves no room for the prompt"),
+    (["data.prompt_column=question_text"], "data.prompt_column: column 'question_text' is not in gsm8k_slice.jsonl"),
+    (["data.answer_column=gold"], "data.answer_column: column 'gold' is not in gsm8k_slice.jsonl"),
+    (["rewards=[{name: f, kind: regex_match, pattern: '(oops'}]"], "rewards[0] (f).pattern: the regex does not"),
+    (["train.learning_rate=5"], "train.learning_rate: Input should be less than or equal to 1"),
+    (["train.temperature=0"], "train.temperature: Input should be greater than 0"),
+    (["model.lora_rank=0"], "model.lora_rank: Input should be greater than or equal to 1"),
+    (["model.name=not a model"], "model.name: 'not a model' is neither a local model folder nor a hub id"),
+    (["model.name=./no/such/folder"], "model.name: folder ./no/such/folder has no config.json"),
+    (["model.name=builtin:huge"], "model.name: there is no built-in model 'builtin:huge'"),
+    (["data.path=tests/data/nope.jsonl"], "data.path: file tests/data/nope.jsonl does not exist"),
+    (["preset=fp8-fast"], "model.load_in_fp8: FP8 needs an NVIDIA GPU with compute capability 8.9"),
+    (["model.backend=unsloth"], "model.backend: unsloth needs an NVIDIA GPU"),
+    (["train.optim=adamw_8bit"], "train.optim: adamw_8bit (bitsandbytes) needs an NVIDIA GPU"),
+    (["model.load_in_4bit=true"], "model.load_in_4bit: 4-bit loading needs an NVIDIA GPU"),
+    (["rewards=[]"], "rewards: there are no rewards"),
+    (["train.max_step=3"], "train.max_step: unknown key"),
+    (["model.max_seq_length=200", "train.max_completion_length=100"],
+     "model.max_seq_length: every prompt is longer than the 100 tokens left"),
+]
+
+
+@pytest.mark.parametrize("overrides, sentence", BAD_INPUTS, ids=[o[0] for o, _ in BAD_INPUTS])
+def test_each_bad_input_gets_exit_2_and_its_sentence(overrides, sentence):
+    args = [arg for override in overrides for arg in ("--set", override)]
+    result = run_engine("check", QUICKSTART, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert sentence in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_several_problems_are_all_reported_at_once():
+    result = run_engine("check", QUICKSTART, "--set", "train.num_generations=3", "--set", "model.name=x y",
+                        "--set", "data.prompt_column=nope")
+    assert result.returncode == 2
+    assert result.stderr.startswith("3 problems:")
+
+
+def test_missing_config_file_is_one_sentence():
+    result = run_engine("check", "nowhere.yaml")
+    assert result.returncode == 2 and "config file nowhere.yaml does not exist" in result.stderr

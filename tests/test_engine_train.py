@@ -1,0 +1,161 @@
+"""Real GRPO runs on the built-in tiny model (CPU): the run folder, stop and resume, failures, watch, eval, and a
+toy reward that the model learns."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.config import load_config
+from engine.run_folder import RunFolder
+from tests.conftest import REPO, run_engine
+
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+TOY = REPO / "tests" / "toy_rewards.py"
+
+
+def only_run(runs_dir) -> RunFolder:
+    folders = [p for p in runs_dir.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return RunFolder(folders[0])
+
+
+def test_train_writes_every_run_folder_file(runs_dir):
+    result = run_engine("train", QUICKSTART, "--set", "train.max_steps=3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = only_run(runs_dir)
+    assert run.id.endswith("-rlvr-math")
+    status = run.read_status()
+    assert status["state"] == "completed" and status["step"] == 3 and status["max_steps"] == 3
+    assert status["backend"] == "hf" and status["pid"] > 0 and status["started"] <= status["finished"]
+
+    events = run.read_events()
+    assert [e["step"] for e in events] == [1, 2, 3]
+    for key in ("time", "reward", "reward_std", "rewards/strict_format/mean", "rewards/correct/mean", "loss",
+                "completion_length", "learning_rate", "entropy", "frac_reward_zero_std"):
+        assert all(isinstance(e[key], (int, float)) for e in events), key
+    assert all(e["vram_used_mib"] is None and e["vram_total_mib"] is None for e in events)  # no NVIDIA GPU here
+
+    samples = run.read_samples()
+    assert {s["step"] for s in samples} == {1, 2, 3}
+    assert set(samples[0]) == {"step", "prompt", "completion", "scores", "answer"}
+    assert set(samples[0]["scores"]) == {"strict_format", "tag_count", "correct"}
+    assert samples[0]["answer"].replace(",", "").isdigit()
+
+    assert (run.checkpoints_dir / "checkpoint-2").is_dir()  # save_steps: 2 in the quickstart
+    assert (run.adapter_dir / "adapter_config.json").is_file()
+    assert (run.adapter_dir / "tokenizer_config.json").is_file()
+    log = run.log_path.read_text()
+    assert "step 3/3" in log and "completed at step 3" in log
+    assert "step 3/3" in result.stdout  # train prints the same progress line as watch
+
+    resolved = load_config(run.config_path)
+    assert resolved.train.max_steps == 3 and resolved.preset == "rlvr-math" and len(resolved.rewards) == 3
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from engine.model_loading import resolve_model_path
+
+    base = AutoModelForCausalLM.from_pretrained(resolve_model_path("builtin:tiny"))
+    assert PeftModel.from_pretrained(base, str(run.adapter_dir)).peft_config["default"].r == 16
+
+    watched = run_engine("watch", run.path)
+    assert watched.returncode == 0 and "step 3/3" in watched.stdout and "completed" in watched.stdout
+
+
+def start_training(runs_dir, *overrides) -> tuple[subprocess.Popen, RunFolder]:
+    run_dir = runs_dir / "long"
+    args = [a for o in overrides for a in ("--set", o)]
+    process = subprocess.Popen([sys.executable, "-m", "engine", "train", str(QUICKSTART), "--run-dir", str(run_dir),
+                                "--set", "train.max_steps=200", "--set", "train.save_steps=1000", *args],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, RunFolder(run_dir)
+
+
+def wait_for(condition, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("how", ["stop_file", "sigterm"])
+def test_stop_saves_the_adapter_and_resume_continues(runs_dir, how):
+    process, run = start_training(runs_dir)
+    wait_for(lambda: run.read_status().get("step", 0) >= 2)
+    if how == "stop_file":
+        run.request_stop()
+    else:
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0
+    status = run.read_status()
+    assert status["state"] == "stopped"
+    stopped_at = status["step"]
+    assert 2 <= stopped_at < 200
+    assert (run.adapter_dir / "adapter_config.json").is_file()
+    assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"  # a checkpoint at the stop step
+    if how == "sigterm":
+        return  # resuming is the same for both; once is enough for the suite's time
+
+    resumed = run_engine("train", run.path, "--resume", "--set", f"train.max_steps={stopped_at + 2}")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming from checkpoint-{stopped_at}" in resumed.stdout
+    status = run.read_status()
+    assert status["state"] == "completed" and status["step"] == stopped_at + 2
+    steps = [e["step"] for e in run.read_events()]
+    assert steps == list(range(1, stopped_at + 3))  # continued, not restarted
+    assert load_config(run.config_path).train.max_steps == stopped_at + 2
+
+
+def test_a_failing_reward_fails_the_run_with_one_sentence(runs_dir):
+    result = run_engine("train", QUICKSTART, "--set", f"rewards=[{{name: b, kind: python, function: '{TOY}:broken'}}]")
+    assert result.returncode == 1
+    run = only_run(runs_dir)
+    status = run.read_status()
+    assert status["state"] == "failed"
+    assert status["error"] == "RuntimeError: this reward is broken on purpose"
+    assert "Traceback" in run.log_path.read_text()  # the full story is in the log, not in status
+    assert run.config_path.is_file()
+
+
+def test_train_refuses_an_invalid_config_before_making_a_run_folder(runs_dir):
+    result = run_engine("train", QUICKSTART, "--set", "train.num_generations=3")
+    assert result.returncode == 2 and "must divide" in result.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_eval_compares_base_and_tuned_on_the_held_out_rows(runs_dir):
+    assert run_engine("train", QUICKSTART, "--set", "train.max_steps=2").returncode == 0
+    run = only_run(runs_dir)
+    result = run_engine("eval", run.path, "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(run.eval_path.read_text())
+    assert report["held_out"] == 3 and report["decoding"] == "greedy"
+    for name in ("base", "tuned"):
+        assert report[name]["n"] == 3
+        assert 0.0 <= report[name]["accuracy"] <= 1.0 and 0.0 <= report[name]["format_compliance"] <= 1.0
+    assert len(report["examples"]) == 3 and "tuned" in report["examples"][0]
+    assert "base   accuracy" in result.stdout and "tuned  accuracy" in result.stdout
+
+
+def test_a_toy_reward_rises_over_30_steps(runs_dir):
+    """GRPO really optimises: reward the share of digits in the completion; the random tiny model writes more
+    digits after 30 steps (fixed seed, so this is repeatable)."""
+    result = run_engine(
+        "train", QUICKSTART, "--set", f"rewards=[{{name: digits, kind: python, function: '{TOY}:digit_share'}}]",
+        "--set", "train.max_steps=30", "--set", "train.num_generations=8", "--set", "train.batch_size=8",
+        "--set", "train.max_completion_length=16", "--set", "train.learning_rate=0.01",
+        "--set", "train.warmup_ratio=0", "--set", "train.lr_scheduler_type=constant",
+        "--set", "train.max_grad_norm=1.0", "--set", "train.save_steps=1000")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rewards = [e["reward"] for e in only_run(runs_dir).read_events()]
+    assert len(rewards) == 30
+    first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
+    assert last > first + 0.05, (first, last, rewards)
