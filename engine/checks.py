@@ -103,7 +103,7 @@ def check_config(config: RunConfig) -> CheckReport:
     local_folder, tokenizer = None, None
     if not any(p.key == "model.name" for p in report.problems):
         try:
-            local_folder = _local_folder(config.model.name)
+            local_folder = model_loading.resolve_model_path(config.model.name)
             report.facts["model"] = config.model.name + (f" ({local_folder})" if local_folder != config.model.name
                                                          else "")
             tokenizer = model_loading.load_tokenizer(local_folder)
@@ -139,6 +139,3 @@ def check_config(config: RunConfig) -> CheckReport:
                                    "max_completion_length, or use load_in_4bit")
     return report
 
-
-def _local_folder(name: str) -> str:
-    return model_loading.resolve_model_path(name)

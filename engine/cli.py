@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from engine import settings
@@ -70,13 +71,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from engine.training import train, use_triton_interpreter_without_gpu
+    from engine.training import import_backend_first, train, use_triton_interpreter_without_gpu
 
     use_triton_interpreter_without_gpu()
     from engine.checks import check_config
     from engine.run_folder import new_run_folder
 
     config, run = _load(args.config, args.set)
+    import_backend_first(config)  # Unsloth must come before transformers, which check_config imports
     report = check_config(config)
     for warning in report.warnings:
         print(f"warning: {warning}")
@@ -207,3 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except ConfigError as error:
         return _print_problems(error)
+    except Exception as error:  # eval/export/watch: the traceback for engineers, then one line the app shows
+        traceback.print_exc()
+        lines = str(error).strip().splitlines()
+        print(f"failed: {type(error).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
+        return 1

@@ -8,6 +8,7 @@ config table and the app's tooltips all read it from here.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -107,8 +108,6 @@ class RewardConfig(Section):
     @field_validator("name")
     @classmethod
     def _name_is_a_metric_name(cls, name: str) -> str:
-        import re  # stdlib is enough for a fixed, safe pattern
-
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,40}", name):
             raise ValueError("use letters, digits, '_' or '-' (start with a letter, at most 41 characters)")
         return name
@@ -202,7 +201,7 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
             message = "unknown key; check the spelling (see `python -m engine reference`)"
         elif e["type"] == "missing":
             message = "is required"
-        elif "input" in e and e["type"] not in ("model_type", "dict_type", "list_type"):
+        elif "input" in e and not isinstance(e["input"], (dict, list)):  # a whole reward row is noise
             message = f"{message} (got {e['input']!r})"
         problems.append(Problem(key, message))
     return problems
@@ -260,8 +259,7 @@ def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunC
     merged = layered
     if layered.get("preset"):
         preset_raw = presets.load_preset_raw(str(layered["preset"]))
-        merged = deep_merge(preset_raw, layered)
-    # A sole rewards list from a preset must not combine with a user's list: deep_merge already replaces lists.
+        merged = deep_merge(preset_raw, layered)  # a user's rewards list replaces the preset's whole
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as e:

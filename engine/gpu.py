@@ -47,15 +47,16 @@ def _handle():
     nvml = _nvml()
     if nvml is None:
         return None
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    # Unset means every GPU (we take the first); set but empty means none, as CUDA reads it.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
     try:
         if visible.startswith(("GPU-", "MIG-")):
             return nvml.nvmlDeviceGetHandleByUUID(visible)
-        if visible == "" or visible.isdigit():
+        if visible.isdigit():
             if nvml.nvmlDeviceGetCount() == 0:
                 return None
-            return nvml.nvmlDeviceGetHandleByIndex(int(visible or 0))
-        return None  # CUDA_VISIBLE_DEVICES=-1 or similar: no GPU on purpose
+            return nvml.nvmlDeviceGetHandleByIndex(int(visible))
+        return None  # CUDA_VISIBLE_DEVICES empty, -1 or similar: no GPU on purpose
     except nvml.NVMLError:
         return None
 

@@ -124,8 +124,9 @@ def load_unsloth(model_cfg: ModelConfig, path: str, seed: int, fast_inference: b
     """(model with LoRA attached, tokenizer) through Unsloth; peft_config is None as the model is already PEFT."""
     from unsloth import FastLanguageModel
 
+    # load_in_4bit is passed either way: Unsloth's own default is True. random_state seeds vLLM's sampler too.
     kwargs = dict(model_name=path, max_seq_length=model_cfg.max_seq_length, load_in_4bit=model_cfg.load_in_4bit,
-                  fast_inference=fast_inference, max_lora_rank=model_cfg.lora_rank)
+                  fast_inference=fast_inference, max_lora_rank=model_cfg.lora_rank, random_state=seed)
     if model_cfg.load_in_fp8:
         kwargs["load_in_fp8"] = True
     if fast_inference:

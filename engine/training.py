@@ -24,6 +24,8 @@ from engine.run_folder import RunFolder
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
               "model.load_in_4bit, or lower model.lora_rank")
+VLLM_MEMORY_ADVICE = ("vLLM got too little GPU memory for its KV cache; raise model.gpu_memory_utilization or lower "
+                      "model.max_seq_length")
 
 
 class StopRequest:
@@ -141,17 +143,31 @@ def _samples(buffer: SampleBuffer, step: int, count: int) -> list[dict]:
 
 
 def _vllm_sampling_params(config: RunConfig, tokenizer):
-    """The run's sampling settings for Unsloth's vLLM rollouts (otherwise vLLM would use its own defaults)."""
-    from vllm import SamplingParams
+    """The run's sampling settings for Unsloth's vLLM rollouts, as Unsloth's GRPOConfig takes them. Unsloth's
+    vLLMSamplingParams records which keys were set, and only those override TRL's own; temperature and max_tokens
+    still come from GRPOConfig (the same values). Stopping at the tokenizer's EOS matters where the model's
+    generation_config names another one (a base model given our ChatML template). No seed: Unsloth drops it anyway,
+    and one seed for the requests of a group would make its completions identical (zero advantage)."""
+    from unsloth import vLLMSamplingParams
 
-    return SamplingParams(temperature=config.train.temperature, top_p=config.train.top_p, min_p=config.train.min_p,
-                          max_tokens=config.train.max_completion_length, seed=config.train.seed,
-                          stop_token_ids=[tokenizer.eos_token_id], include_stop_str_in_output=True)
+    t = config.train
+    return vLLMSamplingParams(temperature=t.temperature, top_p=t.top_p, min_p=t.min_p,
+                              max_tokens=t.max_completion_length, stop_token_ids=[tokenizer.eos_token_id])
+
+
+def _describe_rollouts(config: RunConfig, tokenizer, vllm: bool) -> str:
+    t = config.train
+    engine = "HF generate"
+    if vllm:
+        engine = "vLLM" + (" in standby (sharing GPU memory with training)" if config.model.vllm_standby else "")
+    return (f"rollouts: {engine}; temperature {t.temperature:g}, top_p {t.top_p:g}, min_p {t.min_p:g}, "
+            f"up to {t.max_completion_length} tokens, stop at {tokenizer.eos_token!r}")
 
 
 def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: SampleBuffer, stop: StopRequest,
-                  print_progress=print):
-    """Load the model through the backend and return (trainer, tokenizer, data summary)."""
+                  print_progress=print, grpo_overrides: dict | None = None):
+    """Load the model through the backend and return (trainer, tokenizer, data summary). `grpo_overrides` are extra
+    GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs)."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -169,6 +185,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: Sampl
 
     data = prepare_data(config, tokenizer)
     print(f"data: {data.describe()}")
+    print(_describe_rollouts(config, tokenizer, vllm))
     train_dataset = Dataset.from_list(data.train)
     t = config.train
     extra = {}
@@ -184,8 +201,11 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: Sampl
         save_strategy="steps", save_steps=t.save_steps, report_to="none", seed=t.seed, bf16=cuda,
         # Unsloth applies its own checkpointing in get_peft_model; on CPU the tiny models don't need it.
         gradient_checkpointing=backend == "hf" and cuda and config.model.gradient_checkpointing,
+        # TRL's default, said explicitly: Unsloth turns it on whenever loss_type "dapo" is given (ours always is),
+        # which made the backends train differently and zeroes the update when every completion hits the limit.
+        mask_truncated_completions=False,
         disable_tqdm=True, reward_weights=reward_weights(config), log_completions=False,
-        dataloader_num_workers=0, **extra)
+        dataloader_num_workers=0, **extra, **(grpo_overrides or {}))
     trainer = GRPOTrainer(model=model, reward_funcs=build_reward_functions(config, buffer), args=args,
                           train_dataset=train_dataset, processing_class=tokenizer, peft_config=peft_config,
                           callbacks=[make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)])
@@ -200,12 +220,30 @@ def use_triton_interpreter_without_gpu() -> None:
         os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
+def import_backend_first(config: RunConfig) -> None:
+    """Unsloth patches trl and transformers when it is imported, so a training process that will use it imports it
+    before anything else does (`engine train` loads the tokenizer for its checks, which imports transformers). A
+    failing import is left to `train`, which imports it again inside its error handling and reports it."""
+    cuda = model_loading.cuda_visible()
+    if model_loading.choose_backend(config.model, cuda) == "unsloth" and cuda and model_loading.installed("unsloth"):
+        try:
+            model_loading.import_unsloth_first(config.model)
+        except Exception:
+            pass
+
+
 def _is_oom(error: BaseException) -> bool:
     text = f"{type(error).__name__}: {error}".lower()
     return "outofmemory" in text.replace(" ", "") or "out of memory" in text
 
 
-def train(config: RunConfig, run: RunFolder, resume: bool = False) -> str:
+def _is_vllm_cache_shortage(error: BaseException) -> bool:
+    """vLLM's start-up errors when gpu_memory_utilization leaves no room for the KV cache of one sequence."""
+    text = str(error).lower()
+    return "no available memory for the cache blocks" in text or "larger than the available kv cache memory" in text
+
+
+def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_overrides: dict | None = None) -> str:
     """Run GRPO into `run`; returns the final state (completed, stopped or failed). Never raises for a run error."""
     _log_to_run_folder(run)
     config.save(run.config_path)
@@ -223,7 +261,8 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False) -> str:
     try:
         if backend == "unsloth":
             model_loading.import_unsloth_first(config.model)
-        trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop)
+        trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
+                                              grpo_overrides=grpo_overrides)
         checkpoint = run.last_checkpoint() if resume else None
         if resume and checkpoint is None:
             print("no checkpoint to resume from: starting from step 0")
@@ -244,6 +283,8 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False) -> str:
             message = "interrupted (Ctrl-C); resume with --resume"
         elif _is_oom(error):
             message = OOM_ADVICE
+        elif _is_vllm_cache_shortage(error):
+            message = VLLM_MEMORY_ADVICE
         else:
             lines = str(error).strip().splitlines()
             message = f"{type(error).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")

@@ -1,0 +1,66 @@
+"""`python -m app` (or `grpo-studio`): serve the UI.
+
+Environment: GRPO_STUDIO_HOST (default 127.0.0.1), GRPO_STUDIO_PORT (7860), GRPO_STUDIO_PASSWORD (set: a login is
+required, user GRPO_STUDIO_USER, default admin), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU:
+show the CPU demo banner). --host and --port override the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app", description="GRPO Studio's web UI.")
+    parser.add_argument("--host", default=os.environ.get("GRPO_STUDIO_HOST") or DEFAULT_HOST,
+                        help="address to listen on (0.0.0.0 inside Docker); env GRPO_STUDIO_HOST")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRPO_STUDIO_PORT") or DEFAULT_PORT),
+                        help="port to listen on; env GRPO_STUDIO_PORT")
+    return parser.parse_args(argv)
+
+
+def login() -> tuple[str, str] | None:
+    password = os.environ.get("GRPO_STUDIO_PASSWORD")
+    if not password:
+        return None
+    return (os.environ.get("GRPO_STUDIO_USER") or "admin", password)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # an appliance: no calls home
+    from app.machine import hide_gpu_in_cpu_demo
+
+    hide_gpu_in_cpu_demo()  # before anything reads the GPU; the training subprocesses inherit it
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import gradio as gr
+
+    from engine import settings
+
+    from app.ui import CSS_PATH, build_ui
+    from app.uploads import MAX_UPLOAD_TEXT
+
+    for folder in (settings.runs_dir(), settings.uploads_dir()):
+        folder.mkdir(parents=True, exist_ok=True)
+    demo = build_ui()
+    demo.queue(default_concurrency_limit=4)
+    print(f"GRPO Studio on http://{arguments.host}:{arguments.port}", flush=True)
+    demo.launch(server_name=arguments.host, server_port=arguments.port, auth=login(),
+                auth_message="GRPO Studio: sign in with the user and password set in GRPO_STUDIO_USER / "
+                             "GRPO_STUDIO_PASSWORD.",
+                max_file_size=MAX_UPLOAD_TEXT.replace(" ", "").lower(),
+                allowed_paths=[str(settings.runs_dir().resolve()), str(settings.uploads_dir().resolve())],
+                theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="sky"), css_paths=[CSS_PATH],
+                footer_links=[], show_error=False, quiet=False, ssr_mode=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Widget values ⇄ RunConfig, as pure functions (no Gradio here, so they are unit-tested directly).
+
+The form holds every value a run needs: the model, the preset, the settings (model.*, train.*, data.* fields,
+by dotted key), the data columns, the prompt and a list of reward rows. `form_to_config` turns it into a validated
+RunConfig (raising ConfigError with one sentence per problem) and `config_to_form` is its inverse, used to load a
+preset or an earlier run's settings back into the widgets.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+import regex
+
+from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RewardConfig, RunConfig,
+                           TrainConfig, build_config)
+
+# The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.
+MODEL_SETTINGS = [f"model.{name}" for name in ModelConfig.model_fields if name != "name"]
+TRAIN_SETTINGS = [f"train.{name}" for name in TrainConfig.model_fields]
+DATA_SETTINGS = ["data.eval_fraction", "data.max_rows", "data.seed"]
+SETTINGS = MODEL_SETTINGS + TRAIN_SETTINGS + DATA_SETTINGS
+
+# The fields of each reward kind (besides name, kind, weight, reward and penalty, which every kind has).
+KIND_FIELDS = {"regex_match": ("pattern", "match"), "answer_match": ("pattern", "compare", "tolerance"),
+               "tag_count": ("tags",), "length": ("target",), "python": ("function",)}
+
+# What a new reward row, or a row switched to another kind, starts with where it is empty.
+KIND_STARTERS = {"regex_match": {"pattern": "{answer_open}.+?{answer_close}"},
+                 "answer_match": {"pattern": "{answer_open}(.*?){answer_close}"},
+                 "tag_count": {"tags": "{thought_open}, {thought_close}, {answer_open}, {answer_close}"},
+                 "length": {"target": 400},
+                 "python": {"function": "my_rewards.py:reward"}}
+
+# CPU demo mode starts from sizes that finish in seconds on a CPU (the preset's sizes are for GPUs).
+CPU_DEMO_SETTINGS = {"train.max_steps": 20, "train.num_generations": 4, "train.batch_size": 8,
+                     "train.max_completion_length": 64, "train.save_steps": 10}
+
+
+@dataclass
+class RewardRow:
+    """One reward as the form shows it: every field of every kind, tags as one comma-separated string."""
+    name: str = ""
+    kind: str = "regex_match"
+    pattern: str = ""
+    match: str = "search"
+    compare: str = "numeric"
+    tolerance: float | None = 1e-6
+    tags: str = ""
+    target: int | None = None
+    reward: float | None = 1.0
+    penalty: float | None = 0.0
+    weight: float | None = 1.0
+    function: str = ""
+
+
+ROW_FIELDS = [f.name for f in fields(RewardRow)]
+
+
+@dataclass
+class FormValues:
+    model_name: str = "builtin:tiny"
+    preset: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    data_path: str = ""
+    prompt_column: str | None = None
+    answer_column: str | None = None
+    answer_pattern: str = ""
+    system_prompt: str = ""
+    thought_tags: tuple[str, str] = ("<thought>", "</thought>")
+    answer_tags: tuple[str, str] = ("<answer>", "</answer>")
+    rewards: list[RewardRow] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Settings: which widget each field gets, and converting values to and from it.
+
+def _field(key: str):
+    section, name = key.split(".", 1)
+    model = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}[section]
+    return model.model_fields[name]
+
+
+def setting_choices(key: str) -> list[str] | None:
+    """The allowed values of a Literal field (a dropdown), else None."""
+    annotation = _field(key).annotation
+    if typing.get_origin(annotation) is Literal:
+        return [str(v) for v in typing.get_args(annotation)]
+    return None
+
+
+def setting_widget(key: str) -> str:
+    """'checkbox', 'dropdown', 'tristate' (bool or empty), 'int', 'float', with '?' appended when empty is allowed."""
+    annotation = _field(key).annotation
+    args = set(typing.get_args(annotation)) if isinstance(annotation, types.UnionType) else {annotation}
+    optional = type(None) in args
+    args.discard(type(None))
+    base = next(iter(args)) if len(args) == 1 else annotation
+    if base is bool:
+        return "tristate" if optional else "checkbox"
+    if setting_choices(key) is not None:
+        return "dropdown"
+    kind = "int" if base is int else "float"
+    return kind + ("?" if optional else "")
+
+
+TRISTATE = {None: "auto", True: "on", False: "off"}
+
+
+def setting_to_widget(key: str, value: Any) -> Any:
+    """The value as its widget holds it. Optional numbers are text boxes: Gradio's number box cannot be empty."""
+    widget = setting_widget(key)
+    if widget == "tristate":
+        return TRISTATE[value]
+    if widget.endswith("?"):
+        return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return value
+
+
+def setting_from_widget(key: str, value: Any) -> Any:
+    widget = setting_widget(key)
+    if widget == "tristate":
+        return {v: k for k, v in TRISTATE.items()}.get(value)
+    if widget.startswith(("int", "float")):
+        if value is None or str(value).strip() == "":
+            return None
+        if isinstance(value, str):  # an optional number's text box; what does not parse is left to pydantic
+            try:
+                value = float(value.strip())
+            except ValueError:
+                return value.strip()
+        if widget.startswith("int") and isinstance(value, float) and value.is_integer():
+            return int(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Form -> config
+
+def _blank_to_none(text: str | None) -> str | None:
+    return text if text is not None and str(text).strip() != "" else None
+
+
+def parse_tags(text: str) -> list[str]:
+    return [tag.strip() for tag in (text or "").split(",") if tag.strip()]
+
+
+def row_to_raw(row: RewardRow) -> dict:
+    """A reward row as a config dict with only the fields its kind uses (the YAML stays readable)."""
+    raw: dict[str, Any] = {"name": (row.name or "").strip(), "kind": row.kind}
+    for name in ("weight", "reward", "penalty"):
+        if getattr(row, name) is not None:
+            raw[name] = getattr(row, name)
+    for name in KIND_FIELDS.get(row.kind, ()):
+        value = getattr(row, name)
+        if name == "tags":
+            value = parse_tags(value) or None
+        elif isinstance(value, str):
+            value = _blank_to_none(value)
+        if value is not None:
+            raw[name] = value
+    return raw
+
+
+def form_to_raw(form: FormValues) -> dict:
+    raw: dict[str, Any] = {
+        "preset": form.preset or None,
+        "model": {"name": (form.model_name or "").strip()},
+        "prompt": {"system_prompt": form.system_prompt or "", "thought_tags": list(form.thought_tags),
+                   "answer_tags": list(form.answer_tags)},
+        "data": {"path": (form.data_path or "").strip(), "prompt_column": _blank_to_none(form.prompt_column),
+                 "answer_column": _blank_to_none(form.answer_column),
+                 "answer_pattern": _blank_to_none(form.answer_pattern)},
+        "rewards": [row_to_raw(row) for row in form.rewards],
+        "train": {},
+    }
+    for key, value in form.settings.items():
+        section, name = key.split(".", 1)
+        value = setting_from_widget(key, value)
+        if value is None and not setting_widget(key).endswith(("?", "tristate")):
+            continue  # an emptied required number: left out here, reported by empty_setting_problems
+        raw[section][name] = value
+    return raw
+
+
+def empty_setting_problems(form: FormValues) -> list[Problem]:
+    return [Problem(key, "is empty; enter a number") for key, value in form.settings.items()
+            if setting_from_widget(key, value) is None and setting_widget(key) in ("int", "float")]
+
+
+def form_to_config(form: FormValues) -> RunConfig:
+    """The validated RunConfig of the form; ConfigError lists every problem (one sentence each) otherwise."""
+    row_problems = reward_row_problems(form.rewards, prompt_config(form))
+    problems = empty_setting_problems(form) + row_problems
+    try:
+        config = build_config(form_to_raw(form))
+    except ConfigError as error:
+        # The rows were checked one by one above, with the row's number and name; skip the engine's copies.
+        engine_problems = [p for p in error.problems
+                           if not (row_problems and (p.key.startswith("rewards") or "reward names" in p.message))]
+        raise ConfigError(problems + engine_problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config -> form
+
+def row_from_config(spec: RewardConfig) -> RewardRow:
+    return RewardRow(name=spec.name, kind=spec.kind, pattern=spec.pattern or "", match=spec.match,
+                     compare=spec.compare, tolerance=spec.tolerance, tags=", ".join(spec.tags or []),
+                     target=spec.target, reward=spec.reward, penalty=spec.penalty, weight=spec.weight,
+                     function=spec.function or "")
+
+
+def config_to_form(config: RunConfig) -> FormValues:
+    dumped = config.model_dump()
+    settings = {}
+    for key in SETTINGS:
+        section, name = key.split(".", 1)
+        settings[key] = setting_to_widget(key, dumped[section][name])
+    return FormValues(model_name=config.model.name, preset=config.preset, settings=settings,
+                      data_path=config.data.path, prompt_column=config.data.prompt_column,
+                      answer_column=config.data.answer_column, answer_pattern=config.data.answer_pattern or "",
+                      system_prompt=config.prompt.system_prompt, thought_tags=tuple(config.prompt.thought_tags),
+                      answer_tags=tuple(config.prompt.answer_tags),
+                      rewards=[row_from_config(spec) for spec in config.rewards])
+
+
+def preset_form(preset: str, model_name: str, cpu_demo: bool = False) -> FormValues:
+    """The form a preset starts from, for this model (and at demo sizes on a CPU)."""
+    form = config_to_form(build_config({"preset": preset, "model": {"name": model_name}}))
+    if cpu_demo:
+        form.settings.update(CPU_DEMO_SETTINGS)
+    return form
+
+
+def with_preset(current: FormValues, preset: str, cpu_demo: bool = False) -> FormValues:
+    """Switching preset: settings, prompt, rewards and the answer pattern come from the preset; the model and the
+    data choices stay."""
+    fresh = preset_form(preset, current.model_name, cpu_demo)
+    return replace(fresh, data_path=current.data_path, prompt_column=current.prompt_column,
+                   answer_column=current.answer_column)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reward rows on their own (the rewards step shows each row's problem next to it)
+
+def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> str | None:
+    """The first problem of one row as a sentence (a missing field, a bad name, a pattern that does not compile),
+    or None."""
+    from engine.rewards import compile_pattern
+
+    try:
+        spec = build_config({"rewards": [row_to_raw(row)]}).rewards[0]
+    except ConfigError as error:
+        first = error.problems[0]
+        key = first.key.removeprefix("rewards.0").lstrip(".")
+        message = first.message.split(" (got {")[0]  # a row-level rule quotes the whole row; the row is on screen
+        return f"{key}: {message}" if key else message
+    if spec.pattern:
+        try:
+            compile_pattern(spec.pattern, prompt or PromptConfig())
+        except regex.error as error:
+            from app import strings
+
+            return strings.REWARD_PATTERN_ERROR.format(error=error)
+    return None
+
+
+def reward_row_problems(rows: list[RewardRow], prompt: PromptConfig | None = None) -> list[Problem]:
+    """One Problem per broken row (keyed rewards[i]) and per duplicated name."""
+    from app import strings
+
+    problems, seen = [], set()
+    for index, row in enumerate(rows):
+        label = f"rewards[{index}] ({row.name or 'unnamed'})"
+        message = reward_row_problem(row, prompt)
+        if message:
+            problems.append(Problem(label, message))
+        elif row.name.strip() in seen:
+            problems.append(Problem(label, strings.REWARD_DUPLICATE.format(name=row.name.strip())))
+        seen.add(row.name.strip())
+    return problems
+
+
+def new_row(existing: list[RewardRow], kind: str = "regex_match") -> RewardRow:
+    """A fresh row with a name not used yet and a starter for its kind."""
+    names = {row.name for row in existing}
+    number = len(existing) + 1
+    while f"reward_{number}" in names:
+        number += 1
+    return starter_for_kind(RewardRow(name=f"reward_{number}", kind=kind))
+
+
+def starter_for_kind(row: RewardRow) -> RewardRow:
+    """Fill the empty fields the row's kind needs with a sensible starting value."""
+    row = copy.copy(row)
+    for name, value in KIND_STARTERS.get(row.kind, {}).items():
+        current = getattr(row, name)
+        if current in (None, "") or (name == "target" and not current):  # a number box shows empty as 0
+            setattr(row, name, value)
+    return row
+
+
+def prompt_config(form: FormValues) -> PromptConfig:
+    """The prompt section alone (tags for placeholders); blank tags fall back to the defaults."""
+    thought = tuple(t if t and t.strip() else d for t, d in zip(form.thought_tags, ("<thought>", "</thought>")))
+    answer = tuple(t if t and t.strip() else d for t, d in zip(form.answer_tags, ("<answer>", "</answer>")))
+    return PromptConfig(system_prompt=form.system_prompt or "", thought_tags=thought, answer_tags=answer)
+
+
+def sentence(text: str) -> str:
+    """'the pattern does not compile' -> 'The pattern does not compile.'"""
+    text = str(text).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def problem_sentence(problem: Problem) -> str:
+    """'train.learning_rate: Input should be greater than 0 (got -1).' (the key as written in the YAML)."""
+    return f"{problem.key}: {sentence(problem.message)}" if problem.key else sentence(problem.message)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Editing the reward list: the rewards step's add / move / remove buttons
+
+def add_row(rows: list[RewardRow], limit: int) -> list[RewardRow]:
+    return rows + [new_row(rows)] if len(rows) < limit else rows
+
+
+def move_row(rows: list[RewardRow], index: int, offset: int) -> list[RewardRow]:
+    target = index + offset
+    if not (0 <= index < len(rows) and 0 <= target < len(rows)):
+        return rows
+    moved = list(rows)
+    moved[index], moved[target] = moved[target], moved[index]
+    return moved
+
+
+def remove_row(rows: list[RewardRow], index: int) -> list[RewardRow]:
+    return [row for i, row in enumerate(rows) if i != index]

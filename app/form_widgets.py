@@ -1,0 +1,167 @@
+"""The widgets that hold the run's settings, and the two-way glue between them and `FormValues`.
+
+Each step module creates its own widgets; ui.py gathers them into one `FormWidgets`, whose `read` turns the values
+of an event (inputs given as a set, so the handler receives {component: value}) into FormValues and whose `write`
+turns FormValues into updates for every widget (loading a preset or an earlier run's settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from engine.config import field_help
+
+from app import strings
+from app.form_state import ROW_FIELDS, FormValues, KIND_FIELDS, RewardRow, setting_choices, setting_widget
+
+MAX_REWARDS = 8
+KIND_FIELD_NAMES = {name for names in KIND_FIELDS.values() for name in names}
+
+
+def setting_component(key: str, value, **extra) -> gr.components.Component:
+    """The widget of one config field: its short name as the label and the field's own help as `info`."""
+    label = key.split(".", 1)[1]
+    info = field_help(key)
+    elem_id = "setting-" + key.replace(".", "-").replace("_", "-")
+    widget = setting_widget(key)
+    common = dict(label=label, info=info, value=value, elem_id=elem_id, **extra)
+    if widget == "checkbox":
+        return gr.Checkbox(**common)
+    if widget == "tristate":
+        return gr.Dropdown(choices=strings.FAST_INFERENCE_CHOICES, **common)
+    if widget == "dropdown":
+        return gr.Dropdown(choices=setting_choices(key), **common)
+    if widget.endswith("?"):  # a text box, since a number box cannot be empty
+        common["info"] = f"{info} {strings.OPTIONAL_NUMBER_HINT}"
+        return gr.Textbox(**common)
+    return gr.Number(precision=0 if widget.startswith("int") else None, **common)
+
+
+@dataclass
+class RewardSlot:
+    """One of MAX_REWARDS fixed rows; rows beyond the reward count are hidden."""
+    group: gr.Group
+    name: gr.Textbox
+    kind: gr.Dropdown
+    pattern: gr.Textbox
+    match: gr.Radio
+    compare: gr.Dropdown
+    tolerance: gr.Number
+    tags: gr.Textbox
+    target: gr.Number
+    reward: gr.Number
+    penalty: gr.Number
+    weight: gr.Number
+    function: gr.Textbox
+    score: gr.HTML
+    error: gr.Markdown
+    help: gr.Markdown
+    up: gr.Button
+    down: gr.Button
+    remove: gr.Button
+
+    def value_components(self) -> list:
+        """The row's value widgets in RewardRow field order."""
+        return [getattr(self, name) for name in ROW_FIELDS]
+
+    def read(self, values: dict) -> RewardRow:
+        return RewardRow(**{name: values[getattr(self, name)] for name in ROW_FIELDS})
+
+    def write(self, row: RewardRow | None) -> dict:
+        """The row's values, with the fields its kind uses shown and the others hidden."""
+        if row is None:
+            return {self.group: gr.update(visible=False)}
+        used = KIND_FIELDS.get(row.kind, ())
+        updates = {getattr(self, name): gr.update(value=getattr(row, name),
+                                                  visible=name in used or name not in KIND_FIELD_NAMES)
+                   for name in ROW_FIELDS}
+        updates[self.help] = strings.REWARD_KIND_HELP.get(row.kind, "")
+        updates[self.group] = gr.update(visible=True)
+        return updates
+
+    def write_outputs(self) -> list:
+        return [self.group, self.help] + self.value_components()
+
+
+@dataclass
+class FormWidgets:
+    model_name: gr.Textbox
+    preset: gr.Radio
+    settings: dict[str, gr.components.Component]
+    data_path: gr.Textbox
+    prompt_column: gr.Dropdown
+    answer_column: gr.Dropdown
+    answer_pattern: gr.Textbox
+    system_prompt: gr.Textbox
+    thought_open: gr.Textbox
+    thought_close: gr.Textbox
+    answer_open: gr.Textbox
+    answer_close: gr.Textbox
+    reward_count: gr.State
+    slots: list[RewardSlot] = field(default_factory=list)
+    preset_choices: list[str] = field(default_factory=list)  # a radio refuses any other value
+
+    def value_components(self) -> set:
+        """Every widget whose value is part of the run's config (inputs for handlers that build it)."""
+        components = {self.model_name, self.preset, self.data_path, self.prompt_column, self.answer_column,
+                      self.answer_pattern, self.system_prompt, self.thought_open, self.thought_close,
+                      self.answer_open, self.answer_close, self.reward_count, *self.settings.values()}
+        for slot in self.slots:
+            components.update(slot.value_components())
+        return components
+
+    def read_rows(self, values: dict) -> list:
+        return [slot.read(values) for slot in self.slots[: values[self.reward_count]]]
+
+    def read(self, values: dict) -> FormValues:
+        return FormValues(
+            model_name=values[self.model_name] or "", preset=values[self.preset],
+            settings={key: values[component] for key, component in self.settings.items()},
+            data_path=values[self.data_path] or "", prompt_column=values[self.prompt_column],
+            answer_column=column_value(values[self.answer_column]), answer_pattern=values[self.answer_pattern] or "",
+            system_prompt=values[self.system_prompt] or "",
+            thought_tags=(values[self.thought_open] or "", values[self.thought_close] or ""),
+            answer_tags=(values[self.answer_open] or "", values[self.answer_close] or ""),
+            rewards=self.read_rows(values))
+
+    def write_rows(self, rows: list) -> dict:
+        updates = {self.reward_count: len(rows)}
+        for index, slot in enumerate(self.slots):
+            updates |= slot.write(rows[index] if index < len(rows) else None)
+        return updates
+
+    def rows_outputs(self) -> list:
+        return [self.reward_count] + [c for slot in self.slots for c in slot.write_outputs()]
+
+    def write(self, form: FormValues, columns: list[str] | None = None, include_data: bool = True) -> dict:
+        """Updates that show `form` in every widget. `columns` are the data file's columns for the dropdowns."""
+        preset = form.preset if form.preset in self.preset_choices else None
+        updates = {self.model_name: form.model_name, self.preset: preset,
+                   self.answer_pattern: form.answer_pattern, self.system_prompt: form.system_prompt,
+                   self.thought_open: form.thought_tags[0], self.thought_close: form.thought_tags[1],
+                   self.answer_open: form.answer_tags[0], self.answer_close: form.answer_tags[1]}
+        updates |= {component: form.settings[key] for key, component in self.settings.items() if key in form.settings}
+        if include_data:
+            choices = list(columns or [])
+            for value in (form.prompt_column, form.answer_column):
+                if value and value not in choices:
+                    choices.append(value)
+            updates[self.data_path] = form.data_path
+            updates[self.prompt_column] = gr.update(choices=choices, value=form.prompt_column)
+            updates[self.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER] + choices,
+                                                    value=form.answer_column or strings.DATA_NO_ANSWER)
+        return updates | self.write_rows(form.rewards)
+
+    def write_outputs(self, include_data: bool = True) -> list:
+        outputs = [self.model_name, self.preset, self.answer_pattern, self.system_prompt, self.thought_open,
+                   self.thought_close, self.answer_open, self.answer_close, *self.settings.values()]
+        if include_data:
+            outputs += [self.data_path, self.prompt_column, self.answer_column]
+        return outputs + self.rows_outputs()
+
+
+def column_value(value: str | None) -> str | None:
+    """The answer-column dropdown's '(none)' means no answer column."""
+    return None if value in (None, "", strings.DATA_NO_ANSWER) else value

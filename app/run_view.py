@@ -1,0 +1,242 @@
+"""Reading a run folder into what the Train and Results views draw: plot frames, the samples table, health hints,
+status and progress text, VRAM and progress bars, the runs table and the eval table. Pure functions of the files'
+contents (no Gradio), unit-tested on a small run-folder fixture."""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from engine.config import RunConfig
+from engine.progress import clock, eta_seconds
+from engine.run_folder import ACTIVE_STATES, RunFolder
+
+from app import strings
+
+NO_SPREAD_STEPS = 5  # logged steps in a row with reward_std 0 before we say so
+FORMAT_STUCK_STEPS = 10
+CLIPPED_STEPS = 3
+CLIPPED_RATIO = 0.95
+RISING_WINDOW = 5
+SAMPLE_ROWS = 12
+QUESTION_CHARS = 160
+FORMAT_KINDS = ("regex_match", "tag_count")
+TOTAL_SERIES = "total"
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def reward_names(events: list[dict]) -> list[str]:
+    """The rewards logged as rewards/<name>/mean, in first-seen order."""
+    names: list[str] = []
+    for event in events:
+        for key in event:
+            if key.startswith("rewards/") and key.endswith("/mean"):
+                name = key[len("rewards/"):-len("/mean")]
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _long_frame(events: list[dict], series: dict[str, str]) -> pd.DataFrame:
+    """A step/value/series frame (what gr.LinePlot draws with color='series') from event keys -> series labels."""
+    rows = [{"step": int(event["step"]), "value": value, "series": label}
+            for event in events if "step" in event
+            for key, label in series.items() if (value := _number(event.get(key))) is not None
+            and math.isfinite(value)]
+    return pd.DataFrame(rows, columns=["step", "value", "series"])
+
+
+def reward_frame(events: list[dict]) -> pd.DataFrame:
+    series = {"reward": TOTAL_SERIES} | {f"rewards/{name}/mean": name for name in reward_names(events)}
+    return _long_frame(events, series)
+
+
+def spread_frame(events: list[dict]) -> pd.DataFrame:
+    return _long_frame(events, {"reward_std": "reward_std"})
+
+
+def length_frame(events: list[dict]) -> pd.DataFrame:
+    return _long_frame(events, {"completion_length": "mean", "completions/max_length": "longest"})
+
+
+def loss_frame(events: list[dict]) -> pd.DataFrame:
+    return _long_frame(events, {"loss": "loss"})
+
+
+def _format_score(value) -> str:
+    number = _number(value)
+    return "—" if number is None else f"{number:.2f}"
+
+
+def samples_frame(samples: list[dict], weights: dict[str, float] | None = None,
+                  rows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    """The latest completions, newest first, with each reward's score and the weighted total."""
+    recent = list(reversed(samples[-rows:]))
+    names: list[str] = []
+    for sample in recent:
+        names += [n for n in sample.get("scores", {}) if n not in names]
+    headers = strings.SAMPLES_HEADERS_FIXED + names + [strings.SAMPLES_TOTAL]
+    table = []
+    for sample in recent:
+        scores = sample.get("scores", {})
+        question = str(sample.get("prompt", ""))
+        if len(question) > QUESTION_CHARS:
+            question = question[:QUESTION_CHARS] + "…"
+        scored = [(n, _number(scores.get(n))) for n in names]
+        total = sum((weights or {}).get(n, 1.0) * s for n, s in scored if s is not None)
+        table.append([sample.get("step"), question, str(sample.get("completion", "")),
+                      "" if sample.get("answer") is None else str(sample.get("answer"))]
+                     + [_format_score(s) for _, s in scored] + [f"{total:.2f}"])
+    return pd.DataFrame(table, columns=headers)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Health hints
+
+def _tail(events: list[dict], key: str, count: int) -> list[float] | None:
+    """The last `count` values of `key`, or None if fewer were logged."""
+    values = [v for e in events if (v := _number(e.get(key))) is not None]
+    return values[-count:] if len(values) >= count else None
+
+
+def health_hints(events: list[dict], config: RunConfig | None) -> list[str]:
+    """Plain-words advice from the metrics so far; an empty list when nothing stands out."""
+    hints = []
+    spread = _tail(events, "reward_std", NO_SPREAD_STEPS)
+    if spread is not None and all(v == 0 for v in spread):
+        hints.append(strings.HINT_NO_SPREAD.format(steps=NO_SPREAD_STEPS))
+    for spec in (config.rewards if config else []):
+        if spec.kind not in FORMAT_KINDS:
+            continue
+        values = _tail(events, f"rewards/{spec.name}/mean", FORMAT_STUCK_STEPS)
+        if values is not None and max(values) <= min(spec.penalty, spec.reward) + 1e-9:
+            hints.append(strings.HINT_FORMAT_STUCK.format(name=spec.name, value=values[-1], steps=len(values)))
+    clipped = _tail(events, "completions/clipped_ratio", CLIPPED_STEPS)
+    if clipped is not None and min(clipped) >= CLIPPED_RATIO:
+        length = config.train.max_completion_length if config else "?"
+        hints.append(strings.HINT_CLIPPED.format(length=length))
+    timeouts: dict[str, int] = {}
+    for event in events:
+        for name, count in (event.get("regex_timeouts") or {}).items():
+            timeouts[name] = timeouts.get(name, 0) + int(count)
+    hints += [strings.HINT_REGEX_TIMEOUT.format(name=name, count=count) for name, count in timeouts.items()]
+    losses = [e.get("loss") for e in events[-3:] if isinstance(e.get("loss"), float)]
+    if any(math.isnan(v) for v in losses):
+        hints.append(strings.HINT_NAN)
+    rewards = [v for e in events if (v := _number(e.get("reward"))) is not None and math.isfinite(v)]
+    if len(rewards) >= 2 * RISING_WINDOW:
+        first = sum(rewards[:RISING_WINDOW]) / RISING_WINDOW
+        last = sum(rewards[-RISING_WINDOW:]) / RISING_WINDOW
+        if last - first > 0.05:
+            hints.append(strings.HINT_RISING.format(first=first, last=last))
+    return hints
+
+
+def hints_markdown(hints: list[str]) -> str:
+    if not hints:
+        return f"{strings.HINTS_HEADING} {strings.HINT_ALL_GOOD}"
+    return strings.HINTS_HEADING + "\n" + "\n".join(f"- {hint}" for hint in hints)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Status, progress and VRAM
+
+@dataclass
+class RunStatus:
+    header: str
+    state: str
+    state_text: str
+    step_text: str
+    times_text: str
+    fraction: float
+    error_text: str  # empty unless the run failed: its one sentence and where the log is
+    log_path: Path
+
+
+def run_status(run: RunFolder, events: list[dict] | None = None, now: float | None = None) -> RunStatus:
+    status = run.read_status()
+    state = run.state()
+    events = run.read_events() if events is None else events
+    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
+    started = status.get("started")
+    end = status.get("finished") if state not in ACTIVE_STATES and status.get("finished") else (now or time.time())
+    elapsed = (end - started) if started else None
+    eta = eta_seconds(status, events[-1] if events else None) if state in ACTIVE_STATES else 0
+    header = strings.TRAIN_RUN_HEADER.format(id=run.id, model=status.get("model") or "?",
+                                             preset=status.get("preset") or "custom",
+                                             backend=status.get("backend") or "…")
+    error = ""
+    if state == "failed":
+        error = (strings.TRAIN_FAILED.format(error=status.get("error") or strings.TRAIN_FAILED_UNKNOWN) + "  \n"
+                 + strings.TRAIN_LOG_PATH.format(path=run.log_path))
+    return RunStatus(header=header, state=state, state_text=strings.TRAIN_STATE.get(state, state),
+                     step_text=strings.TRAIN_STEP.format(step=step, max_steps=max_steps or "?"),
+                     times_text=strings.TRAIN_TIMES.format(elapsed=clock(elapsed), eta=clock(eta)),
+                     fraction=min(1.0, step / max_steps) if max_steps else 0.0, error_text=error,
+                     log_path=run.log_path)
+
+
+def bar_html(fraction: float, text: str, element_id: str, tone: str = "progress") -> str:
+    """A horizontal bar with a caption: the run's progress or the GPU's memory."""
+    percent = max(0.0, min(1.0, fraction)) * 100
+    return (f'<div class="gs-bar gs-bar-{tone}" id="{element_id}"><div class="gs-bar-fill" '
+            f'style="width:{percent:.1f}%"></div><div class="gs-bar-text">{html.escape(text)}</div></div>')
+
+
+def vram_reading_from(event: dict | None, live: dict | None = None) -> dict:
+    """The live NVML reading where there is one, else the latest event's."""
+    for source in (live, event):
+        if source and source.get("vram_total_mib"):
+            return source
+    return {}
+
+
+def vram_html(reading: dict) -> str:
+    total = reading.get("vram_total_mib")
+    if not total:
+        return bar_html(0, strings.TRAIN_VRAM_NONE, "vram-bar", "vram")
+    used = reading.get("vram_used_mib") or 0
+    process = reading.get("vram_process_mib")
+    process_text = strings.TRAIN_VRAM_PROCESS.format(process=process / 1024) if process else ""
+    text = strings.TRAIN_VRAM.format(used=used / 1024, total=total / 1024, process=process_text)
+    return bar_html(used / total, text, "vram-bar", "vram")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Runs list and evaluation
+
+def _reward_text(value) -> str:
+    number = _number(value)
+    return "" if number is None else f"{number:.3f}"
+
+
+def runs_frame(summaries: list[dict]) -> pd.DataFrame:
+    rows = []
+    for s in summaries:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started"])) if s.get("started") else ""
+        rows.append([s["id"], s["state"], f"{s.get('step') or 0}/{s.get('max_steps') or '?'}",
+                     _reward_text(s.get("best_reward")), _reward_text(s.get("last_reward")), s.get("model") or "",
+                     s.get("preset") or "", started])
+    return pd.DataFrame(rows, columns=strings.RUNS_HEADERS)
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def eval_markdown(result: dict) -> str:
+    rows = [strings.EVAL_ROW.format(name=name, accuracy=_percent(result[name].get("accuracy")),
+                                    format=_percent(result[name].get("format_compliance")),
+                                    reward=result[name].get("mean_reward", 0.0), n=result[name].get("n", 0))
+            for name in ("base", "tuned") if name in result]
+    data = Path(str(result.get("data", ""))).name or "held-out rows"
+    return strings.EVAL_TABLE.format(rows="\n".join(rows), data=data, tokens=result.get("max_new_tokens", "?"),
+                                     seconds=result.get("seconds", "?"))

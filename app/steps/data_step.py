@@ -1,0 +1,194 @@
+"""Step 3 · Data: upload a file (or keep the bundled GSM8K sample), map its question and answer columns, set the
+answer-extraction regex, and see the first rows with the gold answer as the rewards will see it."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import regex
+
+from engine import settings
+from engine.config import ConfigError, build_config
+from engine.data import ANSWER_NAMES, PROMPT_NAMES, extract_gold, guess_column, load_table, prepare_data
+
+from app import strings
+from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
+from app.form_widgets import setting_component
+from app.uploads import MAX_UPLOAD_TEXT, UploadError, store_upload
+
+PREVIEW_ROWS = 5
+CELL_CHARS = 200
+_TABLES: OrderedDict = OrderedDict()  # a few recently read files, so editing a column does not re-read the file
+_TABLES_LOCK = threading.Lock()
+TABLES_KEPT = 4
+
+
+def sample_path() -> str:
+    return str(settings.sample_data_path())
+
+
+def _table_key(path: str) -> tuple:
+    file = Path(path).expanduser()
+    if path.startswith("hf:") or not file.is_file():
+        return (path,)
+    stat = file.stat()
+    return (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def read_table(path: str):
+    """engine.data.load_table, cached by path, modification time and size. Raises ConfigError."""
+    key = _table_key(path)
+    with _TABLES_LOCK:
+        if key in _TABLES:
+            _TABLES.move_to_end(key)
+            return _TABLES[key]
+    table = load_table(path)
+    with _TABLES_LOCK:
+        _TABLES[key] = table
+        while len(_TABLES) > TABLES_KEPT:
+            _TABLES.popitem(last=False)
+    return table
+
+
+def guess_columns(columns: list[str]) -> tuple[str | None, str | None]:
+    """The question column (guessed, else the first) and the answer column (guessed, else none)."""
+    prompt = guess_column(columns, PROMPT_NAMES) or (columns[0] if columns else None)
+    answer = guess_column(columns, ANSWER_NAMES)
+    return prompt, (answer if answer != prompt else None)
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS] + "…"
+
+
+@dataclass
+class DataPreview:
+    columns: list[str]
+    frame: pd.DataFrame
+    summary: str
+    error: str
+    pattern_error: str
+
+
+def preview_data(form: FormValues) -> DataPreview:
+    """Everything the data step shows for the current form. Errors come back as sentences, never raised."""
+    empty = pd.DataFrame()
+    try:
+        table = read_table(form.data_path)
+    except ConfigError as error:
+        return DataPreview([], empty, "", sentence(error.problems[0].message), "")
+    columns = list(table.column_names)
+    pattern, pattern_error = None, ""
+    if form.answer_pattern.strip():
+        try:
+            pattern = regex.compile(form.answer_pattern, regex.MULTILINE)
+        except regex.error as error:
+            pattern_error = strings.DATA_BAD_PATTERN.format(error=error)
+    head = table.select(range(min(PREVIEW_ROWS, len(table))))
+    frame = pd.DataFrame({name: [_cell(v) for v in head[name]] for name in columns})
+    if form.answer_column in columns:
+        frame[strings.DATA_GOLD_COLUMN] = [_cell(extract_gold(v, pattern)) for v in head[form.answer_column]]
+    raw = form_to_raw(form)
+    if pattern_error:
+        raw["data"]["answer_pattern"] = None
+    # The data section, and one valid answer_match reward if there is one (it makes gold answers required);
+    # the other rewards, broken or not, are the rewards step's business.
+    answer_rewards = [r for r, row in zip(raw["rewards"], form.rewards)
+                      if r["kind"] == "answer_match" and reward_row_problem(row) is None]
+    data_raw = {"data": raw["data"], "rewards": answer_rewards[:1]}
+    try:
+        prepared = prepare_data(build_config(data_raw))
+    except ConfigError as error:
+        return DataPreview(columns, frame, "", " ".join(problem_sentence(p) for p in error.problems), pattern_error)
+    summary = strings.DATA_SUMMARY.format(file=Path(form.data_path).name or form.data_path,
+                                          describe=prepared.describe())
+    return DataPreview(columns, frame, summary, "", pattern_error)
+
+
+def preview_widths(frame: pd.DataFrame) -> list[str] | None:
+    """Equal shares of the width (the extracted gold answer gets a narrow one), so long cells wrap instead of
+    pushing the other columns out of view."""
+    columns = list(frame.columns)
+    if not columns:
+        return None
+    gold = strings.DATA_GOLD_COLUMN in columns
+    share = (100 - (12 if gold else 0)) / (len(columns) - (1 if gold else 0))
+    return [("12%" if name == strings.DATA_GOLD_COLUMN else f"{share:.0f}%") for name in columns]
+
+
+def preview_update(frame: pd.DataFrame) -> dict:
+    return gr.update(value=frame, column_widths=preview_widths(frame))
+
+
+@dataclass
+class DataStep:
+    upload: gr.File
+    use_sample: gr.Button
+    message: gr.Markdown
+    path: gr.Textbox
+    prompt_column: gr.Dropdown
+    answer_column: gr.Dropdown
+    answer_pattern: gr.Textbox
+    pattern_error: gr.Markdown
+    summary: gr.Markdown
+    error: gr.Markdown
+    preview: gr.Dataframe
+    settings: dict
+    next: gr.Button
+    shown_path: gr.State  # the file the column dropdowns were filled from: another file gets fresh guesses
+
+
+def build(form: FormValues) -> DataStep:
+    gr.Markdown(strings.DATA_INTRO.format(limit=MAX_UPLOAD_TEXT))
+    initial = preview_data(form)
+    answer_choices = [strings.DATA_NO_ANSWER] + initial.columns
+    with gr.Row():
+        with gr.Column(scale=2):
+            upload = gr.File(label=strings.DATA_UPLOAD_LABEL.format(limit=MAX_UPLOAD_TEXT),
+                             file_types=[".jsonl", ".json", ".csv", ".parquet"], elem_id="data-upload", height=120)
+        with gr.Column(scale=3):
+            path = gr.Textbox(form.data_path, label=strings.DATA_PATH_LABEL, info=strings.DATA_PATH_INFO,
+                              elem_id="data-path")
+            use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
+            message = gr.Markdown("", elem_id="data-message")
+    error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
+    with gr.Row():
+        prompt_column = gr.Dropdown(initial.columns, value=form.prompt_column if form.prompt_column in
+                                    initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
+                                    info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column")
+        answer_column = gr.Dropdown(answer_choices, value=form.answer_column if form.answer_column in
+                                    initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
+                                    info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column")
+        with gr.Column():
+            answer_pattern = gr.Textbox(form.answer_pattern, label=strings.DATA_PATTERN_LABEL,
+                                        info=strings.DATA_PATTERN_INFO, elem_id="data-answer-pattern")
+            pattern_error = gr.Markdown(initial.pattern_error, elem_id="data-pattern-error",
+                                        elem_classes=["gs-error"])
+    summary = gr.Markdown(initial.summary, elem_id="data-summary")
+    preview = gr.Dataframe(initial.frame, label=strings.DATA_PREVIEW_LABEL, interactive=False, wrap=True,
+                           max_height=360, elem_id="data-preview", column_widths=preview_widths(initial.frame))
+    with gr.Accordion(strings.DATA_SETTINGS_LABEL, open=False):
+        with gr.Row():
+            settings_widgets = {key: setting_component(key, form.settings.get(key)) for key in DATA_SETTINGS}
+    next_button = gr.Button(strings.NEXT, elem_id="data-next", size="sm", elem_classes=["gs-next"])
+    return DataStep(upload, use_sample, message, path, prompt_column, answer_column, answer_pattern, pattern_error,
+                    summary, error, preview, settings_widgets, next_button, gr.State(form.data_path))
+
+
+def stored_upload(temporary: str | None) -> tuple[str | None, str]:
+    """(the stored path, a message) for a file Gradio received; (None, the reason) when it cannot be used."""
+    if not temporary:
+        return None, ""
+    try:
+        stored = store_upload(temporary, Path(temporary).name)
+    except UploadError as error:
+        return None, f"✗ {error}"
+    except OSError as error:
+        return None, f"✗ {sentence(f'the upload could not be stored: {error.strerror or error}')}"
+    return str(stored), strings.DATA_UPLOAD_STORED.format(name=Path(temporary).name)

@@ -1,0 +1,144 @@
+"""Step 1 · Model: recommended models with their size and VRAM estimate against this machine, or any hub id /
+local folder, validated as it is typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from engine import builtin_models
+from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
+from engine.config import ModelConfig, RunConfig
+from engine.model_loading import model_problems
+from engine.vram_estimate import estimate_peak_gib, model_shape, size_from_name
+
+from app import machine, strings
+from app.form_state import sentence
+
+RECOMMENDED_MODELS = ["Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
+                      "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct",
+                      builtin_models.SMOLLM2, builtin_models.TINY]
+GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
+FITS_SHARE, TIGHT_SHARE = 0.85, 0.95
+BUILTIN_BILLIONS = {builtin_models.TINY: 0.0002, builtin_models.SMOLLM2: 0.135}
+
+
+def default_model() -> str:
+    return builtin_models.TINY if machine.cpu_demo_mode() else GPU_DEFAULT_MODEL
+
+
+def model_billions(name: str) -> float | None:
+    if name in BUILTIN_BILLIONS:
+        return BUILTIN_BILLIONS[name]
+    shape = model_shape(name, name if _is_local(name) else None)
+    return shape.parameters / 1e9 if shape else size_from_name(name)
+
+
+def _is_local(name: str) -> bool:
+    return Path(name).expanduser().is_dir()
+
+
+def size_text(billions: float | None) -> str:
+    if billions is None:
+        return strings.MODEL_SIZE_UNKNOWN
+    return f"{billions:.1f}B" if billions >= 1 else f"{billions * 1000:.0f}M" if billions >= 0.001 else "<1M"
+
+
+def estimate_gib(name: str, config: RunConfig | None) -> float | None:
+    """Peak VRAM of a run with this model and the current settings (None where the size is unknown)."""
+    if builtin_models.is_builtin(name):
+        return None
+    shape = model_shape(name, name if _is_local(name) else None)
+    if shape is None:
+        return None
+    config = (config or RunConfig()).model_copy(deep=True)
+    config.model.name = name
+    return estimate_peak_gib(config, shape)["total"]
+
+
+def fit_text(name: str, estimate: float | None) -> str:
+    info = machine.gpu_info()
+    if info is None:
+        return strings.MODEL_CPU_ONLY_BUILTIN if builtin_models.is_builtin(name) else strings.MODEL_CPU_SLOW
+    if estimate is None:
+        return strings.MODEL_FITS
+    share = estimate / (info.total_mib / 1024)
+    return strings.MODEL_FITS if share <= FITS_SHARE else strings.MODEL_TIGHT if share <= TIGHT_SHARE \
+        else strings.MODEL_TOO_BIG
+
+
+def models_table(config: RunConfig | None) -> pd.DataFrame:
+    rows = []
+    for name in RECOMMENDED_MODELS:
+        estimate = estimate_gib(name, config)
+        rows.append([name, size_text(model_billions(name)),
+                     "< 1 GiB" if estimate is None and builtin_models.is_builtin(name)
+                     else "?" if estimate is None else f"~{estimate:.1f} GiB", fit_text(name, estimate)])
+    return pd.DataFrame(rows, columns=strings.MODEL_TABLE_HEADERS)
+
+
+def machine_text() -> str:
+    info = machine.gpu_info()
+    if info is None:
+        return strings.MODEL_NO_GPU
+    return strings.MODEL_GPU.format(description=info.describe())
+
+
+def model_summary(name: str, config: RunConfig | None) -> str:
+    """What the model box shows under it: its problem in one sentence, or its size, estimate and warnings."""
+    name = (name or "").strip()
+    if not name:
+        return f"✗ {strings.MODEL_EMPTY}"
+    problems = model_problems(ModelConfig(name=name))
+    if problems:
+        return f"✗ {sentence(problems[0].message)}"
+    billions = model_billions(name)
+    if builtin_models.is_builtin(name):
+        text = strings.MODEL_SUMMARY_BUILTIN.format(name=name, description=builtin_models.BUILTINS[name])
+    else:
+        estimate = estimate_gib(name, config)
+        info = machine.gpu_info()
+        versus = strings.MODEL_VERSUS_GPU.format(total=info.total_mib / 1024) if info else ""
+        text = strings.MODEL_SUMMARY.format(name=name, size=size_text(billions),
+                                            estimate="?" if estimate is None else f"~{estimate:.1f} GiB",
+                                            versus=versus)
+        if estimate is not None:
+            text += f" — **{fit_text(name, estimate)}**"
+    if billions is not None and billions < SMALL_MODEL_BILLIONS:
+        text += "\n\n" + strings.MODEL_SMALL_WARNING.format(warning=SMALL_MODEL_WARNING)
+    return text
+
+
+@dataclass
+class ModelStep:
+    machine: gr.Markdown
+    table: gr.Dataframe
+    pick: gr.Radio
+    name: gr.Textbox
+    summary: gr.Markdown
+    next: gr.Button
+
+
+def build(model_name: str, config: RunConfig | None) -> ModelStep:
+    gr.Markdown(strings.MODEL_INTRO)
+    machine_md = gr.Markdown(machine_text(), elem_id="machine-info")
+    with gr.Row():
+        with gr.Column(scale=3):
+            table = gr.Dataframe(models_table(config), interactive=False, elem_id="models-table", wrap=True)
+        with gr.Column(scale=2):
+            pick = gr.Radio(RECOMMENDED_MODELS, value=model_name if model_name in RECOMMENDED_MODELS else None,
+                            label=strings.MODEL_PICK_LABEL, elem_id="model-pick")
+    name = gr.Textbox(model_name, label=strings.MODEL_NAME_LABEL, info=strings.MODEL_NAME_INFO,
+                      elem_id="model-name")
+    summary = gr.Markdown(model_summary(model_name, config), elem_id="model-summary")
+    next_button = gr.Button(strings.NEXT, elem_id="model-next", size="sm", elem_classes=["gs-next"])
+    return ModelStep(machine_md, table, pick, name, summary, next_button)
+
+
+def wire(step: ModelStep) -> None:
+    step.pick.input(lambda choice: choice, inputs=step.pick, outputs=step.name, show_progress="hidden")
+    step.name.change(lambda name: gr.update(value=name if name in RECOMMENDED_MODELS else None),
+                     inputs=step.name, outputs=step.pick, show_progress="hidden")

@@ -1,0 +1,77 @@
+"""Step 2 · Preset: the presets with their descriptions (those this machine cannot run are shown with the reason
+and cannot be chosen), and every model.* and train.* setting in a collapsed accordion, each with its help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from engine.checks import machine_problems
+from engine.config import ConfigError, build_config
+from engine.presets import list_presets
+
+from app import machine, strings
+from app.form_state import MODEL_SETTINGS, TRAIN_SETTINGS, FormValues, sentence
+from app.form_widgets import setting_component
+
+DEFAULT_PRESET = "rlvr-math"
+SETTINGS_PER_ROW = 3
+
+
+def unavailable_reason(preset: str) -> str | None:
+    """Why this machine cannot run the preset (e.g. FP8 without an FP8 GPU), or None."""
+    try:
+        config = build_config({"preset": preset})
+    except ConfigError as error:
+        return sentence(error.problems[0].message).rstrip(".")
+    fp8_first = sorted(machine_problems(config, machine.gpu_info()), key=lambda p: p.key != "model.load_in_fp8")
+    return fp8_first[0].message if fp8_first else None
+
+
+def preset_cards() -> tuple[str, list[str]]:
+    """Markdown describing every preset, and the names that can be chosen here."""
+    cards, usable = [], []
+    for preset in list_presets():
+        reason = unavailable_reason(preset.name)
+        if reason:
+            cards.append(strings.PRESET_UNAVAILABLE.format(name=preset.name, description=preset.description,
+                                                           reason=reason))
+        else:
+            cards.append(strings.PRESET_CARD.format(name=preset.name, description=preset.description))
+            usable.append(preset.name)
+    return "\n\n".join(cards), usable
+
+
+@dataclass
+class PresetStep:
+    preset: gr.Radio
+    choices: list[str]
+    settings: dict
+    errors: gr.Markdown
+    next: gr.Button
+
+
+def _settings_grid(keys: list[str], form: FormValues) -> dict:
+    components = {}
+    for start in range(0, len(keys), SETTINGS_PER_ROW):
+        with gr.Row(equal_height=True):
+            for key in keys[start:start + SETTINGS_PER_ROW]:
+                components[key] = setting_component(key, form.settings.get(key))
+    return components
+
+
+def build(form: FormValues) -> PresetStep:
+    gr.Markdown(strings.PRESET_INTRO)
+    cards, usable = preset_cards()
+    preset = gr.Radio(usable, value=form.preset if form.preset in usable else None, label=strings.PRESET_LABEL,
+                      elem_id="preset-pick")
+    gr.Markdown(cards, elem_id="preset-cards")
+    with gr.Accordion(strings.ADVANCED_LABEL, open=False, elem_id="advanced-settings"):
+        gr.Markdown(strings.ADVANCED_TRAIN_HEADING)
+        settings = _settings_grid(TRAIN_SETTINGS, form)
+        gr.Markdown(strings.ADVANCED_MODEL_HEADING)
+        settings |= _settings_grid(MODEL_SETTINGS, form)
+    errors = gr.Markdown("", elem_id="settings-errors", elem_classes=["gs-error"])
+    next_button = gr.Button(strings.NEXT, elem_id="preset-next", size="sm", elem_classes=["gs-next"])
+    return PresetStep(preset, usable, settings, errors, next_button)

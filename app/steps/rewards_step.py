@@ -1,0 +1,148 @@
+"""Step 4 · Rewards: the reward rows (add, edit, reorder, remove; pre-filled from the preset), the system prompt and
+tags, and the "try it" box that scores a completion with every reward, live, with each row's problem next to it."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from app import strings
+from app.form_state import KIND_FIELDS, FormValues, RewardRow
+from app.form_widgets import MAX_REWARDS, RewardSlot
+from app.reward_preview import Preview
+
+
+@dataclass
+class RewardsStep:
+    slots: list[RewardSlot]
+    add: gr.Button
+    list_message: gr.Markdown
+    system_prompt: gr.Textbox
+    thought_open: gr.Textbox
+    thought_close: gr.Textbox
+    answer_open: gr.Textbox
+    answer_close: gr.Textbox
+    completion: gr.Textbox
+    gold: gr.Textbox
+    total: gr.Markdown
+    breakdown: gr.Dataframe
+    next: gr.Button
+
+
+def _slot(index: int, row: RewardRow | None) -> RewardSlot:
+    row_or_blank = row or RewardRow()
+    ident = f"reward-{index}"
+    shown = row is not None
+    with gr.Group(visible=shown, elem_id=ident, elem_classes=["gs-reward"]) as group:
+        with gr.Row(equal_height=True):
+            name = gr.Textbox(row_or_blank.name, label=strings.REWARD_NAME, elem_id=f"{ident}-name", scale=2,
+                              min_width=120)
+            kind = gr.Dropdown(strings.REWARD_KIND_CHOICES, value=row_or_blank.kind, label=strings.REWARD_KIND,
+                               elem_id=f"{ident}-kind", scale=2, min_width=150)
+            weight = gr.Number(row_or_blank.weight, label=strings.REWARD_WEIGHT, elem_id=f"{ident}-weight",
+                               scale=1, min_width=70)
+            reward = gr.Number(row_or_blank.reward, label=strings.REWARD_SCORE_MET, elem_id=f"{ident}-reward",
+                               scale=1, min_width=70)
+            penalty = gr.Number(row_or_blank.penalty, label=strings.REWARD_SCORE_MISSED,
+                                elem_id=f"{ident}-penalty", scale=1, min_width=70)
+            score = gr.HTML(score_badge(None, None), elem_id=f"{ident}-score", min_width=80, scale=1)
+            with gr.Column(scale=0, min_width=48, elem_classes=["gs-row-buttons"]):
+                up = gr.Button(strings.REWARD_UP, size="sm", elem_id=f"{ident}-up", min_width=36)
+                down = gr.Button(strings.REWARD_DOWN, size="sm", elem_id=f"{ident}-down", min_width=36)
+                remove = gr.Button(strings.REWARD_REMOVE, size="sm", variant="stop", elem_id=f"{ident}-remove",
+                                   min_width=36)
+        used = KIND_FIELDS.get(row_or_blank.kind, ())
+        with gr.Row(equal_height=True):
+            pattern = gr.Textbox(row_or_blank.pattern, label=strings.REWARD_PATTERN, elem_id=f"{ident}-pattern",
+                                 visible="pattern" in used, scale=4, elem_classes=["gs-mono"])
+            match = gr.Radio(strings.REWARD_MATCH_CHOICES, value=row_or_blank.match, label=strings.REWARD_MATCH,
+                             elem_id=f"{ident}-match", visible="match" in used, scale=2)
+            compare = gr.Dropdown(strings.REWARD_COMPARE_CHOICES, value=row_or_blank.compare,
+                                  label=strings.REWARD_COMPARE, elem_id=f"{ident}-compare",
+                                  visible="compare" in used, scale=2)
+            tolerance = gr.Number(row_or_blank.tolerance, label=strings.REWARD_TOLERANCE,
+                                  elem_id=f"{ident}-tolerance", visible="tolerance" in used, scale=1)
+            tags = gr.Textbox(row_or_blank.tags, label=strings.REWARD_TAGS, elem_id=f"{ident}-tags",
+                              visible="tags" in used, scale=4, elem_classes=["gs-mono"])
+            target = gr.Number(row_or_blank.target, label=strings.REWARD_TARGET, precision=0,
+                               elem_id=f"{ident}-target", visible="target" in used, scale=2)
+            function = gr.Textbox(row_or_blank.function, label=strings.REWARD_FUNCTION,
+                                  elem_id=f"{ident}-function", visible="function" in used, scale=4)
+        error = gr.Markdown("", elem_id=f"{ident}-error", elem_classes=["gs-error"])
+        help_text = gr.Markdown(strings.REWARD_KIND_HELP.get(row_or_blank.kind, ""), elem_id=f"{ident}-help",
+                                elem_classes=["gs-help"])
+    return RewardSlot(group, name, kind, pattern, match, compare, tolerance, tags, target, reward, penalty, weight,
+                      function, score, error, help_text, up, down, remove)
+
+
+def build(form: FormValues) -> RewardsStep:
+    gr.Markdown(strings.REWARDS_INTRO)
+    with gr.Row():
+        with gr.Column(scale=3):
+            slots = [_slot(i, form.rewards[i] if i < len(form.rewards) else None) for i in range(MAX_REWARDS)]
+            with gr.Row():
+                add = gr.Button(strings.REWARD_ADD, size="sm", elem_id="reward-add")
+                list_message = gr.Markdown("", elem_id="reward-list-message", elem_classes=["gs-error"])
+            with gr.Accordion(strings.PROMPT_LABEL, open=False, elem_id="prompt-settings"):
+                system_prompt = gr.Textbox(form.system_prompt, label=strings.PROMPT_SYSTEM, lines=6,
+                                           info=strings.PROMPT_SYSTEM_INFO, elem_id="prompt-system")
+                with gr.Row():
+                    thought_open = gr.Textbox(form.thought_tags[0], label=strings.PROMPT_THOUGHT_OPEN,
+                                              elem_id="prompt-thought-open")
+                    thought_close = gr.Textbox(form.thought_tags[1], label=strings.PROMPT_THOUGHT_CLOSE,
+                                               elem_id="prompt-thought-close")
+                    answer_open = gr.Textbox(form.answer_tags[0], label=strings.PROMPT_ANSWER_OPEN,
+                                             elem_id="prompt-answer-open")
+                    answer_close = gr.Textbox(form.answer_tags[1], label=strings.PROMPT_ANSWER_CLOSE,
+                                              elem_id="prompt-answer-close")
+        with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
+            gr.Markdown(strings.TRY_HEADING)
+            gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
+            completion = gr.Textbox(strings.TRY_EXAMPLE_COMPLETION, label=strings.TRY_COMPLETION, lines=8,
+                                    elem_id="try-completion", elem_classes=["gs-mono"])
+            gold = gr.Textbox(strings.TRY_EXAMPLE_GOLD, label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO,
+                              elem_id="try-gold")
+            total = gr.Markdown("", elem_id="try-total")
+            breakdown = gr.Dataframe(pd.DataFrame(columns=strings.TRY_TOTAL_HEADERS), interactive=False,
+                                     elem_id="try-breakdown")
+    next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
+    return RewardsStep(slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
+                       answer_close, completion, gold, total, breakdown, next_button)
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def score_badge(score: float | None, row: RewardRow | None, error: str | None = None) -> str:
+    """A coloured chip: green at the row's full reward, red at its penalty, amber between, grey when unscored."""
+    if error:
+        return '<span class="gs-score gs-score-error" title="see the message below">!</span>'
+    if score is None or row is None:
+        tip = strings.REWARD_SCORE_NONE_TIP if row is not None else ""
+        return f'<span class="gs-score gs-score-none" title="{html.escape(tip)}">{strings.REWARD_SCORE_NONE}</span>'
+    top, bottom = row.reward or 0.0, row.penalty or 0.0
+    tone = "full" if abs(score - top) < 1e-9 else "none" if abs(score - bottom) < 1e-9 and top != bottom else "part"
+    return f'<span class="gs-score gs-score-{tone}">{_number_text(score)}</span>'
+
+
+def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list[str], list[str], str, pd.DataFrame]:
+    """(badges, error sentences, total markdown, breakdown table) for every slot from a preview."""
+    badges, errors, table = [], [], []
+    for index in range(MAX_REWARDS):
+        if result is None or index >= len(rows):
+            badges.append(score_badge(None, None))
+            errors.append("")
+            continue
+        row, scored = rows[index], result.rows[index]
+        badges.append(score_badge(scored.score, row, scored.error))
+        errors.append(f"✗ {scored.error}" if scored.error else "")
+        weighted = "" if scored.score is None else _number_text(scored.weight * scored.score)
+        table.append([row.name, "" if scored.score is None else _number_text(scored.score),
+                      _number_text(scored.weight), weighted])
+    total = strings.TRY_NOTHING if not rows else strings.TRY_TOTAL.format(
+        total=_number_text(result.total if result else 0.0))
+    return badges, errors, total, pd.DataFrame(table, columns=strings.TRY_TOTAL_HEADERS)

@@ -1,0 +1,212 @@
+"""Step 5 · Train: what will happen (engine.checks) and the Launch button; then the live view of the attached run,
+redrawn from its folder every TICK_S seconds: progress, VRAM, reward curves, recent samples, health hints, Stop."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from engine import gpu, settings
+from engine.checks import CheckReport, check_config
+from engine.config import ConfigError, RunConfig, load_config
+from engine.run_folder import ACTIVE_STATES, RunFolder
+
+from app import file_cache, machine, run_view, strings
+from app.form_state import FormValues, form_to_config, problem_sentence, sentence
+
+TICK_S = 1.5
+
+
+def step_of(key: str) -> str:
+    return next((step for prefix, step in strings.STEP_OF_KEY if key.startswith(prefix)), "")
+
+
+def problems_markdown(problems) -> str:
+    lines = [f"- {'**' + step_of(p.key) + '** — ' if step_of(p.key) else ''}{problem_sentence(p)}" for p in problems]
+    return strings.TRAIN_NOT_READY + "\n" + "\n".join(lines)
+
+
+@dataclass
+class CheckSummary:
+    verdict: str  # ready or the problems, then the warnings
+    facts: str  # what will happen (machine, backend, batch, data, VRAM estimate), shown collapsed
+
+
+def report_summary(report: CheckReport) -> CheckSummary:
+    parts = [problems_markdown(report.problems) if report.problems else strings.TRAIN_READY]
+    if report.warnings:
+        parts.append(strings.TRAIN_WARNINGS + "\n" + "\n".join(f"- ⚠ {sentence(w)}" for w in report.warnings))
+    facts = "\n".join(f"- **{key}:** {value}" for key, value in report.facts.items())
+    return CheckSummary("\n\n".join(parts), facts)
+
+
+def check_form(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
+    """The config (None when it has problems) and the summary to show above the Launch button."""
+    try:
+        config = form_to_config(form)
+    except ConfigError as error:
+        return None, CheckSummary(problems_markdown(error.problems), "")
+    report = check_config(config)
+    return (config if report.ok else None), report_summary(report)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The live view
+
+def run_folder(run_id: str | None) -> RunFolder | None:
+    if not run_id:
+        return None
+    run = RunFolder(settings.runs_dir() / run_id)
+    return run if run.path.is_dir() else None
+
+
+def _run_config(run: RunFolder) -> RunConfig | None:
+    try:
+        return load_config(run.config_path)
+    except ConfigError:
+        return None
+
+
+def files_signature(run: RunFolder) -> tuple:
+    return (run.id, file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
+
+
+@dataclass
+class TrainStep:
+    summary: gr.Markdown
+    facts: gr.Markdown
+    check: gr.Button
+    launch: gr.Button
+    stop: gr.Button
+    message: gr.Markdown
+    no_run: gr.Markdown
+    live: gr.Column
+    header: gr.Markdown
+    state: gr.Markdown
+    step: gr.Markdown
+    times: gr.Markdown
+    progress: gr.HTML
+    vram: gr.HTML
+    error: gr.Markdown
+    log: gr.DownloadButton
+    curves_note: gr.Markdown
+    curves: gr.Column
+    reward_plot: gr.LinePlot
+    spread_plot: gr.LinePlot
+    length_plot: gr.LinePlot
+    loss_plot: gr.LinePlot
+    hints: gr.Markdown
+    samples: gr.Dataframe
+    yaml_button: gr.Button
+    yaml: gr.Code
+    yaml_download: gr.DownloadButton
+    timer: gr.Timer
+    signature: gr.State
+
+    def view_outputs(self) -> list:
+        return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
+                self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.spread_plot,
+                self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.signature]
+
+
+def _plot(label: str, y_title: str, elem_id: str) -> gr.LinePlot:
+    # No fixed height: with one, Gradio 6 clips the legend under the chart.
+    return gr.LinePlot(None, x="step", y="value", color="series", color_title="", label=label, x_title="step",
+                       y_title=y_title, elem_id=elem_id, min_width=300)
+
+
+def build() -> TrainStep:
+    gr.Markdown(strings.TRAIN_CHECK_HEADING)
+    summary = gr.Markdown(strings.TRAIN_CHECKING, elem_id="train-summary")
+    with gr.Accordion(strings.TRAIN_FACTS, open=False, elem_id="train-facts-box"):
+        facts = gr.Markdown("", elem_id="train-facts")
+    with gr.Row():
+        check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
+        launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
+        stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
+                         min_width=240)
+    message = gr.Markdown("", elem_id="launch-message")
+    no_run = gr.Markdown(strings.TRAIN_NO_RUN, elem_id="no-run")
+    with gr.Column(visible=False, elem_id="live-view") as live:
+        with gr.Group(elem_id="run-view"):
+            header = gr.Markdown("", elem_id="run-header", padding=True)
+            with gr.Row(equal_height=True):
+                state = gr.Markdown("", elem_id="run-state", padding=True)
+                step = gr.Markdown("", elem_id="step-counter", padding=True, elem_classes=["gs-step"])
+                times = gr.Markdown("", elem_id="run-times", padding=True)
+            progress = gr.HTML(run_view.bar_html(0, "", "progress-bar"), elem_id="progress")
+            vram = gr.HTML(run_view.vram_html({}), elem_id="vram")
+            error = gr.Markdown("", elem_id="run-error", elem_classes=["gs-error"], padding=True)
+            log = gr.DownloadButton(strings.TRAIN_LOG_DOWNLOAD, visible=False, size="sm", elem_id="log-download")
+        curves_note = gr.Markdown(strings.CURVES_PENDING, elem_id="curves-note")
+        with gr.Column(visible=False, elem_id="curves") as curves:
+            with gr.Row():
+                reward_plot = _plot(strings.PLOT_REWARD, "reward", "reward-plot")
+                spread_plot = _plot(strings.PLOT_SPREAD, "reward_std", "spread-plot")
+            with gr.Row():
+                length_plot = _plot(strings.PLOT_LENGTH, "tokens", "length-plot")
+                loss_plot = _plot(strings.PLOT_LOSS, "loss", "loss-plot")
+        hints = gr.Markdown("", elem_id="health-hints")
+        samples = gr.Dataframe(run_view.samples_frame([]), label=strings.SAMPLES_LABEL, interactive=False,
+                               wrap=True, max_height=420, elem_id="samples-table")
+    with gr.Accordion(strings.CONFIG_EXPORT_LABEL, open=False, elem_id="config-export"):
+        yaml_button = gr.Button(strings.CONFIG_EXPORT_BUTTON, size="sm", elem_id="config-export-button")
+        yaml = gr.Code("", language="yaml", elem_id="config-yaml", interactive=False)
+        yaml_download = gr.DownloadButton(strings.CONFIG_DOWNLOAD, visible=False, size="sm",
+                                          elem_id="config-download")
+    timer = gr.Timer(TICK_S)
+    signature = gr.State(None)
+    return TrainStep(summary, facts, check, launch, stop, message, no_run, live, header, state, step, times,
+                     progress, vram, error, log, curves_note, curves, reward_plot, spread_plot, length_plot,
+                     loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer, signature)
+
+
+def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
+    """Everything the live view shows for the attached run; plots and samples only when their files changed."""
+    run = run_folder(run_id)
+    if run is None:
+        return {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
+                step.stop: gr.update(interactive=False), step.signature: None}
+    events = file_cache.events(run)
+    status = run_view.run_status(run, events)
+    active = status.state in ACTIVE_STATES
+    live = None
+    if active and machine.has_gpu():
+        live = gpu.vram_reading(run.read_status().get("pid"))
+    updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
+               step.header: status.header, step.state: status.state_text, step.step: status.step_text,
+               step.times: status.times_text,
+               step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
+               step.vram: run_view.vram_html(run_view.vram_reading_from(events[-1] if events else None, live)),
+               step.error: status.error_text,
+               step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
+               step.stop: gr.update(interactive=active)}
+    signature = files_signature(run)
+    if signature != last_signature:
+        config = _run_config(run)
+        weights = {spec.name: spec.weight for spec in config.rewards} if config else None
+        updates |= {step.curves_note: gr.update(visible=not events), step.curves: gr.update(visible=bool(events)),
+                    step.reward_plot: run_view.reward_frame(events), step.spread_plot: run_view.spread_frame(events),
+                    step.length_plot: run_view.length_frame(events), step.loss_plot: run_view.loss_frame(events),
+                    step.hints: run_view.hints_markdown(run_view.health_hints(events, config)) if events else "",
+                    step.samples: _samples_update(run_view.samples_frame(file_cache.samples(run), weights))}
+    updates[step.signature] = signature
+    return updates
+
+
+def _samples_update(frame) -> dict:
+    """The samples table with room for the text columns (step, question, completion, gold, then scores)."""
+    scores = max(0, len(frame.columns) - 4)
+    widths = ["56px", "22%", "38%", "7%"] + [f"{28 / max(1, scores):.1f}%"] * scores
+    return gr.update(value=frame, column_widths=widths[: len(frame.columns)])
+
+
+def config_yaml_file(config: RunConfig) -> str:
+    """The config written to a temporary file for the download button."""
+    folder = Path(tempfile.mkdtemp(prefix="grpo-studio-config-"))
+    path = folder / "config.yaml"
+    config.save(path)
+    return str(path)

@@ -1,0 +1,388 @@
+"""The app's logic without a browser: form ⇄ config, upload names, the one-run-at-a-time rule (with real
+subprocesses), reading run folders into plots, tables and hints, and the rewards "try it" preview."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import settings
+from engine.config import ConfigError, build_config
+from engine.run_folder import RunFolder
+
+from app import runner, run_view, strings
+from app.__main__ import login, parse_arguments
+from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, form_to_config,
+                            move_row, preset_form, remove_row, row_to_raw, setting_from_widget,
+                            setting_to_widget, starter_for_kind, with_preset)
+from app.reward_preview import preview
+from app.steps import data_step, train_step
+from app.uploads import UploadError, safe_upload_name, store_upload
+
+SAMPLE = str(settings.sample_data_path())
+EXAMPLE = strings.TRY_EXAMPLE_COMPLETION
+
+
+@pytest.fixture
+def app_dirs(tmp_path, monkeypatch):
+    """Runs, uploads and the model cache in tmp_path, the way the app and its subprocesses see them."""
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("GRPO_STUDIO_UPLOADS_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("GRPO_STUDIO_CACHE_DIR", os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def math_form(**settings_) -> FormValues:
+    form = preset_form("rlvr-math", "builtin:tiny")
+    form.data_path, form.prompt_column, form.answer_column = SAMPLE, "question", "answer"
+    form.settings.update(settings_)
+    return form
+
+
+def problem_keys(form: FormValues) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        form_to_config(form)
+    return [p.key for p in caught.value.problems]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Form <-> config
+
+def test_preset_form_builds_the_preset_config_and_round_trips():
+    form = math_form()
+    config = form_to_config(form)
+    assert config.preset == "rlvr-math" and config.model.name == "builtin:tiny"
+    assert [r.name for r in config.rewards] == ["strict_format", "tag_count", "correct"]
+    assert config.data.answer_pattern == build_config({"preset": "rlvr-math"}).data.answer_pattern
+    assert config_to_form(config) == form
+    assert form_to_config(config_to_form(config)) == config
+
+
+def test_widget_values_override_the_preset():
+    form = math_form(**{"train.max_steps": 3, "train.learning_rate": 1e-5, "model.lora_alpha": "32",
+                        "model.fast_inference": "off", "data.max_rows": ""})
+    form.rewards = form.rewards[:1]
+    form.system_prompt = "Think in {thought_open} tags."
+    config = form_to_config(form)
+    assert config.train.max_steps == 3 and config.train.learning_rate == 1e-5
+    assert config.model.lora_alpha == 32 and config.model.fast_inference is False and config.data.max_rows is None
+    assert [r.name for r in config.rewards] == ["strict_format"]  # the form's list replaces the preset's
+    assert config.prompt.system_prompt == "Think in {thought_open} tags."
+
+
+def test_setting_widget_conversions():
+    assert setting_to_widget("model.fast_inference", None) == "auto"
+    assert setting_from_widget("model.fast_inference", "on") is True
+    assert setting_to_widget("model.lora_alpha", None) == "" and setting_to_widget("data.max_rows", 50) == "50"
+    assert setting_from_widget("data.max_rows", " 50 ") == 50
+    steps = setting_from_widget("train.max_steps", 3.0)
+    assert steps == 3 and isinstance(steps, int)
+
+
+def test_bad_numbers_and_rows_are_problems_with_keys():
+    form = math_form(**{"train.learning_rate": -1, "train.max_steps": None, "model.lora_alpha": "many"})
+    form.rewards[0].pattern = "({answer_open}"
+    form.rewards[1].name = "strict_format"
+    keys = problem_keys(form)
+    assert "train.learning_rate" in keys and "train.max_steps" in keys and "model.lora_alpha" in keys
+    assert "rewards[0] (strict_format)" in keys and "rewards[1] (strict_format)" in keys
+    with pytest.raises(ConfigError) as caught:
+        form_to_config(form)
+    messages = " ".join(p.message for p in caught.value.problems)
+    assert "does not compile" in messages and "used by another reward" in messages and "enter a number" in messages
+
+
+def test_reward_rows_keep_only_their_kinds_fields():
+    row = RewardRow(name="len", kind="length", pattern="leftover", tags="a, b", target=300, reward=1, penalty=0)
+    assert row_to_raw(row) == {"name": "len", "kind": "length", "weight": 1.0, "reward": 1, "penalty": 0,
+                               "target": 300}
+    tags = RewardRow(name="t", kind="tag_count", tags=" <a>, </a> ,")
+    assert row_to_raw(tags)["tags"] == ["<a>", "</a>"]
+
+
+def test_reward_list_editing():
+    rows = math_form().rewards
+    names = [r.name for r in rows]
+    assert [r.name for r in move_row(rows, 0, +1)] == [names[1], names[0], names[2]]
+    assert move_row(rows, 0, -1) == rows  # the first row cannot move up
+    assert [r.name for r in remove_row(rows, 1)] == [names[0], names[2]]
+    added = add_row(rows, limit=8)
+    assert len(added) == 4 and added[-1].name == "reward_4" and added[-1].pattern
+    assert add_row(added, limit=4) == added
+    switched = starter_for_kind(RewardRow(name="x", kind="length", target=0))
+    assert switched.target == 400
+
+
+def test_changing_preset_keeps_model_and_data_and_cpu_demo_sizes():
+    form = math_form()
+    form.answer_column = None
+    switched = with_preset(form, "reasoning", cpu_demo=True)
+    assert switched.preset == "reasoning" and switched.model_name == "builtin:tiny"
+    assert (switched.data_path, switched.prompt_column, switched.answer_column) == (SAMPLE, "question", None)
+    assert not any(r.kind == "answer_match" for r in switched.rewards) and switched.answer_pattern == ""
+    assert all(switched.settings[k] == v for k, v in CPU_DEMO_SETTINGS.items())
+
+
+def test_check_form_reports_problems_by_step_without_raising(app_dirs):
+    form = math_form(**{"train.num_generations": 3})
+    config, summary = train_step.check_form(form)
+    assert config is None and "Step 2" in summary.verdict and "train.num_generations" in summary.verdict
+    form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
+    config, summary = train_step.check_form(form)
+    assert config is not None and strings.TRAIN_READY in summary.verdict and "builtin:tiny" in summary.facts
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Uploads
+
+@pytest.mark.parametrize("original, expected", [
+    ("questions.csv", "abcdef12-questions.csv"),
+    ("../../etc/passwd", "abcdef12-passwd"),
+    ("C:\\Users\\me\\My Data (1).JSONL", "abcdef12-My_Data_1.JSONL"),
+    ("..hidden.parquet", "abcdef12-hidden.parquet"),
+    ("€€€.csv", "abcdef12-data.csv"),
+    ("", "abcdef12-data"),
+])
+def test_upload_names_are_sanitised(original, expected):
+    assert safe_upload_name(original, "abcdef1234567890") == expected
+
+
+def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch):
+    source = tmp_path / "incoming" / "weird name?.csv"
+    source.parent.mkdir()
+    source.write_text("question,answer\n1+1?,2\n")
+    folder = tmp_path / "uploads"
+    stored = store_upload(source, "../../weird name?.csv", folder)
+    assert stored.parent == folder.resolve() and stored.name.endswith("-weird_name.csv")
+    assert stored.read_text() == source.read_text()
+    monkeypatch.setattr("app.uploads.MAX_UPLOAD_BYTES", 10)
+    with pytest.raises(UploadError, match="the limit is 200 MB"):
+        store_upload(source, "big.csv", folder)
+
+
+def test_data_preview_maps_columns_and_reports_problems(tmp_path):
+    data = tmp_path / "q.csv"
+    data.write_text("id,task,result\n1,What is 1 plus 2?,#### 3\n2,What is 2 plus 3?,#### 5\n")
+    form = math_form()
+    form.data_path, form.prompt_column, form.answer_column = str(data), "id", None
+    shown = data_step.preview_data(form)
+    assert shown.columns == ["id", "task", "result"] and "needs gold answers" in shown.error
+    form.prompt_column, form.answer_column = "task", "result"
+    shown = data_step.preview_data(form)
+    assert shown.error == "" and "2 rows" in shown.summary
+    assert list(shown.frame[strings.DATA_GOLD_COLUMN]) == ["3", "5"]
+    form.answer_pattern = "####(("
+    assert "does not compile" in data_step.preview_data(form).pattern_error
+    form.data_path = str(tmp_path / "missing.jsonl")
+    assert "does not exist" in data_step.preview_data(form).error
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rewards preview
+
+def test_try_it_scores_every_row_and_flags_the_broken_one():
+    form = math_form()
+    prompt = build_config({"preset": "rlvr-math"}).prompt
+    result = preview(form.rewards, prompt, EXAMPLE, "12")
+    assert [r.score for r in result.rows] == [1.0, 1.0, 2.0] and result.total == 4.0
+    assert preview(form.rewards, prompt, EXAMPLE, "13").total == 1.0 + 1.0 - 1.0
+    form.rewards[0].pattern = "{answer_open}(\\d+{answer_close}"
+    broken = preview(form.rewards, prompt, EXAMPLE, "12")
+    assert broken.rows[0].score is None and "does not compile" in broken.rows[0].error
+    assert broken.rows[2].score == 2.0 and broken.total == 3.0
+    no_gold = preview(form.rewards, prompt, EXAMPLE, "")
+    assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Run folders -> views
+
+def write_run(root: Path, events: list[dict], state: str = "running", **status) -> RunFolder:
+    run = RunFolder(root / "20260101-000000-rlvr-math")
+    run.path.mkdir(parents=True)
+    config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"}, "data": {"path": SAMPLE}})
+    config.save(run.config_path)
+    run.write_status(state=state, step=events[-1]["step"] if events else 0, max_steps=20, model="builtin:tiny",
+                     preset="rlvr-math", backend="hf", started=1000.0, session_started=1000.0,
+                     session_start_step=0, **status)
+    for event in events:
+        run.append_event(event)
+    run.append_samples([{"step": 1, "prompt": "What is 2+2? " * 30, "completion": "<answer>4</answer>",
+                         "scores": {"strict_format": 0.0, "tag_count": 0.5, "correct": 2.0}, "answer": "4"}])
+    return run
+
+
+def flat_events(steps: int) -> list[dict]:
+    return [{"step": s, "time": 1000.0 + 2 * s, "loss": 0.0, "reward": -1.0, "reward_std": 0.0,
+             "rewards/strict_format/mean": 0.0, "rewards/tag_count/mean": 0.0, "rewards/correct/mean": -1.0,
+             "completion_length": 64.0, "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
+             **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
+
+
+def test_plot_frames_from_events(tmp_path):
+    run = write_run(tmp_path, flat_events(4))
+    frame = run_view.reward_frame(run.read_events())
+    assert set(frame["series"]) == {"total", "strict_format", "tag_count", "correct"}
+    assert len(frame) == 16 and frame["step"].max() == 4
+    assert list(run_view.length_frame(run.read_events())["series"].unique()) == ["mean", "longest"]
+    assert run_view.reward_frame([]).empty
+
+
+def test_samples_table_has_scores_and_weighted_total(tmp_path):
+    run = write_run(tmp_path, flat_events(1))
+    table = run_view.samples_frame(run.read_samples(), {"strict_format": 1.0, "tag_count": 1.0, "correct": 2.0})
+    assert list(table.columns) == strings.SAMPLES_HEADERS_FIXED + ["strict_format", "tag_count", "correct",
+                                                                    strings.SAMPLES_TOTAL]
+    assert table.iloc[0][strings.SAMPLES_TOTAL] == "4.50" and table.iloc[0]["question"].endswith("…")
+
+
+def test_health_hints_say_what_to_change(tmp_path):
+    run = write_run(tmp_path, flat_events(12))
+    config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
+    hints = " ".join(run_view.health_hints(run.read_events(), config))
+    assert "all generations of a prompt scored the same" in hints and "raise train.temperature" in hints
+    assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
+    assert "raise train.max_completion_length" in hints and "timed out on 2 completions" in hints
+    early = " ".join(run_view.health_hints(flat_events(2), config))
+    assert "scored the same" not in early and "has stayed at" not in early  # too early to say
+    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]
+    assert any("rising" in h for h in run_view.health_hints(rising, config))
+    assert run_view.health_hints([], config) == []
+
+
+def test_run_status_of_a_crashed_run_shows_its_error_line_not_a_traceback(tmp_path):
+    run = write_run(tmp_path, flat_events(2), state="failed", error="the GPU ran out of memory; lower it",
+                    finished=1010.0)
+    run.log_path.write_text("Traceback (most recent call last):\n  File x\nRuntimeError: boom\n")
+    status = run_view.run_status(run)
+    assert status.state == "failed" and "the GPU ran out of memory" in status.error_text
+    assert str(run.log_path) in status.error_text and "Traceback" not in status.error_text
+    assert status.step_text == "Step 2/20" and status.times_text.startswith("00:10 elapsed")
+
+
+def test_run_status_of_a_dead_running_process_is_failed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run = write_run(tmp_path, flat_events(1), pid=dead.pid)
+    assert run_view.run_status(run).state == "failed" and not runner.is_active(run)
+
+
+def test_vram_and_runs_and_eval_views(tmp_path):
+    assert "CPU mode" in run_view.vram_html({})
+    bar = run_view.vram_html({"vram_used_mib": 4096, "vram_total_mib": 8192, "vram_process_mib": 2048})
+    assert "4.0 / 8 GiB" in bar and "2.0 GiB by this run" in bar and "width:50.0%" in bar
+    run = write_run(tmp_path, flat_events(3), state="completed")
+    frame = run_view.runs_frame([run.summary()])
+    assert frame.iloc[0]["state"] == "completed" and frame.iloc[0]["step"] == "3/20"
+    table = run_view.eval_markdown({"data": SAMPLE, "max_new_tokens": 64, "seconds": 3.0,
+                                    "base": {"accuracy": 0.25, "format_compliance": 0.0, "mean_reward": -0.5, "n": 4},
+                                    "tuned": {"accuracy": 0.5, "format_compliance": 1.0, "mean_reward": 1.5, "n": 4}})
+    assert "| **base** | 25% | 0% | -0.500 | 4 |" in table and "| **tuned** | 50% | 100% |" in table
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Runner: one training run at a time, with real processes
+
+def test_a_live_run_blocks_a_second_launch(app_dirs):
+    root = settings.runs_dir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        busy = write_run(root, flat_events(1), state="running", pid=sleeper.pid)
+        assert runner.active_run(root).id == busy.id
+        with pytest.raises(runner.RunnerError, match=f"Run {busy.id} is still running"):
+            runner.launch(form_to_config(math_form()))
+        assert len(list(root.iterdir())) == 1  # nothing was created for the refused launch
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert runner.active_run(root) is None  # its process is gone: it no longer blocks
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_launch_stop_resume_a_real_tiny_run(app_dirs):
+    form = math_form(**{"train.max_steps": 6, "train.num_generations": 4, "train.batch_size": 4,
+                        "train.max_completion_length": 8, "train.save_steps": 100})
+    run = runner.launch(form_to_config(form))
+    assert run.config_path.is_file() and run.read_status()["pid"]
+    with pytest.raises(runner.RunnerError, match="one training run at a time"):
+        runner.launch(form_to_config(form))
+    wait_for(lambda: run.read_status().get("step", 0) >= 1 or run.state() == "failed", what="the first step")
+    runner.stop(run)
+    wait_for(lambda: run.state() in ("stopped", "completed", "failed"), what="the stop")
+    assert run.state() == "stopped", run.log_tail()
+    assert (run.adapter_dir / "adapter_config.json").is_file() and run.last_checkpoint() is not None
+    stopped_at = run.read_status()["step"]
+    with pytest.raises(runner.RunnerError, match="nothing to stop"):
+        runner.stop(run)
+    assert runner.resume(run) is None  # it has a checkpoint, so no note
+    wait_for(lambda: run.state() in ("completed", "failed"), what="the resumed run")
+    assert run.state() == "completed" and run.read_status()["step"] == 6 > stopped_at, run.log_tail()
+    log = run.log_path.read_text()
+    assert log.count("run folder:") == 2 and "resuming from checkpoint" in log  # one log, appended to
+    with pytest.raises(runner.RunnerError, match="only a stopped or failed run"):
+        runner.resume(run)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Launching the app
+
+def test_host_port_and_login_from_flags_and_environment(monkeypatch):
+    monkeypatch.setenv("GRPO_STUDIO_HOST", "0.0.0.0")
+    monkeypatch.setenv("GRPO_STUDIO_PORT", "9000")
+    assert (parse_arguments([]).host, parse_arguments([]).port) == ("0.0.0.0", 9000)
+    assert parse_arguments(["--port", "7001", "--host", "127.0.0.1"]).port == 7001
+    monkeypatch.delenv("GRPO_STUDIO_PASSWORD", raising=False)
+    assert login() is None
+    monkeypatch.setenv("GRPO_STUDIO_PASSWORD", "secret")
+    assert login() == ("admin", "secret")
+    monkeypatch.setenv("GRPO_STUDIO_USER", "teacher")
+    assert login() == ("teacher", "secret")
+
+
+def test_cpu_demo_hides_the_gpu_and_says_why(monkeypatch):
+    from app import machine
+
+    monkeypatch.setenv("GRPO_STUDIO_CPU_DEMO", "1")
+    monkeypatch.setenv("GRPO_STUDIO_CPU_DEMO_REASON", "the NVIDIA driver is 535; CUDA 13 needs 580 or newer")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    machine.gpu_info.cache_clear()
+    try:
+        machine.hide_gpu_in_cpu_demo()
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "-1"
+        assert machine.cpu_demo_mode() and not machine.has_gpu()
+        assert "driver is 535" in machine.cpu_demo_reason()
+    finally:
+        machine.gpu_info.cache_clear()
+
+
+def test_a_failed_job_reports_its_exception_line(tmp_path):
+    log = tmp_path / "eval.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-c", "raise OSError('cannot reach the hub\\nsecond line')"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+        process.wait()
+    job = runner.Job("eval", "run", process, log)
+    assert job.failed and not job.running
+    assert job.last_error() == "OSError: cannot reach the hub"
+
+
+def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
+    from app.ui import build_ui
+
+    demo = build_ui()
+    ids = {block.elem_id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    assert {"model-name", "preset-pick", "data-upload", "reward-0-pattern", "try-total", "launch-button",
+            "step-counter", "reward-plot", "runs-table"} <= ids

@@ -1,0 +1,192 @@
+"""End to end in a real browser: the app as a subprocess, driven through Debian's chromium by playwright.
+
+Walks the six steps as a user would: model, preset with small advanced settings, a CSV upload whose columns must
+be mapped, a reward regex edited (the live score changes) and broken (its error shows next to it), a 3-step run of
+builtin:tiny on the CPU watched to the end, and the run listed as completed. Screenshots of each step go to
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = REPO / "test-artifacts"
+WAIT_MS = 60_000
+TRAIN_WAIT_MS = 180_000
+
+sync_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app on a free port, with its runs, uploads and model cache in a temporary folder."""
+    root = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
+               GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
+               HF_HUB_OFFLINE="1", GRPO_STUDIO_PASSWORD="", GRADIO_ANALYTICS_ENABLED="False")
+    log = open(root / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                log.close()
+                pytest.fail(f"the app did not start:\n{(root / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url, root
+    os.killpg(process.pid, signal.SIGTERM)  # the app's own process group (start_new_session above)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # Tall enough for every step: a full-page screenshot then needs no resize, which would redraw the plots.
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.set_default_timeout(WAIT_MS)
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_tab(page, label: str) -> None:
+    page.get_by_role("tab", name=label).click()
+
+
+def wait_text(page, selector: str, text: str, timeout: int = WAIT_MS) -> None:
+    page.locator(selector).filter(has_text=text).first.wait_for(timeout=timeout)
+
+
+def fill(page, selector: str, value: str) -> None:
+    box = page.locator(selector)
+    box.fill(value)
+    box.blur()
+
+
+def choose(page, dropdown_id: str, option: str) -> None:
+    page.locator(f"#{dropdown_id} input").click()
+    page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()
+
+
+def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
+    url, root = app_url
+    page.goto(url)
+
+    # 1 Model: a bad id gets one sentence next to the box; builtin:tiny is accepted.
+    fill(page, "#model-name textarea", "not a model id!")
+    wait_text(page, "#model-summary", "neither a local model folder nor a hub id")
+    fill(page, "#model-name textarea", "builtin:tiny")
+    wait_text(page, "#model-summary", "random tiny Qwen2")
+    shot(page, "01-model")
+
+    # 2 Preset: a 3-step run with small generation settings, through the advanced fields.
+    open_tab(page, "2 · Preset")
+    page.locator("#advanced-settings").get_by_text("Advanced settings").click()
+    for key, value in (("max-steps", "3"), ("num-generations", "4"), ("batch-size", "4"),
+                       ("max-completion-length", "16")):
+        fill(page, f"#setting-train-{key} input", value)
+    fill(page, "#setting-train-learning-rate input", "-1")
+    wait_text(page, "#settings-errors", "train.learning_rate")
+    fill(page, "#setting-train-learning-rate input", "0.000005")
+    page.wait_for_function("document.querySelector('#settings-errors').innerText.trim() === ''")
+    shot(page, "02-preset")
+
+    # 3 Data: upload a CSV whose columns are not the usual names, then map them.
+    csv = tmp_path / "my questions.csv"
+    csv.write_text("id,task,result\n" + "".join(f"{i},What is {i} plus {i + 1}?,{2 * i + 1}\n" for i in range(12)))
+    open_tab(page, "3 · Data")
+    page.locator("#data-upload input[type=file]").set_input_files(str(csv))
+    page.wait_for_function("document.querySelector('#data-path textarea').value.includes('my_questions.csv')")
+    stored = Path(page.locator("#data-path textarea").input_value())
+    assert stored.parent == (root / "uploads").resolve() and stored.name.endswith("-my_questions.csv")
+    wait_text(page, "#data-error", "needs gold answers")  # the preset checks answers; none mapped yet
+    choose(page, "data-prompt-column", "task")
+    choose(page, "data-answer-column", "result")
+    wait_text(page, "#data-summary", "12 rows")
+    wait_text(page, "#data-preview", "What is 3 plus 4?")
+    assert page.locator("#data-error").inner_text().strip() == ""
+    shot(page, "03-data")
+
+    # 4 Rewards: the example completion scores 1 on strict_format; a pattern it no longer matches scores 0, and a
+    # broken pattern shows its error next to the row.
+    open_tab(page, "4 · Rewards")
+    wait_text(page, "#reward-0-score", "1")
+    wait_text(page, "#try-total", "Total: 4")
+    original = page.locator("#reward-0-pattern textarea").input_value()
+    decimals_only = r"\s*{thought_open}.+?{thought_close}\s*{answer_open}\d+\.\d+{answer_close}\s*"
+    fill(page, "#reward-0-pattern textarea", decimals_only)
+    wait_text(page, "#reward-0-score", "0")
+    wait_text(page, "#try-total", "Total: 3")
+    shot(page, "04-rewards-edited")
+    fill(page, "#reward-0-pattern textarea", r"{answer_open}(\d+{answer_close}")
+    wait_text(page, "#reward-0-error", "does not compile")
+    shot(page, "04-rewards-broken")
+    fill(page, "#reward-0-pattern textarea", original)
+    page.wait_for_function("document.querySelector('#reward-0-error').innerText.trim() === ''")
+    wait_text(page, "#try-total", "Total: 4")
+
+    # 5 Train: the summary says ready; launch and watch the run to its end.
+    open_tab(page, "5 · Train")
+    wait_text(page, "#train-summary", "Ready to train")
+    page.locator("#launch-button").click()
+    wait_text(page, "#launch-message", "Launched run")
+    wait_text(page, "#step-counter", "Step 3/3", timeout=TRAIN_WAIT_MS)
+    wait_text(page, "#run-state", "Completed", timeout=TRAIN_WAIT_MS)
+    # Vega draws each curve as a path (a flat line has no height, so "attached" rather than "visible").
+    page.locator("#reward-plot svg .mark-line path").first.wait_for(state="attached")
+    wait_text(page, "#samples-table", "What is")
+    shot(page, "05-train")
+
+    # 6 Results: the run is listed as completed.
+    open_tab(page, "6 · Results")
+    wait_text(page, "#runs-table", "completed")
+    run_id = page.locator("#launch-message").inner_text().split("run ")[-1].split(".")[0].strip()
+    assert run_id in page.locator("#runs-table").inner_text()
+    assert (root / "runs" / run_id / "adapter").is_dir()
+    shot(page, "06-results")
+
+    # Its settings load back into the form (the uploaded file and the mapped columns included).
+    page.locator("#run-use-settings").click()
+    wait_text(page, "#results-message", "Loaded the settings")
+    open_tab(page, "3 · Data")
+    assert page.locator("#data-path textarea").input_value() == str(stored)
+    assert page.locator("#data-prompt-column input").input_value() == "task"
+    wait_text(page, "#data-summary", "12 rows")
