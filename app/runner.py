@@ -156,8 +156,8 @@ class Job:
         return self.process.poll() not in (None, 0)
 
     def last_error(self) -> str:
-        """One line for the UI: the last 'SomeError: message' line of the job's log (eval and export end with a
-        traceback when they fail), else its last line."""
+        """One line for the UI: the engine's closing 'failed: ...' sentence, else the last 'SomeError: message'
+        line of the job's log, else its last line."""
         try:
             lines = [line.strip() for line in self.log_path.read_text(encoding="utf-8", errors="replace")
                      .splitlines() if line.strip()]
@@ -165,8 +165,9 @@ class Job:
             return "no log was written"
         if not lines:
             return f"exit status {self.process.returncode}"
+        said = [line.removeprefix("failed: ") for line in lines if line.startswith("failed: ")]  # the engine's own
         raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
-        return (raised or lines)[-1][:400]
+        return (said or raised or lines)[-1][:400]
 
 
 _jobs: dict[tuple[str, str], Job] = {}

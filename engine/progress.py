@@ -20,13 +20,20 @@ def clock(seconds: float | None) -> str:
 
 
 def eta_seconds(status: dict, event: dict | None) -> float | None:
-    """Remaining time from this session's pace (a resumed run restarts the clock at its resume step)."""
+    """Remaining time at this session's pace. The pace is measured from the first logged step on (the first step
+    carries the warm-up: compilation, vLLM's CUDA graphs), falling back to the session start until a second step is
+    logged; a resumed run restarts the clock at its resume step."""
     step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
-    first_step, session_start = status.get("session_start_step", 0), status.get("session_started")
-    done = step - first_step
-    if not event or done <= 0 or not session_start or not max_steps:
+    if not event or not max_steps:
         return None
-    return (event["time"] - session_start) / done * (max_steps - step)
+    if status.get("pace_from_time") is not None and step > (status.get("pace_from_step") or step):
+        since, first_step = status["pace_from_time"], status["pace_from_step"]
+    else:
+        since, first_step = status.get("session_started"), status.get("session_start_step", 0)
+    done = step - first_step
+    if since is None or done <= 0:
+        return None
+    return (event["time"] - since) / done * (max_steps - step)
 
 
 def reward_parts(event: dict) -> str:
@@ -46,7 +53,7 @@ def progress_line(status: dict, event: dict | None, now: float | None = None) ->
     filled = int(BAR_WIDTH * step / max_steps) if max_steps else 0
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
     started = status.get("started")
-    elapsed = ((now or time.time()) - started) if started else None
+    elapsed = ((time.time() if now is None else now) - started) if started is not None else None
     pieces = [f"step {step}/{max_steps} [{bar}]", f"{clock(elapsed)} elapsed, ETA {clock(eta_seconds(status, event))}"]
     if event and isinstance(event.get("reward"), (int, float)):
         detail = reward_parts(event)

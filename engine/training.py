@@ -92,7 +92,7 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
     class RunMonitor(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
             run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
-                             session_started=time.time())
+                             session_started=time.time(), pace_from_time=None, pace_from_step=None)
 
         def on_step_end(self, args, state, control, **kwargs):
             run.write_status(step=state.global_step)
@@ -114,7 +114,10 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
                 buffer.regex_timeouts.clear()
             run.append_event(event)
             run.append_samples(_samples(buffer, state.global_step, samples_per_step))
-            status = run.write_status(step=state.global_step)
+            # The first logged step of this session starts the pace clock for the ETA (it carried the warm-up).
+            pace = {} if run.read_status().get("pace_from_time") else {"pace_from_time": event["time"],
+                                                                       "pace_from_step": state.global_step}
+            status = run.write_status(step=state.global_step, **pace)
             print_progress(progress_line(status, event))
 
     return RunMonitor()

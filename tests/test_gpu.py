@@ -122,7 +122,7 @@ def test_random_model_decodes_every_id(model_dir):
     assert "<fill_" in text and tokenizer.convert_ids_to_tokens(vocab_size - 1) == f"<fill_{vocab_size - 1}>"
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "3 * 4 = ?"}], add_generation_prompt=True,
                                            tokenize=True)
-    prompt = prompt["input_ids"] if isinstance(prompt, dict) or hasattr(prompt, "keys") else prompt
+    prompt = prompt["input_ids"] if hasattr(prompt, "keys") else prompt  # a BatchEncoding in transformers 5
     assert max(prompt) < 1024  # encoding never produces a filler token
 
 

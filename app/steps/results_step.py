@@ -96,12 +96,20 @@ def picked_run(run_id: str | None) -> RunFolder | None:
     return run if run.config_path.is_file() else None
 
 
-def eval_text(run: RunFolder) -> str:
-    current = runner.job(run, "eval")
+def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | None:
+    """What an eval or export job of this run is doing, if it is running or has failed."""
+    current = runner.job(run, kind)
     if current is not None and current.running:
-        return strings.EVAL_RUNNING
+        return running
     if current is not None and current.failed:
-        return "✗ " + strings.EVAL_FAILED.format(error=current.last_error(), path=current.log_path)
+        return "✗ " + failed.format(error=current.last_error(), path=current.log_path)
+    return None
+
+
+def eval_text(run: RunFolder) -> str:
+    busy = _job_text(run, "eval", strings.EVAL_RUNNING, strings.EVAL_FAILED)
+    if busy:
+        return busy
     try:
         return run_view.eval_markdown(json.loads(run.eval_path.read_text(encoding="utf-8")))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -109,11 +117,9 @@ def eval_text(run: RunFolder) -> str:
 
 
 def export_text(run: RunFolder) -> str:
-    current = runner.job(run, "export")
-    if current is not None and current.running:
-        return strings.EXPORT_RUNNING
-    if current is not None and current.failed:
-        return "✗ " + strings.EXPORT_FAILED.format(error=current.last_error(), path=current.log_path)
+    busy = _job_text(run, "export", strings.EXPORT_RUNNING, strings.EXPORT_FAILED)
+    if busy:
+        return busy
     lines = []
     if adapter_zip_path(run):
         lines.append(strings.EXPORT_DONE.format(zip=adapter_zip_path(run)))
