@@ -130,9 +130,9 @@ def check_config(config: RunConfig) -> CheckReport:
         if billions < SMALL_MODEL_BILLIONS:
             report.warnings.append(SMALL_MODEL_WARNING)
         estimate = estimate_peak_gib(config, shape)
-        report.facts["VRAM estimate"] = f"~{estimate['total']:.1f} GiB peak (rough: weights " \
-                                        f"{estimate['weights']:.1f}, logits {estimate['logits']:.1f}, " \
-                                        f"activations {estimate['activations']:.1f})"
+        report.facts["VRAM estimate"] = (f"~{estimate['total']:.1f} GiB peak on CUDA (rough: weights "
+                                         f"{estimate['weights']:.1f}, activations {estimate['activations']:.1f}, "
+                                         f"KV cache {estimate['kv_cache']:.1f})")
         if info is not None and estimate["total"] > info.total_mib / 1024 * 0.95:
             report.warnings.append(f"the estimate ({estimate['total']:.1f} GiB) is above this GPU's "
                                    f"{info.total_mib / 1024:.0f} GiB; lower num_generations or "
