@@ -50,6 +50,9 @@ class PromptConfig(Section):
     system_prompt: str = Field(
         "", description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
                         "replaced by the tags.")
+    instructions_in: Literal["system", "user"] = Field(
+        "system", description="Where system_prompt goes: a system message, or before the question in the user "
+                              "message (DeepSeek-R1's advice; small models follow it more often).")
     thought_tags: tuple[str, str] = Field(THOUGHT_TAGS, description="Opening and closing tag around the thinking.")
     answer_tags: tuple[str, str] = Field(ANSWER_TAGS, description="Opening and closing tag around the final answer.")
 

@@ -161,8 +161,12 @@ def system_prompt(config: RunConfig) -> str:
 
 
 def make_prompt(config: RunConfig, question: str) -> list[dict]:
-    messages = [{"role": "system", "content": system_prompt(config)}] if config.prompt.system_prompt.strip() else []
-    return messages + [{"role": "user", "content": question}]
+    instructions = system_prompt(config).strip()
+    if not instructions:
+        return [{"role": "user", "content": question}]
+    if config.prompt.instructions_in == "user":
+        return [{"role": "user", "content": f"{instructions}\n\n{question}"}]
+    return [{"role": "system", "content": instructions}, {"role": "user", "content": question}]
 
 
 @dataclass

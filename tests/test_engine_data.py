@@ -120,3 +120,12 @@ def test_load_table_reads_through_datasets(tmp_path):
     assert type(table).__module__.startswith("datasets") and len(table) == 10
     with pytest.raises(ConfigError, match="cannot load hub dataset 'nobody/nothing'"):
         load_table("hf:nobody/nothing")  # offline here: a sentence, not a traceback
+
+
+def test_instructions_can_go_in_the_user_turn(tmp_path):
+    path = write(tmp_path, "d.jsonl")
+    as_system = prepare_data(config_for(path)).train[0]["prompt"]
+    config = build_config({"preset": "rlvr-math", "data": {"path": str(path)}, "prompt": {"instructions_in": "user"}})
+    as_user = prepare_data(config).train[0]["prompt"]
+    assert [m["role"] for m in as_user] == ["user"]
+    assert as_user[0]["content"] == as_system[0]["content"] + "\n\n" + as_system[1]["content"]
