@@ -14,8 +14,6 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-import regex
-
 from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RewardConfig, RunConfig,
                            TrainConfig, build_config)
 
@@ -254,23 +252,16 @@ def with_preset(current: FormValues, preset: str, cpu_demo: bool = False) -> For
 def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> str | None:
     """The first problem of one row as a sentence (a missing field, a bad name, a pattern that does not compile),
     or None."""
-    from engine.rewards import compile_pattern
+    from engine.rewards import reward_problems
 
     try:
-        spec = build_config({"rewards": [row_to_raw(row)]}).rewards[0]
+        config = build_config({"rewards": [row_to_raw(row)], "prompt": (prompt or PromptConfig()).model_dump()})
     except ConfigError as error:
         first = error.problems[0]
         key = first.key.removeprefix("rewards.0").lstrip(".")
-        message = first.message.split(" (got {")[0]  # a row-level rule quotes the whole row; the row is on screen
-        return f"{key}: {message}" if key else message
-    if spec.pattern:
-        try:
-            compile_pattern(spec.pattern, prompt or PromptConfig())
-        except regex.error as error:
-            from app import strings
-
-            return strings.REWARD_PATTERN_ERROR.format(error=error)
-    return None
+        return f"{key}: {first.message}" if key else first.message
+    problems = reward_problems(config)
+    return problems[0].message if problems else None
 
 
 def reward_row_problems(rows: list[RewardRow], prompt: PromptConfig | None = None) -> list[Problem]:

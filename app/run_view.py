@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.config import RunConfig
+from engine.evaluation import FORMAT_KINDS
 from engine.progress import clock, eta_seconds
 from engine.run_folder import ACTIVE_STATES, RunFolder
 
@@ -25,7 +26,6 @@ CLIPPED_RATIO = 0.95
 RISING_WINDOW = 5
 SAMPLE_ROWS = 12
 QUESTION_CHARS = 160
-FORMAT_KINDS = ("regex_match", "tag_count")
 TOTAL_SERIES = "total"
 
 

@@ -115,7 +115,6 @@ REWARD_NEEDS_ONE = "There are no rewards; add at least one, or choose a preset a
 REWARD_SCORE_NONE = "n/a"
 REWARD_SCORE_NONE_TIP = "not scored: no gold answer for this completion"
 REWARD_DUPLICATE = "the name '{name}' is used by another reward; names must be unique"
-REWARD_PATTERN_ERROR = "the pattern does not compile: {error}"
 TRY_HEADING = "### Try it"
 TRY_INTRO = "Paste or type a completion and see how each reward scores it, live as you edit the text or the rewards."
 TRY_COMPLETION = "Completion"

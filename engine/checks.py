@@ -84,7 +84,7 @@ def batch_problems(config: RunConfig) -> list[Problem]:
 def check_config(config: RunConfig) -> CheckReport:
     report = CheckReport()
     info = gpu.gpu_info()
-    cuda = info is not None and model_loading.installed("torch")
+    cuda = model_loading.cuda_visible()
     backend = model_loading.choose_backend(config.model, cuda)
     report.problems += model_loading.model_problems(config.model)
     report.problems += reward_problems(config)

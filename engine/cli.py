@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from engine import settings
-from engine.config import ConfigError, RunConfig, field_reference, load_config
+from engine.config import ConfigError, RunConfig, error_sentence, field_reference, load_config
 from engine.run_folder import RunFolder
 
 EXIT_PROBLEMS = 2
@@ -211,6 +211,5 @@ def main(argv: list[str] | None = None) -> int:
         return _print_problems(error)
     except Exception as error:  # eval/export/watch: the traceback for engineers, then one line the app shows
         traceback.print_exc()
-        lines = str(error).strip().splitlines()
-        print(f"failed: {type(error).__name__}: {lines[0] if lines else ''}".rstrip(": "), file=sys.stderr)
+        print(f"failed: {error_sentence(error)}", file=sys.stderr)
         return 1

@@ -189,6 +189,12 @@ class Problem:
         return f"{self.key}: {self.message}" if self.key else self.message
 
 
+def error_sentence(error: BaseException) -> str:
+    """'TypeName: first line of the message': what a status.json or the app shows of an unexpected error."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
+
+
 class ConfigError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems

@@ -144,6 +144,11 @@ def map_columns(config: RunConfig, columns: list[str], file_name: str) -> Column
     return ColumnMap(prompt, answer)
 
 
+def gold_pattern(text: str | None) -> regex.Pattern | None:
+    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line)."""
+    return regex.compile(text, regex.MULTILINE) if text and text.strip() else None
+
+
 def extract_gold(value, pattern: regex.Pattern | None) -> str | None:
     """The gold answer from an answer cell: the pattern's group 1 where it matches, else the whole cell."""
     if value is None:
@@ -179,7 +184,7 @@ class Examples:
 
 def build_examples(config: RunConfig, table, file_name: str) -> Examples:
     columns = map_columns(config, list(table.column_names), file_name)
-    pattern = regex.compile(config.data.answer_pattern, regex.MULTILINE) if config.data.answer_pattern else None
+    pattern = gold_pattern(config.data.answer_pattern)
     rows, empty = [], 0
     for record in table:
         question = record.get(columns.prompt)

@@ -8,6 +8,7 @@ keeping the traceback in log.txt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from engine import gpu, model_loading
-from engine.config import ConfigError, RunConfig
+from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data
 from engine.progress import progress_line
 from engine.rewards import SampleBuffer, build_reward_functions, completion_text, reward_weights
@@ -227,12 +228,9 @@ def import_backend_first(config: RunConfig) -> None:
     """Unsloth patches trl and transformers when it is imported, so a training process that will use it imports it
     before anything else does (`engine train` loads the tokenizer for its checks, which imports transformers). A
     failing import is left to `train`, which imports it again inside its error handling and reports it."""
-    cuda = model_loading.cuda_visible()
-    if model_loading.choose_backend(config.model, cuda) == "unsloth" and cuda and model_loading.installed("unsloth"):
-        try:
+    if model_loading.choose_backend(config.model, model_loading.cuda_visible()) == "unsloth":
+        with contextlib.suppress(Exception):
             model_loading.import_unsloth_first(config.model)
-        except Exception:
-            pass
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -289,8 +287,7 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
         elif _is_vllm_cache_shortage(error):
             message = VLLM_MEMORY_ADVICE
         else:
-            lines = str(error).strip().splitlines()
-            message = f"{type(error).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
+            message = error_sentence(error)
         run.write_status(state="failed", error=message, finished=time.time())
         print(f"failed: {message} (full traceback in {run.log_path})")
         return "failed"

@@ -14,7 +14,8 @@ import regex
 
 from engine import settings
 from engine.config import ConfigError, build_config
-from engine.data import ANSWER_NAMES, PROMPT_NAMES, extract_gold, guess_column, load_table, prepare_data
+from engine.data import (ANSWER_NAMES, PROMPT_NAMES, extract_gold, gold_pattern, guess_column, load_table,
+                         prepare_data)
 
 from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
@@ -85,11 +86,10 @@ def preview_data(form: FormValues) -> DataPreview:
         return DataPreview([], empty, "", sentence(error.problems[0].message), "")
     columns = list(table.column_names)
     pattern, pattern_error = None, ""
-    if form.answer_pattern.strip():
-        try:
-            pattern = regex.compile(form.answer_pattern, regex.MULTILINE)
-        except regex.error as error:
-            pattern_error = strings.DATA_BAD_PATTERN.format(error=error)
+    try:
+        pattern = gold_pattern(form.answer_pattern)
+    except regex.error as error:
+        pattern_error = strings.DATA_BAD_PATTERN.format(error=error)
     head = table.select(range(min(PREVIEW_ROWS, len(table))))
     frame = pd.DataFrame({name: [_cell(v) for v in head[name]] for name in columns})
     if form.answer_column in columns:
