@@ -43,10 +43,10 @@ def answer_both(run: RunFolder, question: str) -> tuple[str, str]:
     with _lock:
         model, tokenizer, config = _load(run)
         prompt = [make_prompt(config, question)]
-        limit = config.train.max_completion_length
+        limit, prefix = config.train.max_completion_length, config.prompt.answer_prefix()
         if not hasattr(model, "disable_adapter"):
-            return generate(model, tokenizer, prompt, limit)[0], strings.CHAT_NO_ADAPTER
+            return generate(model, tokenizer, prompt, limit, answer_prefix=prefix)[0], strings.CHAT_NO_ADAPTER
         with model.disable_adapter():
-            base = generate(model, tokenizer, prompt, limit)[0]
-        tuned = generate(model, tokenizer, prompt, limit)[0]
+            base = generate(model, tokenizer, prompt, limit, answer_prefix=prefix)[0]
+        tuned = generate(model, tokenizer, prompt, limit, answer_prefix=prefix)[0]
     return base, tuned

@@ -21,7 +21,8 @@ from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, Prompt
 MODEL_SETTINGS = [f"model.{name}" for name in ModelConfig.model_fields if name != "name"]
 TRAIN_SETTINGS = [f"train.{name}" for name in TrainConfig.model_fields]
 DATA_SETTINGS = ["data.eval_fraction", "data.max_rows", "data.seed"]
-SETTINGS = MODEL_SETTINGS + TRAIN_SETTINGS + DATA_SETTINGS
+PROMPT_SETTINGS = ["prompt.start_with_thought", "prompt.instructions_in"]  # shown beside the tags, on the rewards step
+SETTINGS = MODEL_SETTINGS + TRAIN_SETTINGS + DATA_SETTINGS + PROMPT_SETTINGS
 
 # The fields of each reward kind (besides name, kind, weight, reward and penalty, which every kind has).
 KIND_FIELDS = {"regex_match": ("pattern", "match"), "answer_match": ("pattern", "compare", "tolerance"),
@@ -79,7 +80,7 @@ class FormValues:
 
 def _field(key: str):
     section, name = key.split(".", 1)
-    model = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}[section]
+    model = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig, "prompt": PromptConfig}[section]
     return model.model_fields[name]
 
 

@@ -68,7 +68,7 @@ def build_ui() -> gr.Blocks:
             with gr.Tab(strings.TAB_RESULTS, id="results", elem_id="tab-results") as results_tab:
                 results = results_step.build()
         form = FormWidgets(
-            model_name=model.name, preset=preset.preset, settings=preset.settings | data.settings,
+            model_name=model.name, preset=preset.preset, settings=preset.settings | data.settings | rewards.settings,
             data_path=data.path, prompt_column=data.prompt_column, answer_column=data.answer_column,
             answer_pattern=data.answer_pattern, system_prompt=rewards.system_prompt,
             thought_open=rewards.thought_open, thought_close=rewards.thought_close,

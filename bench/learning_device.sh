@@ -1,46 +1,70 @@
 #!/usr/bin/env bash
-# Issue 6 on the GPU machine in two calls (after `source .devsite/env.sh && source bench/device_env.sh`, carrying
-# .devsite and .payload); the run folders stay in /tmp between the calls while the machine is warm.
-#   bash bench/learning_device.sh first   # converts SmolLM2; trains A, then B beside it; each is asked to stop
-#                                         # (STOP file) at step STOP_AT_STEP or after its time is up
-#   bash bench/learning_device.sh second  # resumes each stopped run from its checkpoint, then evaluates it
-# A = the reasoning preset with its defaults (max_steps lowered to MAX_STEPS for the device budget).
-# B = the same with the changes in B_SETS, an experiment beside A. B starts once A has logged its first step, so that
-# the two vLLM engines never size their memory at the same time (A keeps the default gpu_memory_utilization 0.6).
-# The defaults are the values of the 2026-11-25 run (bench/LEARNING.md), which had ~7 minutes a call.
+# Issue 6 on the GPU machine, in 10-minute calls (after `source .devsite/env.sh && source bench/device_env.sh`,
+# carrying .devsite and .payload); the run folders stay in /tmp between calls while the machine is warm.
+#   bash bench/learning_device.sh first    # converts SmolLM2, starts A, R and D; each stops with a checkpoint at STOP_AT_S
+#   bash bench/learning_device.sh resume   # resumes each run that is not finished; evaluates each one that is
+#   bash bench/learning_device.sh eval     # evaluates every run as it stands
+# ADAPTERS=1 brings the adapters back too.
+# A = the reasoning preset with its defaults; R = the rlvr-math preset with its defaults (bench/learning*.yaml);
+# D = A with twice the default learning rate (2e-4), to see whether more would learn faster.
+# (The first machine also ran A with 5e-5 and with 5e-6, the earlier defaults: bench/LEARNING.md.)
+# The three share one GPU: each vLLM engine may take a quarter of it (model.gpu_memory_utilization 0.25, a sharing
+# setting, not a training one), and each run starts once the previous one's vLLM has sized its KV cache, so that no
+# two engines measure free memory at the same time.
 set -uo pipefail
-A=/tmp/run-reasoning B=/tmp/run-reasoning-b OUT=${OUT:-/tmp/out}
-MAX_STEPS=${MAX_STEPS:-120} STOP_AT_STEP=${STOP_AT_STEP:-60}; export STOP_AT_STEP
-FIRST_S=${FIRST_S:-330} RESUME_S=${RESUME_S:-195} EVAL_S=${EVAL_S:-185}
-B_SETS=(--set train.learning_rate=1.0e-4 --set train.num_generations=16 --set train.batch_size=16
-        --set model.gpu_memory_utilization=0.25)
-wait_for_event() {  # $1 run folder, $2 seconds at most: until events.jsonl grows past $3 lines (default 0)
-  for _ in $(seq 1 $(($2 / 3))); do [ "$(cat "$1/events.jsonl" 2>/dev/null | wc -l)" -gt "${3:-0}" ] && return 0; sleep 3; done
+OUT=${OUT:-/tmp/out} LOGS=/tmp/logs
+mkdir -p $LOGS
+STOP_AT_S=${STOP_AT_S:-520}  # seconds into this call; learning_run.sh compares clock times
+export STOP_AT_EPOCH=$(($(date +%s) + STOP_AT_S))
+SHARE=(--set model.gpu_memory_utilization=0.25)
+RUNS=${RUNS:-A R D}
+declare -A CONFIG=([A]=bench/learning.yaml [R]=bench/learning-rlvr.yaml [D]=bench/learning.yaml)
+declare -A EXTRA=([A]="" [R]="" [D]="--set train.learning_rate=2.0e-4")
+run_dir() { echo "/tmp/run-$1"; }
+wait_for_kv_cache() {  # $1 output file, $2 seconds at most: until vLLM reports its KV cache (or a step is logged)
+  for _ in $(seq 1 $(($2 / 3))); do
+    grep -qE "Available KV cache memory|GPU KV cache size|step [0-9]+/" "$1" 2>/dev/null && return 0; sleep 3
+  done
 }
-collect() {  # metrics, samples, status, eval and the end of each log, for $OUT
-  for r in $A $B; do [ -f $r/log.txt ] && tail -c 150000 $r/log.txt > $r/log-tail.txt; done
-  (cd /tmp && tar czf $OUT/$1.tgz $(ls -d {run-reasoning,run-reasoning-b}/{events.jsonl,samples.jsonl,status.json,eval.json,config.yaml,log-tail.txt} 2>/dev/null))
+finished() { python3 -c "import json,sys; sys.exit(json.load(open('$1/status.json'))['state'] != 'completed')" 2>/dev/null; }
+collect() {  # metrics, samples, status, eval and each output's end, in one file for $OUT (8 files come back at most);
+            # with ADAPTERS=1 also the adapters, in 15 MB parts (16 MiB a file)
+  for f in $LOGS/*.txt; do tail -c 30000 "$f" > "/tmp/logs-tail-$(basename "$f")"; done
+  (cd /tmp && tar czf "$OUT/$1.tgz" logs-tail-*.txt \
+     $(ls -d run-{A,R,D}/{events.jsonl,samples.jsonl,status.json,eval.json,config.yaml} 2>/dev/null))
+  if [ "${ADAPTERS:-0}" = 1 ]; then
+    (cd /tmp && tar czf - run-{A,R,D}/adapter 2>/dev/null | split -b 15M -d - "$OUT/adapters.tgz.")
+  fi
 }
 case ${1:-} in
   first)
     python3 -c "from engine.builtin_models import builtin_path; print(builtin_path('builtin:smollm2-135m'))"
-    STOP_AFTER_S=$((FIRST_S - SECONDS)) bash bench/learning_run.sh train $A --set train.max_steps=$MAX_STEPS \
-      > $OUT/a-first.txt 2>&1 &
-    wait_for_event $A 240
-    STOP_AFTER_S=$((FIRST_S + 20 - SECONDS)) bash bench/learning_run.sh train $B "${B_SETS[@]}" \
-      --set train.max_steps=$MAX_STEPS > $OUT/b-first.txt 2>&1 &
+    for r in $RUNS; do
+      bash bench/learning_run.sh train "${CONFIG[$r]}" "$(run_dir $r)" "${SHARE[@]}" ${EXTRA[$r]} > "$LOGS/$r-first.txt" 2>&1 &
+      wait_for_kv_cache "$LOGS/$r-first.txt" 180
+    done
     wait; collect first ;;
-  second)
-    resume_then_eval() {
-      (timeout -k 20 -s TERM $RESUME_S bash bench/learning_run.sh resume $1
-       timeout -k 5 $EVAL_S bash bench/learning_run.sh eval $1) > $OUT/$(basename $1)-second.txt 2>&1
-    }
-    a0=$(cat $A/events.jsonl | wc -l)
-    resume_then_eval $A &
-    if ls -d $B/checkpoints/checkpoint-* >/dev/null 2>&1; then
-      wait_for_event $A 200 "$a0"
-      resume_then_eval $B &
-    fi
-    wait; collect second ;;
+  resume)
+    for r in $RUNS; do
+      d=$(run_dir $r)
+      if ! ls -d "$d"/checkpoints/checkpoint-* >/dev/null 2>&1; then  # cut before its first checkpoint: start over
+        rm -rf "$d"
+        bash bench/learning_run.sh train "${CONFIG[$r]}" "$d" "${SHARE[@]}" ${EXTRA[$r]} > "$LOGS/$r-first.txt" 2>&1 &
+        wait_for_kv_cache "$LOGS/$r-first.txt" 180
+      elif finished "$d"; then
+        timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$d" > "$LOGS/$r-eval.txt" 2>&1 &
+      else
+        (bash bench/learning_run.sh resume "$d" "${SHARE[@]}"
+         finished "$d" && timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$d") \
+          > "$LOGS/$r-resume.txt" 2>&1 &
+        wait_for_kv_cache "$LOGS/$r-resume.txt" 180
+      fi
+    done
+    wait; collect resume ;;
+  eval)  # every run, whatever its state (a run still stopped at the last call is evaluated as it stands)
+    for r in $RUNS; do
+      timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$(run_dir $r)" > "$LOGS/$r-eval.txt" 2>&1 &
+    done
+    wait; collect eval ;;
   *) sed -n 2,10p "$0"; exit 2 ;;
 esac

@@ -1,39 +1,45 @@
 #!/usr/bin/env bash
 # Issue 6 on the GPU machine (after `source .devsite/env.sh && source bench/device_env.sh`):
-#   bash bench/learning_run.sh train  RUN_DIR [--set k=v ...]  # asks the run to stop (STOP file) once it reaches
-#                                                              # STOP_AT_STEP (100) or after STOP_AFTER_S (400 s)
-#   bash bench/learning_run.sh resume RUN_DIR [--set k=v ...]  # continues from the checkpoint written at the stop
-#   bash bench/learning_run.sh eval   RUN_DIR                  # base vs tuned on 200 GSM8K test questions
-# eval adds the rlvr-math preset's correctness reward (and GSM8K's '#### <answer>' pattern) to the run's format
-# rewards, so that accuracy is measured too; format compliance still comes from the format rewards alone.
+#   bash bench/learning_run.sh train  CONFIG RUN_DIR [--set k=v ...]  # writes RUN_DIR/STOP (a graceful stop with a
+#                                                                     # checkpoint) at STOP_AT_EPOCH
+#   bash bench/learning_run.sh resume RUN_DIR [--set k=v ...]         # the same, continuing from that checkpoint
+#   bash bench/learning_run.sh eval   RUN_DIR                         # base vs tuned, 200 GSM8K test questions
+# STOP_AT_EPOCH is the clock time (date +%s) at which to stop; unset, the run is not stopped.
+# eval adds the rlvr-math preset's correctness reward (and GSM8K's '#### <answer>' pattern) to a run that lacks it,
+# so that accuracy is measured too; format compliance comes from the run's format rewards alone.
 set -uo pipefail
-phase=$1 run=$2
-shift 2
+phase=$1
+shift
+stop_at() {  # $1 pid, $2 run folder: the STOP file at STOP_AT_S, then wait for the run to save and exit
+  while kill -0 "$1" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "${STOP_AT_EPOCH:-9999999999}" ]; then
+      echo "asking $2 to stop at $(date)"; touch "$2/STOP"; break
+    fi
+    sleep 2
+  done
+  wait "$1"
+}
 case $phase in
   train)
-    python3 -m engine train bench/learning.yaml --run-dir "$run" "$@" &
-    pid=$! start=$SECONDS
-    while kill -0 $pid 2>/dev/null; do
-      step=$(python3 -c "import json; print(json.load(open('$run/status.json')).get('step') or 0)" 2>/dev/null)
-      if [ "${step:-0}" -ge "${STOP_AT_STEP:-100}" ] || [ $((SECONDS - start)) -ge "${STOP_AFTER_S:-400}" ]; then
-        echo "asking $run to stop at step ${step:-0} after $((SECONDS - start)) s"; touch "$run/STOP"; break
-      fi
-      sleep 3
-    done
-    wait $pid ;;
-  resume)  # exec: a `timeout -s TERM` around this script then reaches the trainer, which stops gracefully
-    exec python3 -m engine train "$run" --resume "$@" ;;
+    config=$1 run=$2; shift 2
+    python3 -m engine train "$config" --run-dir "$run" "$@" & stop_at $! "$run" ;;
+  resume)
+    run=$1; shift
+    python3 -m engine train "$run" --resume "$@" & stop_at $! "$run" ;;
   eval)
-    python3 - "$run" <<'PY'
+    python3 - "$1" <<'PY'
 import json, sys
 import yaml
 from engine.cli import main
 
-rewards = yaml.safe_load(open("presets/reasoning.yaml"))["rewards"]
-rewards += [r for r in yaml.safe_load(open("presets/rlvr-math.yaml"))["rewards"] if r["name"] == "correct"]
-sys.exit(main(["eval", sys.argv[1], "--data", ".payload/test.jsonl", "--limit", "200",
-               "--set", "rewards=" + json.dumps(rewards), "--set", "data.answer_pattern=" + json.dumps(r"####\s*(.+?)\s*$")]))
+run = sys.argv[1]
+rewards = yaml.safe_load(open(f"{run}/config.yaml"))["rewards"]
+if not any(r["kind"] == "answer_match" for r in rewards):
+    rewards += [r for r in yaml.safe_load(open("presets/rlvr-math.yaml"))["rewards"] if r["name"] == "correct"]
+sys.exit(main(["eval", run, "--data", ".payload/test.jsonl", "--limit", "200", "--batch-size", "200",
+               "--set", "rewards=" + json.dumps(rewards),
+               "--set", "data.answer_pattern=" + json.dumps(r"####\s*(.+?)\s*$")]))
 PY
     ;;
-  *) sed -n 2,8p "$0"; exit 2 ;;
+  *) sed -n 2,10p "$0"; exit 2 ;;
 esac

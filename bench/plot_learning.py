@@ -1,10 +1,12 @@
 """Reward curves of GRPO runs from their events.jsonl (runs on a CPU, from files fetched off the GPU machine).
 
     python -m bench.plot_learning bench/learning-curves.png RUN_DIR [RUN_DIR ...]
+    python -m bench.plot_learning --compare rewards/strict_format/mean bench/learning-rates.png RUN_DIR [RUN_DIR ...]
 
 One column per run: the mean of each reward per step (and the total), the share of groups whose rewards were all
 equal (GRPO learns nothing from those: every advantage is zero), and the mean completion length. A dotted line marks
-where the run was stopped and resumed (a pause in the events' wall-clock times).
+where the run was stopped and resumed (a pause in the events' wall-clock times). With --compare, one panel: that
+metric for every run, a 10-step moving average, labelled with each run's folder name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,32 @@ from pathlib import Path
 
 
 def read_events(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines() if line.strip()]
+    """Each step once: a run killed after its last checkpoint logged steps again when resumed (before the engine
+    dropped such steps itself on resume); the later record is the one the run continued from."""
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines() if line.strip()]
+    by_step = {e["step"]: e for e in events}
+    return [by_step[step] for step in sorted(by_step)]
+
+
+def moving_average(values: list[float], window: int = 10) -> list[float]:
+    return [statistics.fmean(values[max(0, i - window + 1):i + 1]) for i in range(len(values))]
+
+
+def plot_compare(out: Path, runs: list[Path], key: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for run in runs:
+        events = read_events(run)
+        ax.plot([e["step"] for e in events], moving_average([e.get(key) or 0.0 for e in events]), label=run.name)
+    ax.set_title(f"{key} (10-step moving average)")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
 
 
 def resume_steps(events: list[dict]) -> list[float]:
@@ -67,10 +94,14 @@ def plot(out: Path, runs: list[Path]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compare", metavar="KEY", help="one panel: this events.jsonl key for every run")
     parser.add_argument("out", type=Path)
     parser.add_argument("runs", type=Path, nargs="+")
     args = parser.parse_args()
-    plot(args.out, args.runs)
+    if args.compare:
+        plot_compare(args.out, args.runs, args.compare)
+    else:
+        plot(args.out, args.runs)
     print(args.out)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from engine import builtin_models, gpu, model_loading
 from engine.config import ConfigError, Problem, RunConfig
-from engine.data import prepare_data
+from engine.data import prepare_data, start_answers_with_prefix
 from engine.rewards import reward_problems
 from engine.vram_estimate import estimate_peak_gib, model_shape
 
@@ -107,6 +107,7 @@ def check_config(config: RunConfig) -> CheckReport:
             report.facts["model"] = config.model.name + (f" ({local_folder})" if local_folder != config.model.name
                                                          else "")
             tokenizer = model_loading.load_tokenizer(local_folder)
+            start_answers_with_prefix(tokenizer, config.prompt)
         except builtin_models.BuiltinModelError as e:
             report.problems.append(Problem("model.name", str(e)))
         except Exception as e:  # a hub id while offline, or not downloaded yet: lengths are checked at launch

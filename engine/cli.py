@@ -108,7 +108,7 @@ def cmd_eval(args) -> int:
     from engine.evaluation import evaluate
 
     config, run = _load(args.target, args.set)
-    result = evaluate(config, run, args.limit, args.data)
+    result = evaluate(config, run, args.limit, args.data, args.batch_size)
     for name in ("base", "tuned"):
         if name in result:
             r = result[name]
@@ -187,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", **overrides)
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N prompts")
     p.add_argument("--data", default=None, help="evaluate on every row of this file instead of the held-out split")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="prompts generated together (default 64 on a GPU, 16 on CPU); more is faster if memory allows")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("watch", help="follow a run (also one started by the app) until it ends")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import regex
 
-from engine.config import ConfigError, Problem, RunConfig
+from engine.config import ConfigError, Problem, PromptConfig, RunConfig
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 PROMPT_NAMES = ("question", "problem", "prompt", "input", "query", "instruction")
@@ -172,6 +172,23 @@ def make_prompt(config: RunConfig, question: str) -> list[dict]:
     if config.prompt.instructions_in == "user":
         return [{"role": "user", "content": f"{instructions}\n\n{question}"}]
     return [{"role": "system", "content": instructions}, {"role": "user", "content": question}]
+
+
+def start_answers_with_prefix(tokenizer, prompt: PromptConfig) -> None:
+    """With prompt.start_with_thought, make the chat template's generation prompt end with the thought tag (as
+    DeepSeek-R1's ends with '<think>\\n'). One change in the tokenizer reaches every place that renders a prompt:
+    TRL's rollouts (HF or vLLM), eval, the app's chat, and the tokenizer saved beside the adapter and the merged
+    model. A template that already ends so is left alone, so calling this twice is harmless."""
+    prefix = prompt.answer_prefix()
+    if not prefix:
+        return
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "?"}], add_generation_prompt=True,
+                                             tokenize=False)
+    if rendered.endswith(prefix):
+        return
+    # Appended after the whole template, guarded by add_generation_prompt: it lands right after the assistant header.
+    # json.dumps gives a Jinja string literal with the newline escaped.
+    tokenizer.chat_template += "{% if add_generation_prompt %}{{ " + json.dumps(prefix) + " }}{% endif %}"
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 
 from engine import model_loading
 from engine.config import RunConfig
-from engine.data import prepare_data
+from engine.data import prepare_data, start_answers_with_prefix
 from engine.rewards import RewardFunction, RegexTimeout
 from engine.run_folder import RunFolder
 
@@ -45,7 +45,10 @@ def score_completions(config: RunConfig, completions: list[str], answers: list) 
             "mean_reward": sum(totals) / n, "n": len(completions)}
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16) -> list[str]:
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
+             answer_prefix: str = "") -> list[str]:
+    """Greedy answers; each starts with `answer_prefix`, the text the chat template put after the assistant header
+    (see data.start_answers_with_prefix), so that they read and score like the answers seen in training."""
     import torch
 
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
@@ -58,7 +61,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
             generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
-        outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        outputs += [answer_prefix + text for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     return outputs
 
 
@@ -76,7 +79,9 @@ def load_for_eval(config: RunConfig, adapter_dir=None):
 
         model = PeftModel.from_pretrained(model, str(adapter_dir))
     model.eval()
-    return model, model_loading.load_tokenizer(path)
+    tokenizer = model_loading.load_tokenizer(path)
+    start_answers_with_prefix(tokenizer, config.prompt)
+    return model, tokenizer
 
 
 def eval_rows(config: RunConfig, tokenizer, data_path: str | None) -> list[dict]:
@@ -103,14 +108,15 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     prompts, answers = [r["prompt"] for r in rows], [r["answer"] for r in rows]
     max_new = config.train.max_completion_length
     result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows), "max_new_tokens": max_new, "decoding": "greedy"}
-    base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size)
+    prefix = config.prompt.answer_prefix()
+    base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix)
     result["base"] = score_completions(config, base_completions, answers)
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
                 for p, a, c in zip(prompts[:5], answers[:5], base_completions[:5])]
     if run is not None and (run.adapter_dir / "adapter_config.json").is_file():
         tuned_model, _ = load_for_eval(config, run.adapter_dir)
-        tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size)
+        tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix)
         result["tuned"] = score_completions(config, tuned_completions, answers)
         for example, completion in zip(examples, tuned_completions):
             example["tuned"] = completion

@@ -124,15 +124,16 @@ def score_length(spec: RewardConfig, text: str) -> float:
 @dataclass
 class SampleBuffer:
     """The latest generation batch as the reward functions saw it, so the trainer callback can write samples."""
-    completions: list | None = None
+    batch: list | None = None  # TRL's completions list, kept to tell a new batch from the same one
+    texts: list[str] = field(default_factory=list)  # the answers as the rewards scored them
     prompts: list = field(default_factory=list)
     answers: list = field(default_factory=list)
     scores: dict[str, list] = field(default_factory=dict)
     regex_timeouts: dict[str, int] = field(default_factory=dict)
 
-    def record(self, name: str, prompts: list, completions: list, answers: list, scores: list) -> None:
-        if completions is not self.completions:  # a new batch: TRL passes the same list to every reward function
-            self.completions, self.prompts, self.answers, self.scores = completions, prompts, answers, {}
+    def record(self, name: str, batch: list, prompts: list, texts: list[str], answers: list, scores: list) -> None:
+        if batch is not self.batch:  # a new batch: TRL passes the same list to every reward function
+            self.batch, self.texts, self.prompts, self.answers, self.scores = batch, texts, prompts, answers, {}
         self.scores[name] = scores
 
 
@@ -143,6 +144,7 @@ class RewardFunction:
         self.spec = spec
         self.__name__ = spec.name  # TRL names the metric after it: rewards/<name>/mean
         self.buffer = buffer
+        self.answer_prefix = prompt.answer_prefix()
         self.pattern = compile_pattern(spec.pattern, prompt) if spec.pattern else None
         self.tags = [prompt.fill(t) for t in spec.tags or []]
         self.python_function = load_python_function(spec.function) if spec.kind == "python" else None
@@ -161,22 +163,26 @@ class RewardFunction:
 
     def __call__(self, prompts, completions, completion_ids=None, **columns) -> list[float | None]:
         answers = list(columns.get("answer") or [None] * len(completions))
+        # TRL's completions hold only the generated tokens; the answer also includes the prefix the prompt ended with.
+        texts = [self.answer_prefix + completion_text(c) for c in completions]
         if self.python_function is not None:
             user_columns = {k: v for k, v in columns.items() if k not in ("trainer_state", "log_extra", "log_metric")}
-            scores = list(self.python_function(prompts=prompts, completions=completions,
+            full = [[{"role": "assistant", "content": t}] if isinstance(c, list) else t
+                    for c, t in zip(completions, texts)] if self.answer_prefix else completions
+            scores = list(self.python_function(prompts=prompts, completions=full,
                                                completion_ids=completion_ids, **user_columns))
         else:
             scores = []
-            for completion, gold in zip(completions, answers):
+            for text, gold in zip(texts, answers):
                 try:
-                    scores.append(self.score(completion_text(completion), gold))
+                    scores.append(self.score(text, gold))
                 except RegexTimeout:
                     scores.append(None)
                     if self.buffer is not None:
                         self.buffer.regex_timeouts[self.spec.name] = self.buffer.regex_timeouts.get(
                             self.spec.name, 0) + 1
         if self.buffer is not None:
-            self.buffer.record(self.spec.name, prompts, completions, answers, scores)
+            self.buffer.record(self.spec.name, completions, prompts, texts, answers, scores)
         return scores
 
 

@@ -99,6 +99,14 @@ class RunFolder:
         for sample in samples:
             _append_jsonl(self.samples_path, sample)
 
+    def forget_after(self, step: int) -> None:
+        """Drop the events and samples logged after `step`: a run killed after its last checkpoint logged steps that
+        the resumed run will log again, and the curves should show each step once."""
+        for path in (self.events_path, self.samples_path):
+            if path.is_file():
+                kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+                path.write_text("".join(json.dumps(r, default=_json_default) + "\n" for r in kept), encoding="utf-8")
+
     def read_events(self) -> list[dict]:
         return read_jsonl(self.events_path)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from engine import gpu, model_loading
 from engine.config import ConfigError, RunConfig, error_sentence
-from engine.data import prepare_data
+from engine.data import prepare_data, start_answers_with_prefix
 from engine.progress import progress_line
-from engine.rewards import SampleBuffer, build_reward_functions, completion_text, reward_weights
+from engine.rewards import SampleBuffer, build_reward_functions, reward_weights
 from engine.run_folder import RunFolder
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
@@ -132,16 +132,16 @@ def _torch_peak_mib() -> float:
 
 def _samples(buffer: SampleBuffer, step: int, count: int) -> list[dict]:
     """`count` completions spread over the latest batch (different prompts, not one group)."""
-    if not buffer.completions or count == 0:
+    if not buffer.texts or count == 0:
         return []
-    n = len(buffer.completions)
+    n = len(buffer.texts)
     picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(min(count, n))})
     samples = []
     for i in picks:
         prompt = buffer.prompts[i]
         question = prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
         scores = {name: values[i] for name, values in buffer.scores.items()}
-        samples.append({"step": step, "prompt": question, "completion": completion_text(buffer.completions[i]),
+        samples.append({"step": step, "prompt": question, "completion": buffer.texts[i],
                         "scores": scores, "answer": buffer.answers[i] if buffer.answers else None})
     return samples
 
@@ -187,6 +187,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: Sampl
     from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    start_answers_with_prefix(tokenizer, config.prompt)
     data = prepare_data(config, tokenizer)
     print(f"data: {data.describe()}")
     print(_describe_rollouts(config, tokenizer, vllm))
@@ -269,6 +270,7 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
             print("no checkpoint to resume from: starting from step 0")
         elif checkpoint is not None:
             print(f"resuming from {checkpoint.name}")
+            run.forget_after(int(checkpoint.name.split("-")[-1]))
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         trainer.save_model(str(run.adapter_dir))
         tokenizer.save_pretrained(str(run.adapter_dir))

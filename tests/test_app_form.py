@@ -65,8 +65,10 @@ def test_preset_form_builds_the_preset_config_and_round_trips():
 
 
 def test_widget_values_override_the_preset():
+    assert math_form().settings["prompt.start_with_thought"] is True  # the preset's, shown beside the tags
     form = math_form(**{"train.max_steps": 3, "train.learning_rate": 1e-5, "model.lora_alpha": "32",
-                        "model.fast_inference": "off", "data.max_rows": ""})
+                        "model.fast_inference": "off", "data.max_rows": "", "prompt.start_with_thought": False,
+                        "prompt.instructions_in": "user"})
     form.rewards = form.rewards[:1]
     form.system_prompt = "Think in {thought_open} tags."
     config = form_to_config(form)
@@ -74,6 +76,7 @@ def test_widget_values_override_the_preset():
     assert config.model.lora_alpha == 32 and config.model.fast_inference is False and config.data.max_rows is None
     assert [r.name for r in config.rewards] == ["strict_format"]  # the form's list replaces the preset's
     assert config.prompt.system_prompt == "Think in {thought_open} tags."
+    assert config.prompt.start_with_thought is False and config.prompt.instructions_in == "user"
 
 
 def test_setting_widget_conversions():

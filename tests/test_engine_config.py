@@ -23,7 +23,7 @@ def test_preset_defaults_follow_the_source_material():
     assert "FP8" in presets["fp8-fast"].description
     rlvr = build_config({"preset": "rlvr-math"})
     assert rlvr.train.num_generations == 8
-    assert rlvr.train.learning_rate == 5e-6
+    assert rlvr.train.learning_rate == 1e-4 and rlvr.prompt.start_with_thought is True
     correct = next(r for r in rlvr.rewards if r.kind == "answer_match")
     assert (correct.reward, correct.penalty) == (2.0, -1.0)
     assert rlvr.prompt.thought_tags == ("<thought>", "</thought>")
@@ -81,7 +81,7 @@ def test_every_field_has_help_for_tooltips_and_the_reference():
     rows = field_reference()
     assert len(rows) > 40
     assert all(help_text for _, _, _, help_text in rows)
-    assert "Unsloth" in field_help("train.learning_rate")
+    assert "10x" in field_help("train.learning_rate")
     result = run_engine("reference")
     assert result.returncode == 0 and "`train.num_generations`" in result.stdout
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engine.config import ConfigError, build_config
-from engine.data import load_table, prepare_data
+from engine.data import load_table, prepare_data, start_answers_with_prefix
 from engine.model_loading import load_tokenizer, resolve_model_path
 from tests.conftest import DATA
 
@@ -129,3 +129,20 @@ def test_instructions_can_go_in_the_user_turn(tmp_path):
     as_user = prepare_data(config).train[0]["prompt"]
     assert [m["role"] for m in as_user] == ["user"]
     assert as_user[0]["content"] == as_system[0]["content"] + "\n\n" + as_system[1]["content"]
+
+
+def test_start_with_thought_ends_the_generation_prompt_with_the_thought_tag():
+    config = build_config({"preset": "reasoning", "prompt": {"start_with_thought": True}})
+    tokenizer = load_tokenizer(resolve_model_path("builtin:tiny"))
+    question = [{"role": "user", "content": "2 + 2?"}]
+    before = tokenizer.apply_chat_template(question, add_generation_prompt=True, tokenize=False)
+    start_answers_with_prefix(tokenizer, config.prompt)
+    start_answers_with_prefix(tokenizer, config.prompt)  # twice: still one tag
+    after = tokenizer.apply_chat_template(question, add_generation_prompt=True, tokenize=False)
+    assert after == before + "<thought>\n"
+    finished = question + [{"role": "assistant", "content": "4"}]  # a whole conversation is rendered as before
+    assert tokenizer.apply_chat_template(finished, tokenize=False).endswith("assistant\n4<|im_end|>\n")
+    off = build_config({"preset": "reasoning", "prompt": {"start_with_thought": False}})
+    plain = load_tokenizer(resolve_model_path("builtin:tiny"))
+    start_answers_with_prefix(plain, off.prompt)
+    assert plain.apply_chat_template(question, add_generation_prompt=True, tokenize=False) == before

@@ -128,12 +128,15 @@ def test_reward_functions_follow_trls_calling_convention():
     functions = build_reward_functions(config, buffer)
     assert [f.__name__ for f in functions] == ["strict_format", "tag_count", "correct"]
     prompts = [[{"role": "user", "content": "q1"}], [{"role": "user", "content": "q2"}]]
-    completions = [[{"role": "assistant", "content": GOOD}], [{"role": "assistant", "content": "no idea"}]]
+    # The preset starts answers inside the thought: TRL hands over only what the model wrote after "<thought>\n".
+    generated = GOOD.removeprefix("<thought>\n")
+    completions = [[{"role": "assistant", "content": generated}], [{"role": "assistant", "content": "no idea"}]]
     for function in functions:
         scores = function(prompts=prompts, completions=completions, completion_ids=[[1], [2]], answer=["12", "3"],
                           trainer_state=None, log_extra=None, log_metric=None)
         assert len(scores) == 2
-    assert buffer.scores == {"strict_format": [1.0, 0.0], "tag_count": [1.0, 0.0], "correct": [2.0, -1.0]}
+    assert buffer.texts == [GOOD, "<thought>\nno idea"]  # what samples.jsonl shows
+    assert buffer.scores == {"strict_format": [1.0, 0.0], "tag_count": [1.0, 0.25], "correct": [2.0, -1.0]}
     assert isinstance(functions[0], RewardFunction)
 
 

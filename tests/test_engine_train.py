@@ -3,6 +3,7 @@ toy reward that the model learns."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +115,18 @@ def test_stop_saves_the_adapter_and_resume_continues(runs_dir, how):
     assert load_config(run.config_path).train.max_steps == stopped_at + 2
 
 
+def test_resume_after_a_kill_logs_each_step_once(runs_dir):
+    """A run killed after its last checkpoint had logged later steps; the resumed run logs them again."""
+    assert run_engine("train", QUICKSTART, "--set", "train.max_steps=3").returncode == 0
+    run = only_run(runs_dir)
+    shutil.rmtree(run.checkpoints_dir / "checkpoint-3")  # as if killed before the step-3 checkpoint was written
+    resumed = run_engine("train", run.path, "--resume")
+    assert resumed.returncode == 0 and "resuming from checkpoint-2" in resumed.stdout, resumed.stdout
+    assert [e["step"] for e in run.read_events()] == [1, 2, 3]
+    assert sorted({s["step"] for s in run.read_samples()}) == [1, 2, 3]
+    assert len(run.read_samples()) == 3 * len([s for s in run.read_samples() if s["step"] == 1])
+
+
 def test_a_failing_reward_fails_the_run_with_one_sentence(runs_dir):
     result = run_engine("train", QUICKSTART, "--set", f"rewards=[{{name: b, kind: python, function: '{TOY}:broken'}}]")
     assert result.returncode == 1
@@ -145,6 +158,26 @@ def test_eval_compares_base_and_tuned_on_the_held_out_rows(runs_dir):
     assert "base   accuracy" in result.stdout and "tuned  accuracy" in result.stdout
 
 
+def test_start_with_thought_reaches_rollouts_rewards_adapter_and_eval(runs_dir):
+    result = run_engine("train", QUICKSTART, "--set", "train.max_steps=2", "--set", "prompt.start_with_thought=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = only_run(runs_dir)
+    samples = run.read_samples()
+    assert samples and all(s["completion"].startswith("<thought>\n") for s in samples)
+    # The random model never writes the tags itself: the opening tag (one of four) earns tag_count its quarter.
+    assert all(s["scores"]["tag_count"] == 0.25 for s in samples), [s["scores"] for s in samples]
+
+    from engine.model_loading import load_tokenizer
+
+    saved = load_tokenizer(str(run.adapter_dir))  # what export's merged model and other tools will use
+    prompt = saved.apply_chat_template([{"role": "user", "content": "q"}], add_generation_prompt=True, tokenize=False)
+    assert prompt.endswith("assistant\n<thought>\n")
+
+    assert run_engine("eval", run.path, "--limit", "2").returncode == 0
+    examples = json.loads(run.eval_path.read_text())["examples"]
+    assert all(e["base"].startswith("<thought>\n") and e["tuned"].startswith("<thought>\n") for e in examples)
+
+
 def test_a_toy_reward_rises_over_30_steps(runs_dir):
     """GRPO really optimises: reward the share of digits in the completion; the random tiny model writes more
     digits after 30 steps (fixed seed, so this is repeatable)."""
@@ -153,7 +186,8 @@ def test_a_toy_reward_rises_over_30_steps(runs_dir):
         "--set", "train.max_steps=30", "--set", "train.num_generations=8", "--set", "train.batch_size=8",
         "--set", "train.max_completion_length=16", "--set", "train.learning_rate=0.01",
         "--set", "train.warmup_ratio=0", "--set", "train.lr_scheduler_type=constant",
-        "--set", "train.max_grad_norm=1.0", "--set", "train.save_steps=1000")
+        "--set", "train.max_grad_norm=1.0", "--set", "train.save_steps=1000",
+        "--set", "prompt.start_with_thought=false")  # score only what the model writes
     assert result.returncode == 0, result.stdout + result.stderr
     rewards = [e["reward"] for e in only_run(runs_dir).read_events()]
     assert len(rewards) == 30

@@ -10,8 +10,8 @@ import gradio as gr
 import pandas as pd
 
 from app import strings
-from app.form_state import KIND_FIELDS, FormValues, RewardRow
-from app.form_widgets import MAX_REWARDS, RewardSlot
+from app.form_state import KIND_FIELDS, PROMPT_SETTINGS, FormValues, RewardRow
+from app.form_widgets import MAX_REWARDS, RewardSlot, setting_component
 from app.reward_preview import Preview
 
 
@@ -25,6 +25,7 @@ class RewardsStep:
     thought_close: gr.Textbox
     answer_open: gr.Textbox
     answer_close: gr.Textbox
+    settings: dict[str, gr.components.Component]  # PROMPT_SETTINGS
     completion: gr.Textbox
     gold: gr.Textbox
     total: gr.Markdown
@@ -98,6 +99,8 @@ def build(form: FormValues) -> RewardsStep:
                                              elem_id="prompt-answer-open")
                     answer_close = gr.Textbox(form.answer_tags[1], label=strings.PROMPT_ANSWER_CLOSE,
                                               elem_id="prompt-answer-close")
+                with gr.Row():
+                    settings = {key: setting_component(key, form.settings.get(key)) for key in PROMPT_SETTINGS}
         with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
             gr.Markdown(strings.TRY_HEADING)
             gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
@@ -110,7 +113,7 @@ def build(form: FormValues) -> RewardsStep:
                                      elem_id="try-breakdown")
     next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
     return RewardsStep(slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
-                       answer_close, completion, gold, total, breakdown, next_button)
+                       answer_close, settings, completion, gold, total, breakdown, next_button)
 
 
 def _number_text(value: float) -> str:
