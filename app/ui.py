@@ -13,7 +13,7 @@ import gradio as gr
 
 from engine.config import ConfigError, load_config
 
-from app import chat, machine, runner, strings
+from app import chat, machine, runner, sample_completion, strings
 from app.form_state import (FormValues, add_row, config_to_form, form_to_config, move_row, problem_sentence,
                             prompt_config, remove_row, starter_for_kind, with_preset)
 from app.form_widgets import MAX_REWARDS, FormWidgets
@@ -263,6 +263,25 @@ def _wire_rewards(rewards: rewards_step.RewardsStep, form: FormWidgets) -> None:
 
     # No triggers: on page load and on every change of any input (a row field, the prompt tags, the text).
     gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
+
+    @guarded
+    def generate_one(values: dict) -> dict:
+        """A sampled completion from the form's model into the try-it box (which then scores it), or one sentence
+        saying what to fix."""
+        try:
+            config = form_to_config(form.read(values))
+            sample = sample_completion.generate_sample(config)
+        except ConfigError as error:
+            return {rewards.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+        except sample_completion.ModelLoadError as error:
+            return {rewards.generate_message: f"✗ {error}"}
+        question = " ".join(sample.question.split())
+        question = question if len(question) <= 160 else question[:157] + "…"
+        return {rewards.completion: sample.completion, rewards.gold: sample.gold or "",
+                rewards.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question)}
+
+    rewards.generate.click(generate_one, inputs=form.value_components(),
+                           outputs=[rewards.completion, rewards.gold, rewards.generate_message])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -46,9 +46,10 @@ def score_completions(config: RunConfig, completions: list[str], answers: list) 
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
-             answer_prefix: str = "") -> list[str]:
-    """Greedy answers; each starts with `answer_prefix`, the text the chat template put after the assistant header
-    (see data.start_answers_with_prefix), so that they read and score like the answers seen in training."""
+             answer_prefix: str = "", sampling: dict | None = None) -> list[str]:
+    """Greedy answers, or sampled with `sampling` (generate's temperature/top_p/min_p); each starts with
+    `answer_prefix`, the text the chat template put after the assistant header (see data.start_answers_with_prefix),
+    so that they read and score like the answers seen in training."""
     import torch
 
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
@@ -58,8 +59,9 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
                  for p in prompts[start:start + batch_size]]
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.inference_mode():
-            generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                       pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sampling is not None,
+                                       **(sampling or {}), pad_token_id=tokenizer.pad_token_id,
+                                       eos_token_id=tokenizer.eos_token_id)
         new_tokens = generated[:, batch["input_ids"].shape[1]:]
         outputs += [answer_prefix + text for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     return outputs

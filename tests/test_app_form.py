@@ -3,6 +3,7 @@ subprocesses), reading run folders into plots, tables and hints, and the rewards
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from engine import settings
 from engine.config import ConfigError, build_config
 from engine.run_folder import RunFolder
 
-from app import runner, run_view, strings
+from app import runner, run_view, sample_completion, strings
 from app.__main__ import login, parse_arguments
 from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, form_to_config,
                             move_row, preset_form, remove_row, row_to_raw, setting_from_widget,
@@ -226,6 +227,19 @@ def flat_events(steps: int) -> list[dict]:
              "rewards/strict_format/mean": 0.0, "rewards/tag_count/mean": 0.0, "rewards/correct/mean": -1.0,
              "completion_length": 64.0, "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
+
+
+def test_generate_one_samples_the_forms_model_on_its_data(app_dirs, tmp_path):
+    config = form_to_config(math_form(**{"train.max_completion_length": 8}))
+    sample = sample_completion.generate_sample(config)
+    questions = [json.loads(line)["question"] for line in Path(SAMPLE).read_text().splitlines()]
+    assert any(q in sample.question for q in questions)  # a real question of the data, in its prompt
+    assert sample.completion.startswith("<thought>\n") and len(sample.completion) > len("<thought>\n")
+    assert sample.gold and sample.gold.replace(",", "").isdigit()  # GSM8K's number after '####'
+
+    missing = config.model_copy(update={"model": config.model.model_copy(update={"name": str(tmp_path / "none")})})
+    with pytest.raises(sample_completion.ModelLoadError, match=r"^model\.name: .* could not be loaded"):
+        sample_completion.generate_sample(missing)
 
 
 def test_plot_frames_from_events(tmp_path):

@@ -28,6 +28,8 @@ class RewardsStep:
     settings: dict[str, gr.components.Component]  # PROMPT_SETTINGS
     completion: gr.Textbox
     gold: gr.Textbox
+    generate: gr.Button
+    generate_message: gr.Markdown
     total: gr.Markdown
     breakdown: gr.Dataframe
     next: gr.Button
@@ -108,12 +110,16 @@ def build(form: FormValues) -> RewardsStep:
                                     elem_id="try-completion", elem_classes=["gs-mono"])
             gold = gr.Textbox(strings.TRY_EXAMPLE_GOLD, label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO,
                               elem_id="try-gold")
+            generate = gr.Button(strings.TRY_GENERATE, size="sm", elem_id="try-generate")
+            generate_message = gr.Markdown(strings.TRY_GENERATE_INFO, elem_id="try-generate-message",
+                                           elem_classes=["gs-help"])
             total = gr.Markdown("", elem_id="try-total")
             breakdown = gr.Dataframe(pd.DataFrame(columns=strings.TRY_TOTAL_HEADERS), interactive=False,
                                      elem_id="try-breakdown")
     next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
     return RewardsStep(slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
-                       answer_close, settings, completion, gold, total, breakdown, next_button)
+                       answer_close, settings, completion, gold, generate, generate_message, total, breakdown,
+                       next_button)
 
 
 def _number_text(value: float) -> str:
