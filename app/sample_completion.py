@@ -2,21 +2,19 @@
 as a run's rollouts are (system prompt, start_with_thought, temperature, top_p, min_p, max_completion_length), so
 that the rewards can be tried on what this model really writes before a run is launched.
 
-The base model is loaded in the app process (transformers) on first use and kept while the model and its prompt
-prefix stay the same; a lock keeps two clicks from loading it twice.
+The base model is loaded into the app's one model slot (app/model_slot.py) and kept while the model and its prompt
+prefix stay the same.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 from dataclasses import dataclass
 
 from engine.config import RunConfig
 from engine.data import prepare_data
 
-_lock = threading.Lock()
-_loaded: dict = {}  # {"key": (model name, answer prefix), "model": ..., "tokenizer": ...}
+from app import model_slot
 
 
 class ModelLoadError(Exception):
@@ -33,16 +31,11 @@ class Sample:
 def _load(config: RunConfig):
     from engine.evaluation import load_for_eval
 
-    key = (config.model.name, config.prompt.answer_prefix())
-    if _loaded.get("key") != key:
-        _loaded.clear()  # one model at a time: free the previous one first
-        try:
-            model, tokenizer = load_for_eval(config)
-        except Exception as e:  # not downloaded while offline, a typo in a hub id, a folder without weights
-            raise ModelLoadError(f"model.name: {config.model.name} could not be loaded ({type(e).__name__}: "
-                                 f"{str(e)[:200]}).") from e
-        _loaded.update(key=key, model=model, tokenizer=tokenizer)
-    return _loaded["model"], _loaded["tokenizer"]
+    try:
+        return load_for_eval(config)
+    except Exception as e:  # not downloaded while offline, a typo in a hub id, a folder without weights
+        raise ModelLoadError(f"model.name: {config.model.name} could not be loaded ({type(e).__name__}: "
+                             f"{str(e)[:200]}).") from e
 
 
 def generate_sample(config: RunConfig) -> Sample:
@@ -51,8 +44,8 @@ def generate_sample(config: RunConfig) -> Sample:
     from engine.evaluation import generate
 
     t = config.train
-    with _lock:
-        model, tokenizer = _load(config)
+    key = ("base", config.model.name, config.prompt.answer_prefix())
+    with model_slot.holding(key, lambda: _load(config)) as (model, tokenizer):
         row = random.choice(prepare_data(config, tokenizer).train)
         sampling = {"temperature": t.temperature, "top_p": t.top_p, **({"min_p": t.min_p} if t.min_p else {})}
         completion = generate(model, tokenizer, [row["prompt"]], t.max_completion_length, batch_size=1,

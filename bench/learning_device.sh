@@ -3,8 +3,6 @@
 # carrying .devsite and .payload); the run folders stay in /tmp between calls while the machine is warm.
 #   bash bench/learning_device.sh first    # converts SmolLM2, starts A, R and D; each stops with a checkpoint at STOP_AT_S
 #   bash bench/learning_device.sh resume   # resumes each run that is not finished; evaluates each one that is
-#   bash bench/learning_device.sh eval     # evaluates every run as it stands
-# ADAPTERS=1 brings the adapters back too.
 # A = the reasoning preset with its defaults; R = the rlvr-math preset with its defaults (bench/learning*.yaml);
 # D = A with twice the default learning rate (2e-4), to see whether more would learn faster.
 # (The first machine also ran A with 5e-5 and with 5e-6, the earlier defaults: bench/LEARNING.md.)
@@ -27,44 +25,35 @@ wait_for_kv_cache() {  # $1 output file, $2 seconds at most: until vLLM reports 
   done
 }
 finished() { python3 -c "import json,sys; sys.exit(json.load(open('$1/status.json'))['state'] != 'completed')" 2>/dev/null; }
-collect() {  # metrics, samples, status, eval and each output's end, in one file for $OUT (8 files come back at most);
-            # with ADAPTERS=1 also the adapters, in 15 MB parts (16 MiB a file)
+collect() {  # metrics, samples, status, eval and each output's end, in one file for $OUT (8 files come back at most)
   for f in $LOGS/*.txt; do tail -c 30000 "$f" > "/tmp/logs-tail-$(basename "$f")"; done
   (cd /tmp && tar czf "$OUT/$1.tgz" logs-tail-*.txt \
      $(ls -d run-{A,R,D}/{events.jsonl,samples.jsonl,status.json,eval.json,config.yaml} 2>/dev/null))
-  if [ "${ADAPTERS:-0}" = 1 ]; then
-    (cd /tmp && tar czf - run-{A,R,D}/adapter 2>/dev/null | split -b 15M -d - "$OUT/adapters.tgz.")
-  fi
+}
+start_run() {  # $1 run letter: a new training run in the background, once its vLLM has sized its KV cache
+  bash bench/learning_run.sh train "${CONFIG[$1]}" "$(run_dir $1)" "${SHARE[@]}" ${EXTRA[$1]} > "$LOGS/$1-first.txt" 2>&1 &
+  wait_for_kv_cache "$LOGS/$1-first.txt" 180
 }
 case ${1:-} in
   first)
     python3 -c "from engine.builtin_models import builtin_path; print(builtin_path('builtin:smollm2-135m'))"
-    for r in $RUNS; do
-      bash bench/learning_run.sh train "${CONFIG[$r]}" "$(run_dir $r)" "${SHARE[@]}" ${EXTRA[$r]} > "$LOGS/$r-first.txt" 2>&1 &
-      wait_for_kv_cache "$LOGS/$r-first.txt" 180
-    done
+    for r in $RUNS; do start_run $r; done
     wait; collect first ;;
   resume)
     for r in $RUNS; do
       d=$(run_dir $r)
       if ! ls -d "$d"/checkpoints/checkpoint-* >/dev/null 2>&1; then  # cut before its first checkpoint: start over
         rm -rf "$d"
-        bash bench/learning_run.sh train "${CONFIG[$r]}" "$d" "${SHARE[@]}" ${EXTRA[$r]} > "$LOGS/$r-first.txt" 2>&1 &
-        wait_for_kv_cache "$LOGS/$r-first.txt" 180
+        start_run $r
       elif finished "$d"; then
         timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$d" > "$LOGS/$r-eval.txt" 2>&1 &
       else
-        (bash bench/learning_run.sh resume "$d" "${SHARE[@]}"
+        (bash bench/learning_run.sh resume "$d"
          finished "$d" && timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$d") \
           > "$LOGS/$r-resume.txt" 2>&1 &
         wait_for_kv_cache "$LOGS/$r-resume.txt" 180
       fi
     done
     wait; collect resume ;;
-  eval)  # every run, whatever its state (a run still stopped at the last call is evaluated as it stands)
-    for r in $RUNS; do
-      timeout -k 5 $((STOP_AT_S + 40 - SECONDS)) bash bench/learning_run.sh eval "$(run_dir $r)" > "$LOGS/$r-eval.txt" 2>&1 &
-    done
-    wait; collect eval ;;
-  *) sed -n 2,10p "$0"; exit 2 ;;
+  *) sed -n 2,5p "$0"; exit 2 ;;
 esac

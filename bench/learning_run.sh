@@ -10,7 +10,7 @@
 set -uo pipefail
 phase=$1
 shift
-stop_at() {  # $1 pid, $2 run folder: the STOP file at STOP_AT_S, then wait for the run to save and exit
+stop_at() {  # $1 pid, $2 run folder: the STOP file at STOP_AT_EPOCH, then wait for the run to save and exit
   while kill -0 "$1" 2>/dev/null; do
     if [ "$(date +%s)" -ge "${STOP_AT_EPOCH:-9999999999}" ]; then
       echo "asking $2 to stop at $(date)"; touch "$2/STOP"; break

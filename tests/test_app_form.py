@@ -16,7 +16,7 @@ from engine import settings
 from engine.config import ConfigError, build_config
 from engine.run_folder import RunFolder
 
-from app import runner, run_view, sample_completion, strings
+from app import chat, model_slot, runner, run_view, sample_completion, strings
 from app.__main__ import login, parse_arguments
 from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, form_to_config,
                             move_row, preset_form, remove_row, row_to_raw, setting_from_widget,
@@ -24,6 +24,7 @@ from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, c
 from app.reward_preview import preview
 from app.steps import data_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
+from tests.conftest import REPO, run_engine
 
 SAMPLE = str(settings.sample_data_path())
 EXAMPLE = strings.TRY_EXAMPLE_COMPLETION
@@ -240,6 +241,18 @@ def test_generate_one_samples_the_forms_model_on_its_data(app_dirs, tmp_path):
     missing = config.model_copy(update={"model": config.model.model_copy(update={"name": str(tmp_path / "none")})})
     with pytest.raises(sample_completion.ModelLoadError, match=r"^model\.name: .* could not be loaded"):
         sample_completion.generate_sample(missing)
+
+
+def test_chat_answers_with_base_and_tuned_and_shares_the_model_slot(app_dirs):
+    """The results step's chat on a real 2-step run; then "Generate one" takes the app's one model slot over."""
+    quickstart = REPO / "examples" / "quickstart.yaml"
+    run_dir = app_dirs / "runs" / "chat"
+    assert run_engine("train", quickstart, "--run-dir", run_dir, "--set", "train.max_steps=2").returncode == 0
+    base, tuned = chat.answer_both(RunFolder(run_dir), "What is 2 plus 3?")
+    assert base.startswith("<thought>\n") and tuned.startswith("<thought>\n")  # the preset starts inside the thought
+    assert model_slot._slot["key"][0] == "chat"
+    sample_completion.generate_sample(form_to_config(math_form(**{"train.max_completion_length": 8})))
+    assert model_slot._slot["key"][0] == "base"  # one model at a time
 
 
 def test_plot_frames_from_events(tmp_path):
