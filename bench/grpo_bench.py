@@ -15,6 +15,11 @@ Step 1 includes warm-up (compilation, CUDA graphs, allocator growth) and is repo
 Peak VRAM: torch = torch.cuda.max_memory_allocated in the training process; NVML = the most that NVML attributed to
 the process (and its children), polled every 0.2 s; with vLLM it includes the KV-cache pool that
 gpu_memory_utilization reserves up front.
+--leave-free-gib N plays a smaller card: a helper process holds all of the GPU's free memory but N GiB while the
+variant runs (a run that does not fit then fails with out-of-memory, as it would on that card).
+Memory settings (--optim, --vllm-standby, --gpu-memory-utilization, --leave-free-gib) are recorded with each run and
+shown in the table's "settings" column; a run is replaced only by one of the same variant, length and settings. The
+ratios against TRL use the TRL run of the same length.
 Results accumulate in a JSON file (--out), so runs of several calls make one table (--table prints it again).
 """
 
@@ -39,18 +44,55 @@ GIB = 1024.0
 # ---------------------------------------------------------------------------------------------------------------
 # Worker: one variant, one length, in this process.
 
-def bench_config(variant: str, model: str, length: int, steps: int, gpu_memory_utilization: float):
+def bench_config(variant: str, model: str, length: int, steps: int, settings: dict):
     from engine.config import build_config
 
+    vllm = variant == "unsloth-vllm"
     return build_config({
         "preset": "reasoning",
-        "model": {"name": model, "backend": "hf" if variant == "trl" else "unsloth",
-                  "fast_inference": variant == "unsloth-vllm", "lora_rank": 16, "max_seq_length": length + 512,
-                  "gpu_memory_utilization": gpu_memory_utilization},
+        "model": {"name": model, "backend": "hf" if variant == "trl" else "unsloth", "fast_inference": vllm,
+                  "lora_rank": 16, "max_seq_length": length + 512,
+                  "gpu_memory_utilization": settings["gpu_memory_utilization"],
+                  "vllm_standby": vllm and settings["vllm_standby"]},
         "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")},
         "train": {"max_steps": steps, "num_generations": GENERATIONS, "batch_size": GENERATIONS,
-                  "max_completion_length": length, "save_steps": 1_000_000, "samples_per_step": 1},
+                  "max_completion_length": length, "save_steps": 1_000_000, "samples_per_step": 1,
+                  "optim": settings["optim"]},
     })
+
+
+def run_settings(args, variant: str) -> dict:
+    """The memory settings that apply to this variant (vLLM's only to the vLLM variant)."""
+    settings = {"optim": args.optim}
+    if variant == "unsloth-vllm":
+        settings.update(gpu_memory_utilization=args.gpu_memory_utilization, vllm_standby=args.vllm_standby)
+    if args.leave_free_gib:
+        settings["leave_free_gib"] = args.leave_free_gib
+    return settings
+
+
+def settings_label(settings: dict) -> str:
+    parts = [settings["optim"]]
+    if "gpu_memory_utilization" in settings:
+        # In standby Unsloth sizes vLLM's share itself (0.88 of an 80 GiB card) and ignores the one asked for.
+        parts.append("standby, vLLM share set by Unsloth" if settings["vllm_standby"]
+                     else f"vLLM share {settings['gpu_memory_utilization']}")
+    if settings.get("leave_free_gib"):
+        parts.append(f"only {settings['leave_free_gib']} GiB free")
+    return ", ".join(parts)
+
+
+def hold_all_but(gib: float) -> subprocess.Popen:
+    """A helper process that takes all free GPU memory but `gib` GiB and keeps it until it is killed."""
+    script = ("import time, torch; torch.cuda.init(); free, _ = torch.cuda.mem_get_info(); "
+              f"held = torch.empty(free - int({gib} * 2**30), dtype=torch.uint8, device='cuda'); "
+              "print(round(held.numel() / 2**30, 2), flush=True); time.sleep(10**6)")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    held_gib = holder.stdout.readline().strip()
+    if not held_gib:
+        raise RuntimeError(f"could not leave only {gib} GiB free (helper exited {holder.wait()})")
+    print(f"   (holding {held_gib} GiB so that {gib} GiB stay free)", flush=True)
+    return holder
 
 
 def worker(args) -> int:
@@ -58,7 +100,9 @@ def worker(args) -> int:
     from engine.run_folder import RunFolder
 
     training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
-    config = bench_config(args.variant, args.model, args.length, args.steps, args.gpu_memory_utilization)
+    settings = {"optim": args.optim, "gpu_memory_utilization": args.gpu_memory_utilization,
+                "vllm_standby": args.vllm_standby}
+    config = bench_config(args.variant, args.model, args.length, args.steps, settings)
     if args.variant != "trl":
         model_loading.import_unsloth_first(config.model)  # before transformers, as `engine train` does
     forced = {"min_tokens": args.length} if args.variant == "unsloth-vllm" else {"min_new_tokens": args.length}
@@ -103,7 +147,9 @@ def run_variant(args, variant: str, length: int, model: Path) -> dict:
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     command = [sys.executable, "-m", "bench.grpo_bench", "--worker", "--variant", variant, "--length", str(length),
                "--steps", str(args.steps), "--model", str(model), "--run-dir", str(run_dir),
-               "--gpu-memory-utilization", str(args.gpu_memory_utilization)]
+               "--gpu-memory-utilization", str(args.gpu_memory_utilization), "--optim", args.optim]
+    command += ["--vllm-standby"] if args.vllm_standby else []
+    holder = hold_all_but(args.leave_free_gib) if args.leave_free_gib else None
     started = time.time()
     log = (Path(args.work_dir) / f"{variant}-{length}.out").open("w")
     process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -116,14 +162,18 @@ def run_variant(args, variant: str, length: int, model: Path) -> dict:
         code = process.wait()
     poller.done.set()
     poller.join()
+    if holder:
+        holder.kill()
+        holder.wait()
     wall = time.time() - started
     from engine.run_folder import RunFolder
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []
     status = run.read_status() if run.status_path.exists() else {}
-    result = {"variant": variant, "length": length, "steps_asked": args.steps, "exit": code, "wall_s": round(wall, 1),
-              "state": status.get("state"), "error": status.get("error"), "steps": len(events),
+    result = {"variant": variant, "length": length, "settings": run_settings(args, variant), "steps_asked": args.steps,
+              "exit": code, "wall_s": round(wall, 1), "state": status.get("state"), "error": status.get("error"),
+              "steps": len(events),
               "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak}
     if events:
         first, last = events[0], events[-1]
@@ -141,21 +191,33 @@ def load_results(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"runs": []}
 
 
+def speed_vs(trl: dict, r: dict) -> str:
+    """TRL's step time over this run's: steady steps where both have one, else both first steps (warm-up)."""
+    if trl is r:
+        return "1.00x" if r["steps"] > 1 else "1.00x (step 1)"
+    if trl["steps"] > 1 and r["steps"] > 1:
+        return f"{trl['step_s'] / r['step_s']:.2f}x faster"
+    return f"{trl['first_step_s'] / r['first_step_s']:.2f}x faster (step 1)"
+
+
 def table(results: dict) -> str:
-    rows = ["| length | variant | peak VRAM torch (GiB) | peak VRAM NVML (GiB) | step 1 (s) | s/step | "
+    rows = ["| length | variant | settings | peak VRAM torch (GiB) | peak VRAM NVML (GiB) | step 1 (s) | s/step | "
             "completion tok/s | mean completion length | vs TRL: VRAM (torch) | vs TRL: speed |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
-    runs = sorted(results["runs"], key=lambda r: (r["length"], VARIANTS.index(r["variant"])))
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    runs = sorted(results["runs"],
+                  key=lambda r: (r["length"], VARIANTS.index(r["variant"]), settings_label(r["settings"])))
     for r in runs:
+        head = f"| {r['length']} | {r['variant']} | {settings_label(r['settings'])} |"
         if "step_s" not in r:
-            rows.append(f"| {r['length']} | {r['variant']} | did not finish: {r.get('state')} "
-                        f"{r.get('error') or ''} (exit {r['exit']}) | | | | | | | |")
+            rows.append(f"{head} did not finish: {r.get('state')} {r.get('error') or ''} (exit {r['exit']}) "
+                        "| | | | | | | |")
             continue
-        trl = next((t for t in runs if t["length"] == r["length"] and t["variant"] == "trl" and "step_s" in t), None)
+        trl = next((t for t in runs if t["length"] == r["length"] and t["variant"] == "trl" and "step_s" in t
+                    and t["settings"]["optim"] == "adamw_torch"), None)
         vram_ratio = f"{r['torch_peak_mib'] / trl['torch_peak_mib']:.2f}x" if trl and trl["torch_peak_mib"] else "n/a"
-        speed_ratio = f"{trl['step_s'] / r['step_s']:.2f}x faster" if trl else "n/a"
+        speed_ratio = speed_vs(trl, r) if trl else "n/a"
         steady = r["step_s"] if r["steps"] > 1 else f"({r['step_s']}, 1 step only)"
-        rows.append(f"| {r['length']} | {r['variant']} | {r['torch_peak_mib'] / GIB:.2f} | "
+        rows.append(f"{head} {r['torch_peak_mib'] / GIB:.2f} | "
                     f"{r['nvml_process_peak_mib'] / GIB:.2f} | {r['first_step_s']} | {steady} | "
                     f"{r['completion_tokens_per_s']} | {r['completion_length']} | {vram_ratio} | {speed_ratio} |")
     return "\n".join(rows)
@@ -168,6 +230,11 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=2, help="GRPO steps per variant (step 1 is warm-up)")
     parser.add_argument("--shape", default="1.5b", help="random model shape (bench/random_model.py)")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.3, help="vLLM's share of the GPU")
+    parser.add_argument("--vllm-standby", action="store_true", help="Unsloth's standby: vLLM frees its KV cache "
+                        "while training (UNSLOTH_VLLM_STANDBY=1)")
+    parser.add_argument("--leave-free-gib", type=float, default=0,
+                        help="play a smaller card: hold the GPU's memory but this many GiB while each variant runs")
+    parser.add_argument("--optim", default="adamw_torch", help="optimizer (adamw_torch, TRL's default, or adamw_8bit)")
     parser.add_argument("--work-dir", default="/tmp/grpo-bench", help="run folders and worker logs")
     parser.add_argument("--out", default=str(REPO / "bench" / "results.json"), help="results JSON (accumulates)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per variant before it is stopped")
@@ -200,7 +267,8 @@ def main(argv=None) -> int:
             result = {**run_variant(args, variant, length, model), "shape": args.shape,
                       "date": datetime.datetime.now().isoformat(timespec="seconds")}
             print(json.dumps(result), flush=True)
-            results["runs"] = [r for r in results["runs"] if (r["variant"], r["length"]) != (variant, length)]
+            same = (variant, length, result["settings"])
+            results["runs"] = [r for r in results["runs"] if (r["variant"], r["length"], r["settings"]) != same]
             results["runs"].append(result)
             out.write_text(json.dumps(results, indent=2))
     print(f"\n{results['gpu']}, {results['date']}\n{table(results)}")

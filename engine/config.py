@@ -39,10 +39,12 @@ class ModelConfig(Section):
     load_in_fp8: bool = Field(False, description="Load an FP8 model (Unsloth; GPU compute capability 8.9 or newer).")
     fast_inference: bool | None = Field(
         None, description="Generate rollouts with vLLM (Unsloth backend). Empty: on when vLLM is installed.")
-    gpu_memory_utilization: float = Field(0.6, gt=0.05, le=0.95,
-                                          description="Share of GPU memory vLLM may take for weights + KV cache.")
-    vllm_standby: bool = Field(False, description="Unsloth standby: vLLM and training share GPU memory "
-                                                  "(UNSLOTH_VLLM_STANDBY=1); fits longer runs on smaller GPUs.")
+    gpu_memory_utilization: float = Field(
+        0.6, gt=0.05, le=0.95, description="Share of the GPU memory free at load that vLLM takes up front for the "
+                                           "weights + KV cache; training needs the rest (not used in standby).")
+    vllm_standby: bool = Field(False, description="Unsloth standby (UNSLOTH_VLLM_STANDBY=1): Unsloth sizes vLLM's "
+                                                  "share itself and frees its KV cache while training; fits longer "
+                                                  "runs on smaller GPUs.")
     gradient_checkpointing: bool = Field(True, description="Trade compute for memory during the backward pass.")
 
 

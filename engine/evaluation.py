@@ -109,7 +109,8 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
         raise ValueError("the held-out split is empty; set data.eval_fraction above 0 or pass --data")
     prompts, answers = [r["prompt"] for r in rows], [r["answer"] for r in rows]
     max_new = config.train.max_completion_length
-    result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows), "max_new_tokens": max_new, "decoding": "greedy"}
+    result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows),
+              "max_new_tokens": max_new, "decoding": "greedy"}
     prefix = config.prompt.answer_prefix()
     base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix)
     result["base"] = score_completions(config, base_completions, answers)

@@ -163,7 +163,9 @@ def _describe_rollouts(config: RunConfig, tokenizer, vllm: bool) -> str:
     t = config.train
     engine = "HF generate"
     if vllm:
-        engine = "vLLM" + (" in standby (sharing GPU memory with training)" if config.model.vllm_standby else "")
+        engine = ("vLLM in standby (Unsloth sizes its share of the GPU and frees the KV cache while training)"
+                  if config.model.vllm_standby else
+                  f"vLLM with {config.model.gpu_memory_utilization:g} of the free GPU memory up front")
     return (f"rollouts: {engine}; temperature {t.temperature:g}, top_p {t.top_p:g}, min_p {t.min_p:g}, "
             f"up to {t.max_completion_length} tokens, stop at {tokenizer.eos_token!r}")
 

@@ -5,6 +5,13 @@ cache of one generation batch, and the activations kept for the backward pass, p
 computes log-probs with a chunked LM head, so full-vocabulary logits are never held. Calibrated against the H100
 measurements of a 1.5B model with plain TRL (bench/RESULTS.md, DESIGN.md: 5.6-6.9 GiB at 8 x 1024 tokens, 11.3 GiB
 at 8 x 4096); Unsloth needs less. Meant to be within tens of percent, not exact.
+
+With vLLM rollouts (given the GPU's size), vLLM takes its share of the GPU up front, and the weights (shared with
+training) and the KV cache live inside it; training adds its activations on top. Against the bench's NVML peaks
+(bench/RESULTS.md) this is within 6% from 1024 to 12288 tokens; at 16384 tokens on 23.5 GiB it said 29 GiB for a
+run that fit (Unsloth's activations grow slower than TRL's, and the allocator squeezes in), so at long lengths it
+errs towards a warning. In Unsloth's standby mode Unsloth sizes vLLM's share to the card and frees its KV cache
+while training, so only the training side counts.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from pathlib import Path
 
 import regex
 
+from engine import model_loading
 from engine.config import RunConfig
 
 GIB = 2**30
@@ -73,7 +81,8 @@ def model_shape(name: str, local_folder: str | None) -> ModelShape | None:
     return ModelShape.from_size(billions) if billions else None
 
 
-def estimate_peak_gib(config: RunConfig, shape: ModelShape) -> dict:
+def estimate_peak_gib(config: RunConfig, shape: ModelShape, gpu_gib: float | None = None) -> dict:
+    """The parts in GiB and their "total". `gpu_gib`: the GPU's memory, where known (it sizes vLLM's pool)."""
     m, t = config.model, config.train
     bytes_per_weight = 0.56 if m.load_in_4bit else 1.0 if m.load_in_fp8 else 2.0
     weights = shape.parameters * bytes_per_weight
@@ -86,6 +95,13 @@ def estimate_peak_gib(config: RunConfig, shape: ModelShape) -> dict:
     activations = t.batch_size * sequence * shape.hidden * shape.layers * 2 * (2 if m.gradient_checkpointing else 16)
     parts = {"weights": weights, "lora_and_optimizer": lora, "kv_cache": kv_cache, "activations": activations,
              "cuda_context": 0.5 * GIB}
+    vllm = gpu_gib is not None and model_loading.use_vllm(m, model_loading.choose_backend(m, cuda=True))
+    if vllm and m.vllm_standby:
+        parts["kv_cache"] = 0  # vLLM's KV cache is released while training, and Unsloth sizes it to what is left
+    elif vllm:
+        # Unsloth gives vLLM gpu_memory_utilization of the memory free at load; the weights and KV cache are in it.
+        parts = {"vllm_pool": m.gpu_memory_utilization * gpu_gib * GIB, "lora_and_optimizer": lora,
+                 "activations": activations, "cuda_context": 0.5 * GIB}
     gib = {k: v / GIB for k, v in parts.items()}
     gib["total"] = sum(gib.values())
     return gib

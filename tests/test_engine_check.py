@@ -76,3 +76,25 @@ def test_vram_estimate_is_near_the_h100_measurements():
         config = build_config({"preset": "reasoning", "model": {"max_seq_length": 2 * length},
                                "train": {"max_completion_length": length, "batch_size": 8}})
         assert abs(estimate_peak_gib(config, shape)["total"] - measured) / measured < 0.2, length
+
+
+def test_vram_estimate_counts_the_vllm_pool_as_measured():
+    """With vLLM rollouts the peak is vLLM's up-front share of the GPU plus training's activations: the bench's NVML
+    peaks on an H100 (bench/RESULTS.md; 1.5B, 8 generations, Unsloth + vLLM). 23.5 GiB is the '24 GB card' run."""
+    from engine.config import build_config
+    from engine.vram_estimate import ModelShape, estimate_peak_gib
+
+    shape = ModelShape.from_size(1.5)
+    for length, share, gpu_gib, measured in ((1024, 0.3, 79.6, 26.26), (4096, 0.3, 79.6, 29.87),
+                                             (12288, 0.12, 79.6, 25.06), (12288, 0.29, 23.5, 22.33)):
+        config = build_config({"preset": "reasoning", "model": {
+            "backend": "unsloth", "fast_inference": True, "gpu_memory_utilization": share,
+            "max_seq_length": length + 512}, "train": {"max_completion_length": length, "batch_size": 8}})
+        estimate = estimate_peak_gib(config, shape, gpu_gib)
+        assert estimate["vllm_pool"] == pytest.approx(share * gpu_gib) and "weights" not in estimate
+        assert abs(estimate["total"] - measured) / measured < 0.1, (length, estimate["total"])
+        assert "vllm_pool" not in estimate_peak_gib(config, shape)  # no GPU given: no pool to size
+    # Standby: Unsloth sizes vLLM to the card and frees its KV cache while training; the training side is the need.
+    config.model.vllm_standby = True
+    standby = estimate_peak_gib(config, shape, 23.5)
+    assert "vllm_pool" not in standby and standby["kv_cache"] == 0 and standby["weights"] > 2.5

@@ -172,7 +172,8 @@ def test_vllm_run(tmp_path, model_dir):
     assert_every_file(run, 2)
     assert_adapter_loads(run, model_dir)
     log = run.log_path.read_text()
-    assert "rollouts: vLLM; temperature 0.8, top_p 0.9, min_p 0.05, up to 32 tokens, stop at '<|im_end|>'" in log
+    assert (f"rollouts: vLLM with {TEST_VLLM_MEMORY:g} of the free GPU memory up front; temperature 0.8, top_p 0.9, "
+            "min_p 0.05, up to 32 tokens, stop at '<|im_end|>'") in log
     assert all(e["completion_length"] <= 32 for e in run.read_events())
 
 

@@ -56,7 +56,8 @@ def estimate_gib(name: str, config: RunConfig | None) -> float | None:
         return None
     config = (config or RunConfig()).model_copy(deep=True)
     config.model.name = name
-    return estimate_peak_gib(config, shape)["total"]
+    info = machine.gpu_info()
+    return estimate_peak_gib(config, shape, info.total_mib / 1024 if info else None)["total"]
 
 
 def fit_text(name: str, estimate: float | None) -> str:
