@@ -44,20 +44,20 @@ GIB = 1024.0
 # ---------------------------------------------------------------------------------------------------------------
 # Worker: one variant, one length, in this process.
 
-def bench_config(variant: str, model: str, length: int, steps: int, settings: dict):
+def bench_config(args):
+    """The worker's run config, from its command line."""
     from engine.config import build_config
 
-    vllm = variant == "unsloth-vllm"
+    vllm = args.variant == "unsloth-vllm"
     return build_config({
         "preset": "reasoning",
-        "model": {"name": model, "backend": "hf" if variant == "trl" else "unsloth", "fast_inference": vllm,
-                  "lora_rank": 16, "max_seq_length": length + 512,
-                  "gpu_memory_utilization": settings["gpu_memory_utilization"],
-                  "vllm_standby": vllm and settings["vllm_standby"]},
+        "model": {"name": args.model, "backend": "hf" if args.variant == "trl" else "unsloth", "fast_inference": vllm,
+                  "lora_rank": 16, "max_seq_length": args.length + 512,
+                  "gpu_memory_utilization": args.gpu_memory_utilization, "vllm_standby": vllm and args.vllm_standby},
         "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")},
-        "train": {"max_steps": steps, "num_generations": GENERATIONS, "batch_size": GENERATIONS,
-                  "max_completion_length": length, "save_steps": 1_000_000, "samples_per_step": 1,
-                  "optim": settings["optim"]},
+        "train": {"max_steps": args.steps, "num_generations": GENERATIONS, "batch_size": GENERATIONS,
+                  "max_completion_length": args.length, "save_steps": 1_000_000, "samples_per_step": 1,
+                  "optim": args.optim},
     })
 
 
@@ -100,9 +100,7 @@ def worker(args) -> int:
     from engine.run_folder import RunFolder
 
     training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
-    settings = {"optim": args.optim, "gpu_memory_utilization": args.gpu_memory_utilization,
-                "vllm_standby": args.vllm_standby}
-    config = bench_config(args.variant, args.model, args.length, args.steps, settings)
+    config = bench_config(args)
     if args.variant != "trl":
         model_loading.import_unsloth_first(config.model)  # before transformers, as `engine train` does
     forced = {"min_tokens": args.length} if args.variant == "unsloth-vllm" else {"min_new_tokens": args.length}

@@ -130,15 +130,15 @@ def check_config(config: RunConfig) -> CheckReport:
         report.facts["parameters"] = f"{billions:.2f}B" if billions >= 0.1 else f"{shape.parameters / 1e6:.1f}M"
         if billions < SMALL_MODEL_BILLIONS:
             report.warnings.append(SMALL_MODEL_WARNING)
-        estimate = estimate_peak_gib(config, shape, info.total_mib / 1024 if info else None)
-        parts = ", ".join(f"{name.replace('_', ' ')} {gib:.1f}" for name, gib in estimate.items()
-                          if name in ("vllm_pool", "weights", "activations", "kv_cache") and gib)
+        estimate = estimate_peak_gib(config, shape, info.total_gib if info else None)
+        parts = ", ".join(f"{name.replace('_', ' ')} {estimate[name]:.1f}"
+                          for name in ("vllm_pool", "weights", "activations", "kv_cache") if estimate.get(name))
         report.facts["VRAM estimate"] = f"~{estimate['total']:.1f} GiB peak on CUDA (rough: {parts})"
-        if info is not None and estimate["total"] > info.total_mib / 1024 * 0.95:
+        if info is not None and estimate["total"] > info.total_gib * 0.95:
             vllm_advice = ", lower model.gpu_memory_utilization or turn on model.vllm_standby" \
                 if "vllm_pool" in estimate else ""
             report.warnings.append(f"the estimate ({estimate['total']:.1f} GiB) is above this GPU's "
-                                   f"{info.total_mib / 1024:.0f} GiB; lower num_generations or "
+                                   f"{info.total_gib:.0f} GiB; lower num_generations or "
                                    f"max_completion_length{vllm_advice}, or use load_in_4bit")
     return report
 

@@ -25,9 +25,13 @@ class GpuInfo:
     def supports_fp8(self) -> bool:
         return self.compute_capability >= FP8_MIN_CAPABILITY
 
+    @property
+    def total_gib(self) -> float:
+        return self.total_mib / 1024
+
     def describe(self) -> str:
         major, minor = self.compute_capability
-        return f"{self.name}, {self.total_mib / 1024:.0f} GiB, compute capability {major}.{minor}"
+        return f"{self.name}, {self.total_gib:.0f} GiB, compute capability {major}.{minor}"
 
 
 @lru_cache(maxsize=1)

@@ -100,8 +100,8 @@ def estimate_peak_gib(config: RunConfig, shape: ModelShape, gpu_gib: float | Non
         parts["kv_cache"] = 0  # vLLM's KV cache is released while training, and Unsloth sizes it to what is left
     elif vllm:
         # Unsloth gives vLLM gpu_memory_utilization of the memory free at load; the weights and KV cache are in it.
-        parts = {"vllm_pool": m.gpu_memory_utilization * gpu_gib * GIB, "lora_and_optimizer": lora,
-                 "activations": activations, "cuda_context": 0.5 * GIB}
+        del parts["weights"], parts["kv_cache"]
+        parts["vllm_pool"] = m.gpu_memory_utilization * gpu_gib * GIB
     gib = {k: v / GIB for k, v in parts.items()}
     gib["total"] = sum(gib.values())
     return gib

@@ -57,7 +57,7 @@ def estimate_gib(name: str, config: RunConfig | None) -> float | None:
     config = (config or RunConfig()).model_copy(deep=True)
     config.model.name = name
     info = machine.gpu_info()
-    return estimate_peak_gib(config, shape, info.total_mib / 1024 if info else None)["total"]
+    return estimate_peak_gib(config, shape, info.total_gib if info else None)["total"]
 
 
 def fit_text(name: str, estimate: float | None) -> str:
@@ -66,7 +66,7 @@ def fit_text(name: str, estimate: float | None) -> str:
         return strings.MODEL_CPU_ONLY_BUILTIN if builtin_models.is_builtin(name) else strings.MODEL_CPU_SLOW
     if estimate is None:
         return strings.MODEL_FITS
-    share = estimate / (info.total_mib / 1024)
+    share = estimate / info.total_gib
     return strings.MODEL_FITS if share <= FITS_SHARE else strings.MODEL_TIGHT if share <= TIGHT_SHARE \
         else strings.MODEL_TOO_BIG
 
@@ -102,7 +102,7 @@ def model_summary(name: str, config: RunConfig | None) -> str:
     else:
         estimate = estimate_gib(name, config)
         info = machine.gpu_info()
-        versus = strings.MODEL_VERSUS_GPU.format(total=info.total_mib / 1024) if info else ""
+        versus = strings.MODEL_VERSUS_GPU.format(total=info.total_gib) if info else ""
         text = strings.MODEL_SUMMARY.format(name=name, size=size_text(billions),
                                             estimate="?" if estimate is None else f"~{estimate:.1f} GiB",
                                             versus=versus)
