@@ -93,28 +93,23 @@ def setting_choices(key: str) -> list[str] | None:
 
 
 def setting_widget(key: str) -> str:
-    """'checkbox', 'dropdown', 'tristate' (bool or empty), 'int', 'float', with '?' appended when empty is allowed."""
+    """'checkbox', 'dropdown', 'int', 'float', with '?' appended when empty is allowed."""
     annotation = _field(key).annotation
     args = set(typing.get_args(annotation)) if isinstance(annotation, types.UnionType) else {annotation}
     optional = type(None) in args
     args.discard(type(None))
     base = next(iter(args)) if len(args) == 1 else annotation
     if base is bool:
-        return "tristate" if optional else "checkbox"
+        return "checkbox"
     if setting_choices(key) is not None:
         return "dropdown"
     kind = "int" if base is int else "float"
     return kind + ("?" if optional else "")
 
 
-TRISTATE = {None: "auto", True: "on", False: "off"}
-
-
 def setting_to_widget(key: str, value: Any) -> Any:
     """The value as its widget holds it. Optional numbers are text boxes: Gradio's number box cannot be empty."""
     widget = setting_widget(key)
-    if widget == "tristate":
-        return TRISTATE[value]
     if widget.endswith("?"):
         return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return value
@@ -122,8 +117,6 @@ def setting_to_widget(key: str, value: Any) -> Any:
 
 def setting_from_widget(key: str, value: Any) -> Any:
     widget = setting_widget(key)
-    if widget == "tristate":
-        return {v: k for k, v in TRISTATE.items()}.get(value)
     if widget.startswith(("int", "float")):
         if value is None or str(value).strip() == "":
             return None
@@ -180,7 +173,7 @@ def form_to_raw(form: FormValues) -> dict:
     for key, value in form.settings.items():
         section, name = key.split(".", 1)
         value = setting_from_widget(key, value)
-        if value is None and not setting_widget(key).endswith(("?", "tristate")):
+        if value is None and not setting_widget(key).endswith("?"):
             continue  # an emptied required number: left out here, reported by empty_setting_problems
         raw[section][name] = value
     return raw

@@ -29,8 +29,6 @@ def setting_component(key: str, value, **extra) -> gr.components.Component:
     common = dict(label=label, info=info, value=value, elem_id=elem_id, **extra)
     if widget == "checkbox":
         return gr.Checkbox(**common)
-    if widget == "tristate":
-        return gr.Dropdown(choices=strings.FAST_INFERENCE_CHOICES, **common)
     if widget == "dropdown":
         return gr.Dropdown(choices=setting_choices(key), **common)
     if widget.endswith("?"):  # a text box, since a number box cannot be empty

@@ -50,7 +50,6 @@ PRESET_UNAVAILABLE = "**{name}** — {description}  \n✗ *Not available here: {
 ADVANCED_LABEL = "Advanced settings (model and training)"
 ADVANCED_MODEL_HEADING = "#### Model"
 ADVANCED_TRAIN_HEADING = "#### Training"
-FAST_INFERENCE_CHOICES = [("auto (on when vLLM is installed)", "auto"), ("on", "on"), ("off", "off")]
 OPTIONAL_NUMBER_HINT = "Leave empty for the default."
 
 # 3 Data ---------------------------------------------------------------------------------------------------------

@@ -1,26 +1,39 @@
-"""The same GRPO workload three ways, on one GPU: peak VRAM, seconds per step, completion tokens per second.
+"""The same GRPO workload four ways, on one GPU: start-up, step time, tokens/s, peak VRAM, where a step's time goes,
+and how close decoding comes to the memory-bandwidth ceiling.
 
-    python -m bench.grpo_bench --lengths 1024 --variants trl,unsloth,unsloth-vllm --steps 2
+    python -m bench.grpo_bench --variants trl-vllm,unsloth-vllm --batch 64 --lengths 1024 --steps 6
 
-Variants (each in its own subprocess, so that every VRAM figure is that process's alone):
-  trl           plain TRL: transformers + peft + TRL's GRPOTrainer with HF generate; Unsloth is never imported
-                (our engine's `hf` backend, which is exactly that)
-  unsloth       our engine's `unsloth` backend with HF generate (fast_inference false)
-  unsloth-vllm  our engine's `unsloth` backend with vLLM rollouts (fast_inference true)
+Variants (each in its own subprocess, so that every VRAM figure is that process's alone; all run our engine, so the
+workload, data, rewards and logging are identical and only the backend and rollout engine differ):
+  trl           backend hf, rollout hf: transformers + peft + TRL's GRPOTrainer with HF generate (Unsloth never
+                imported)
+  trl-vllm      backend hf, rollout vllm: TRL's own colocate mode (vLLM in the training process with its own copy of
+                the weights), at TRL's default vLLM share (0.3 of the card) unless --peer-share says otherwise. The
+                honest peer: what a user who picks TRL gets at its fastest on one GPU.
+  unsloth       backend unsloth, rollout hf
+  unsloth-vllm  backend unsloth, rollout vllm: ours (Unsloth's fast_inference, vLLM shares the training weights),
+                vLLM's memory sized to the run unless --gpu-memory-utilization says otherwise
 Workload: a random-init model of a real shape (bench/random_model.py; Qwen2.5-1.5B by default), LoRA r16 on all
-linear layers, 8 generations of one prompt per step (batch 8), the reasoning preset's rewards on the GSM8K slice.
-Every completion is forced to the full length: HF generate gets min_new_tokens = length and vLLM min_tokens = length
-(TRL's generation_kwargs), so no run is shortened by an early EOS; the table shows the mean length seen.
-Step 1 includes warm-up (compilation, CUDA graphs, allocator growth) and is reported apart; "s/step" is the last step.
-Peak VRAM: torch = torch.cuda.max_memory_allocated in the training process; NVML = the most that NVML attributed to
-the process (and its children), polled every 0.2 s; with vLLM it includes the KV-cache pool that
-gpu_memory_utilization reserves up front.
---leave-free-gib N plays a smaller card: a helper process holds all of the GPU's free memory but N GiB while the
-variant runs (a run that does not fit then fails with out-of-memory, as it would on that card).
-Memory settings (--optim, --vllm-standby, --gpu-memory-utilization, --leave-free-gib) are recorded with each run and
-shown in the table's "settings" column; a run is replaced only by one of the same variant, length and settings. The
-ratios against TRL use the TRL run of the same length.
-Results accumulate in a JSON file (--out), so runs of several calls make one table (--table prints it again).
+linear layers, --batch completions per step = batch/8 prompts x 8 generations, the reasoning preset's rewards on the
+GSM8K slice. Every completion is forced to the full length (HF generate: min_new_tokens, vLLM: min_tokens), so no run
+is shortened by an early EOS; the table shows the mean length seen.
+
+Columns:
+  start-up      process start to the first step's start (imports, model load, vLLM engine and CUDA graphs)
+  step 1        the first step, with its warm-up (compilation, allocator growth)
+  s/step        the median of steps 2..N (steady state; N = --steps, at least 6 for a median of 5)
+  gen / train   median seconds per step in generation (rollouts + reward scoring; engine metric timing/generation_s)
+                and the rest of the step (log-probs, loss, backward, optimizer)
+  tok/s         completion tokens per second of the steady step: batch x mean completion length / s/step
+  decode %      decoded tokens/s during generation against the HBM ceiling. A decode step must read every weight and
+                the whole KV cache once: bytes = weight bytes + batch x mean context x KV bytes per token (2 x layers x
+                kv_dim x 2 bytes, mean context = prompt + length/2), so the ceiling is batch x bandwidth / bytes. The
+                measured rate is batch x length / gen seconds (prefill and scoring included, so it is a lower bound).
+  torch / NVML  peak torch.cuda.max_memory_allocated in the training process / the most NVML attributed to the
+                process and its children (polled every 0.2 s); with vLLM both include its pool
+Results accumulate in a JSON file (--out), one entry per (GPU, shape, batch, length, variant, settings), so runs of
+several calls make one table (--table prints it again). The "vs best peer" column divides the best peer's
+tokens/s (trl-vllm where it ran, else trl) of the same GPU, shape, batch and length by ours.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ import argparse
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -36,9 +50,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-VARIANTS = ("trl", "unsloth", "unsloth-vllm")
+VARIANTS = {"trl": ("hf", "hf"), "trl-vllm": ("hf", "vllm"), "unsloth": ("unsloth", "hf"),
+            "unsloth-vllm": ("unsloth", "vllm")}
+PEERS = ("trl-vllm", "trl")  # the best peer first
 GENERATIONS = 8
 GIB = 1024.0
+# HBM bandwidth by GPU name (vendor datasheets); --hbm-tbps overrides.
+HBM_TBPS = {"H200": 4.8, "H100": 3.35, "A100": 2.0, "L40S": 0.864, "RTX 4090": 1.008}
+TRL_DEFAULT_SHARE = 0.3  # GRPOConfig.vllm_gpu_memory_utilization's default in TRL 1.15
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -48,24 +67,63 @@ def bench_config(args):
     """The worker's run config, from its command line."""
     from engine.config import build_config
 
-    vllm = args.variant == "unsloth-vllm"
+    backend, rollout = VARIANTS[args.variant]
     return build_config({
         "preset": "reasoning",
-        "model": {"name": args.model, "backend": "hf" if args.variant == "trl" else "unsloth", "fast_inference": vllm,
-                  "lora_rank": 16, "max_seq_length": args.length + 512,
-                  "gpu_memory_utilization": args.gpu_memory_utilization, "vllm_standby": vllm and args.vllm_standby},
+        "model": {"name": args.model, "backend": backend, "rollout": rollout, "lora_rank": 16,
+                  "max_seq_length": args.length + 512, "gpu_memory_utilization": args.share,
+                  "vllm_standby": rollout == "vllm" and backend == "unsloth" and args.vllm_standby},
         "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")},
-        "train": {"max_steps": args.steps, "num_generations": GENERATIONS, "batch_size": GENERATIONS,
+        "train": {"max_steps": args.steps, "num_generations": GENERATIONS, "batch_size": args.batch,
                   "max_completion_length": args.length, "save_steps": 1_000_000, "samples_per_step": 1,
                   "optim": args.optim},
     })
 
 
+def worker(args) -> int:
+    from engine import training
+    from engine.run_folder import RunFolder
+
+    training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
+    config = bench_config(args)
+    training.prepare_process(config)  # Unsloth before transformers, as `engine train` does
+    rollout = VARIANTS[args.variant][1]
+    forced = {"min_tokens": args.length} if rollout == "vllm" else {"min_new_tokens": args.length}
+    run = RunFolder(Path(args.run_dir))
+    run.path.mkdir(parents=True, exist_ok=True)
+    state = training.train(config, run, grpo_overrides={"generation_kwargs": forced})
+    print_stall_suspects()
+    return 0 if state == "completed" else 1
+
+
+def print_stall_suspects() -> None:
+    """What could make some steps slower than others, for the worker's log: recompilations (torch.compile on a new
+    shape), allocator retries (cudaFree + cudaMalloc storms when memory is tight) and the allocator's growth."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return
+    from torch._dynamo.utils import counters
+
+    memory = torch.cuda.memory_stats()
+    suspects = {"num_alloc_retries": memory.get("num_alloc_retries"), "num_ooms": memory.get("num_ooms"),
+                "reserved_peak_gib": round(memory.get("reserved_bytes.all.peak", 0) / 2**30, 2),
+                "dynamo": {group: dict(values) for group, values in counters.items()
+                           if group in ("stats", "recompiles", "graph_break", "frames")}}
+    print("stall suspects: " + json.dumps(suspects, default=str), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parent: model, subprocesses, VRAM polling, table.
+
 def run_settings(args, variant: str) -> dict:
-    """The memory settings that apply to this variant (vLLM's only to the vLLM variant)."""
+    """The memory settings that apply to this variant (vLLM's only to vLLM variants)."""
     settings = {"optim": args.optim}
-    if variant == "unsloth-vllm":
-        settings.update(gpu_memory_utilization=args.gpu_memory_utilization, vllm_standby=args.vllm_standby)
+    backend, rollout = VARIANTS[variant]
+    if rollout == "vllm":
+        settings["vllm_share"] = args.peer_share if variant == "trl-vllm" else args.gpu_memory_utilization
+        if backend == "unsloth" and args.vllm_standby:
+            settings["vllm_standby"] = True
     if args.leave_free_gib:
         settings["leave_free_gib"] = args.leave_free_gib
     return settings
@@ -73,10 +131,11 @@ def run_settings(args, variant: str) -> dict:
 
 def settings_label(settings: dict) -> str:
     parts = [settings["optim"]]
-    if "gpu_memory_utilization" in settings:
-        # In standby Unsloth sizes vLLM's share itself (0.88 of an 80 GiB card) and ignores the one asked for.
-        parts.append("standby, vLLM share set by Unsloth" if settings["vllm_standby"]
-                     else f"vLLM share {settings['gpu_memory_utilization']}")
+    if settings.get("vllm_standby"):
+        parts.append("standby, vLLM share set by Unsloth")
+    elif "vllm_share" in settings:
+        share = settings["vllm_share"]
+        parts.append("vLLM sized to the run" if share is None else f"vLLM share {share}")
     if settings.get("leave_free_gib"):
         parts.append(f"only {settings['leave_free_gib']} GiB free")
     return ", ".join(parts)
@@ -94,24 +153,6 @@ def hold_all_but(gib: float) -> subprocess.Popen:
     print(f"   (holding {held_gib} GiB so that {gib} GiB stay free)", flush=True)
     return holder
 
-
-def worker(args) -> int:
-    from engine import model_loading, training
-    from engine.run_folder import RunFolder
-
-    training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
-    config = bench_config(args)
-    if args.variant != "trl":
-        model_loading.import_unsloth_first(config.model)  # before transformers, as `engine train` does
-    forced = {"min_tokens": args.length} if args.variant == "unsloth-vllm" else {"min_new_tokens": args.length}
-    run = RunFolder(Path(args.run_dir))
-    run.path.mkdir(parents=True, exist_ok=True)
-    state = training.train(config, run, grpo_overrides={"generation_kwargs": forced})
-    return 0 if state == "completed" else 1
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parent: model, subprocesses, VRAM polling, table.
 
 class PeakPoller(threading.Thread):
     """NVML's reading of a process (and its children) every `interval` seconds; keeps the peaks."""
@@ -140,17 +181,48 @@ def ensure_model(shape: str, root: Path) -> Path:
     return folder
 
 
-def run_variant(args, variant: str, length: int, model: Path) -> dict:
-    run_dir = Path(args.work_dir) / f"{variant}-{length}"
+def mean_prompt_tokens(model: Path) -> float:
+    """The mean prompt length of the workload in the model's tokenizer (the decode ceiling's context)."""
+    from engine.config import build_config
+    from engine.data import prepare_data, prompt_token_count, start_answers_with_prefix
+    from engine.model_loading import load_tokenizer
+
+    config = build_config({"preset": "reasoning", "model": {"name": str(model)},
+                           "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
+    tokenizer = load_tokenizer(str(model))
+    start_answers_with_prefix(tokenizer, config.prompt)
+    prompts = [row["prompt"] for row in prepare_data(config, tokenizer).train]
+    return statistics.mean(prompt_token_count(tokenizer, p) for p in prompts)
+
+
+def decode_ceiling_share(model: Path, batch: int, length: int, generation_s: float, prompt_tokens: float,
+                         hbm_tbps: float) -> float:
+    """Measured decode tokens/s over the HBM ceiling (see the module docstring)."""
+    from engine.model_shape import ModelShape
+
+    shape = ModelShape.from_config_json(model / "config.json")
+    kv_bytes_per_token = 2 * shape.layers * shape.kv_dim * 2
+    bytes_per_step = shape.parameters * 2 + batch * (prompt_tokens + length / 2) * kv_bytes_per_token
+    ceiling = batch * hbm_tbps * 1e12 / bytes_per_step
+    return batch * length / generation_s / ceiling
+
+
+def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: float, hbm_tbps: float | None) -> dict:
+    run_dir = Path(args.work_dir) / f"{variant}-{args.batch}-{length}"
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+    settings = run_settings(args, variant)
     command = [sys.executable, "-m", "bench.grpo_bench", "--worker", "--variant", variant, "--length", str(length),
-               "--steps", str(args.steps), "--model", str(model), "--run-dir", str(run_dir),
-               "--gpu-memory-utilization", str(args.gpu_memory_utilization), "--optim", args.optim]
-    command += ["--vllm-standby"] if args.vllm_standby else []
+               "--steps", str(args.steps), "--batch", str(args.batch), "--model", str(model),
+               "--run-dir", str(run_dir), "--optim", args.optim]
+    if settings.get("vllm_share") is not None:
+        command += ["--share", str(settings["vllm_share"])]
+    command += ["--vllm-standby"] if settings.get("vllm_standby") else []
     holder = hold_all_but(args.leave_free_gib) if args.leave_free_gib else None
     started = time.time()
-    log = (Path(args.work_dir) / f"{variant}-{length}.out").open("w")
-    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    log = (Path(args.work_dir) / f"{variant}-{args.batch}-{length}.out").open("w")
+    # Recompilations are logged with the step they happen in (the progress line follows each step).
+    env = {**os.environ, **({"TORCH_LOGS": "recompiles"} if args.profile else {})}
+    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     poller = PeakPoller(process.pid)
     poller.start()
     try:
@@ -163,25 +235,35 @@ def run_variant(args, variant: str, length: int, model: Path) -> dict:
     if holder:
         holder.kill()
         holder.wait()
-    wall = time.time() - started
     from engine.run_folder import RunFolder
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []
     status = run.read_status() if run.status_path.exists() else {}
-    result = {"variant": variant, "length": length, "settings": run_settings(args, variant), "steps_asked": args.steps,
-              "exit": code, "wall_s": round(wall, 1), "state": status.get("state"), "error": status.get("error"),
-              "steps": len(events),
-              "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak}
+    result = {"variant": variant, "length": length, "batch": args.batch, "settings": settings,
+              "steps_asked": args.steps, "exit": code, "wall_s": round(time.time() - started, 1),
+              "state": status.get("state"), "error": status.get("error"), "steps": len(events),
+              "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak,
+              "step_times": [round(e["step_time"], 2) for e in events if "step_time" in e],
+              "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e]}
     if events:
-        first, last = events[0], events[-1]
+        first, steady = events[0], events[1:] or events[:1]
+        step_s = statistics.median(e["step_time"] for e in steady)
+        generation_s = statistics.median(e.get("timing/generation_s") or 0 for e in steady) or None
+        length_seen = statistics.mean(e.get("completion_length") or 0 for e in steady)
         result.update({
-            "first_step_s": round(first["step_time"], 1), "step_s": round(last["step_time"], 1),
             "startup_s": round(first["time"] - first["step_time"] - started, 1),
-            "completion_length": last.get("completion_length"),
-            "completion_tokens_per_s": round(GENERATIONS * (last.get("completion_length") or 0) / last["step_time"], 1),
+            "first_step_s": round(first["step_time"], 1), "step_s": round(step_s, 2),
+            "generation_s": round(generation_s, 2) if generation_s else None,
+            "training_s": round(step_s - generation_s, 2) if generation_s else None,
+            "completion_length": round(length_seen, 1),
+            "completion_tokens_per_s": round(args.batch * length_seen / step_s, 1),
             "torch_peak_mib": max(e["torch_peak_allocated_mib"] or 0 for e in events),
+            "prompt_tokens": round(prompt_tokens, 1),
         })
+        if generation_s and hbm_tbps:
+            result["decode_ceiling_share"] = round(decode_ceiling_share(
+                model, args.batch, length_seen, generation_s, prompt_tokens, hbm_tbps), 3)
     return result
 
 
@@ -189,57 +271,73 @@ def load_results(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"runs": []}
 
 
-def speed_vs(trl: dict, r: dict) -> str:
-    """TRL's step time over this run's: steady steps where both have one, else both first steps (warm-up)."""
-    if trl is r:
-        return "1.00x" if r["steps"] > 1 else "1.00x (step 1)"
-    if trl["steps"] > 1 and r["steps"] > 1:
-        return f"{trl['step_s'] / r['step_s']:.2f}x faster"
-    return f"{trl['first_step_s'] / r['first_step_s']:.2f}x faster (step 1)"
+def _group(r: dict) -> tuple:
+    return (r.get("gpu", ""), r.get("shape", "1.5b"), r.get("batch", GENERATIONS), r["length"])
+
+
+def best_peer(runs: list[dict], r: dict) -> dict | None:
+    same = [p for p in runs if _group(p) == _group(r) and "step_s" in p and not p["settings"].get("leave_free_gib")]
+    return next((p for name in PEERS for p in same if p["variant"] == name), None)
 
 
 def table(results: dict) -> str:
-    rows = ["| length | variant | settings | peak VRAM torch (GiB) | peak VRAM NVML (GiB) | step 1 (s) | s/step | "
-            "completion tok/s | mean completion length | vs TRL: VRAM (torch) | vs TRL: speed |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    runs = sorted(results["runs"],
-                  key=lambda r: (r["length"], VARIANTS.index(r["variant"]), settings_label(r["settings"])))
+    rows = ["| GPU | shape | batch | length | variant | settings | start-up (s) | step 1 (s) | s/step | gen / train "
+            "(s) | tok/s | decode % of ceiling | torch peak (GiB) | NVML peak (GiB) | vs best peer |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = list(VARIANTS)
+    runs = sorted(results["runs"], key=lambda r: (*_group(r), order.index(r["variant"]), settings_label(r["settings"])))
     for r in runs:
-        head = f"| {r['length']} | {r['variant']} | {settings_label(r['settings'])} |"
+        gpu, shape, batch, length = _group(r)
+        head = f"| {gpu} | {shape} | {batch} | {length} | {r['variant']} | {settings_label(r['settings'])} |"
         if "step_s" not in r:
             rows.append(f"{head} did not finish: {r.get('state')} {r.get('error') or ''} (exit {r['exit']}) "
-                        "| | | | | | | |")
+                        "| | | | | | | | |")
             continue
-        trl = next((t for t in runs if t["length"] == r["length"] and t["variant"] == "trl" and "step_s" in t
-                    and t["settings"]["optim"] == "adamw_torch"), None)
-        vram_ratio = f"{r['torch_peak_mib'] / trl['torch_peak_mib']:.2f}x" if trl and trl["torch_peak_mib"] else "n/a"
-        speed_ratio = speed_vs(trl, r) if trl else "n/a"
         steady = r["step_s"] if r["steps"] > 1 else f"({r['step_s']}, 1 step only)"
-        rows.append(f"{head} {r['torch_peak_mib'] / GIB:.2f} | "
-                    f"{r['nvml_process_peak_mib'] / GIB:.2f} | {r['first_step_s']} | {steady} | "
-                    f"{r['completion_tokens_per_s']} | {r['completion_length']} | {vram_ratio} | {speed_ratio} |")
+        split = (f"{r['generation_s']} / {r['training_s']}" if r.get("generation_s") else "n/a")
+        ceiling = f"{r['decode_ceiling_share']:.0%}" if r.get("decode_ceiling_share") else "n/a"
+        peer = best_peer(results["runs"], r)
+        ratio = "n/a"
+        if peer is r:
+            ratio = "(peer)"
+        elif peer is not None:
+            ratio = (f"{r['completion_tokens_per_s'] / peer['completion_tokens_per_s']:.2f}x tok/s vs "
+                     f"{peer['variant']}, {r['nvml_process_peak_mib'] / max(1, peer['nvml_process_peak_mib']):.2f}x "
+                     "NVML")
+        rows.append(f"{head} {r.get('startup_s', 'n/a')} | {r['first_step_s']} | {steady} | {split} | "
+                    f"{r['completion_tokens_per_s']} | {ceiling} | {r['torch_peak_mib'] / GIB:.2f} | "
+                    f"{r['nvml_process_peak_mib'] / GIB:.2f} | {ratio} |")
     return "\n".join(rows)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="GRPO: plain TRL vs our Unsloth backend, without and with vLLM.")
+    parser = argparse.ArgumentParser(description="GRPO on one GPU: TRL (HF generate, vLLM colocate) vs ours.")
     parser.add_argument("--lengths", default="1024", help="completion lengths, comma-separated (e.g. 1024,4096)")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"some of {', '.join(VARIANTS)}")
-    parser.add_argument("--steps", type=int, default=2, help="GRPO steps per variant (step 1 is warm-up)")
+    parser.add_argument("--variants", default="trl-vllm,unsloth-vllm", help=f"some of {', '.join(VARIANTS)}")
+    parser.add_argument("--batch", type=int, default=GENERATIONS, help="completions per step (8 per prompt)")
+    parser.add_argument("--steps", type=int, default=6, help="GRPO steps per variant (step 1 is warm-up)")
     parser.add_argument("--shape", default="1.5b", help="random model shape (bench/random_model.py)")
-    parser.add_argument("--gpu-memory-utilization", type=float, default=0.3, help="vLLM's share of the GPU")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=None,
+                        help="vLLM's share for our variants (default: sized to the run)")
+    parser.add_argument("--peer-share", type=float, default=TRL_DEFAULT_SHARE,
+                        help="vLLM's share for trl-vllm (default: TRL's own default, 0.3 of the card)")
     parser.add_argument("--vllm-standby", action="store_true", help="Unsloth's standby: vLLM frees its KV cache "
                         "while training (UNSLOTH_VLLM_STANDBY=1)")
     parser.add_argument("--leave-free-gib", type=float, default=0,
                         help="play a smaller card: hold the GPU's memory but this many GiB while each variant runs")
     parser.add_argument("--optim", default="adamw_torch", help="optimizer (adamw_torch, TRL's default, or adamw_8bit)")
+    parser.add_argument("--hbm-tbps", type=float, default=None, help="HBM bandwidth for the decode ceiling "
+                        "(default: from the GPU's name)")
     parser.add_argument("--work-dir", default="/tmp/grpo-bench", help="run folders and worker logs")
     parser.add_argument("--out", default=str(REPO / "bench" / "results.json"), help="results JSON (accumulates)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per variant before it is stopped")
+    parser.add_argument("--profile", action="store_true", help="log recompilations (TORCH_LOGS=recompiles) in the "
+                        "worker logs under --work-dir")
     parser.add_argument("--table", action="store_true", help="only print the table of --out")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--share", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -250,26 +348,30 @@ def main(argv=None) -> int:
     if args.table:
         print(table(results))
         return 0
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown or args.batch % GENERATIONS:
+        parser.error(f"unknown variant {unknown}" if unknown else f"--batch must be a multiple of {GENERATIONS}")
 
     from engine import gpu, settings
 
     info = gpu.gpu_info()
-    results["gpu"] = info.describe() if info else "no NVIDIA GPU"
-    results["date"] = datetime.date.today().isoformat()
+    gpu_name = info.name if info else "no NVIDIA GPU"
+    hbm = args.hbm_tbps or next((tbps for name, tbps in HBM_TBPS.items() if name in gpu_name), None)
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)
     model = ensure_model(args.shape, settings.cache_dir() / "random-models")
+    prompt_tokens = mean_prompt_tokens(model)
     for length in [int(x) for x in args.lengths.split(",")]:
         for variant in args.variants.split(","):
-            assert variant in VARIANTS, variant
-            print(f"== {variant}, {length}-token completions, {args.steps} steps", flush=True)
-            result = {**run_variant(args, variant, length, model), "shape": args.shape,
-                      "date": datetime.datetime.now().isoformat(timespec="seconds")}
+            print(f"== {variant}, batch {args.batch}, {length}-token completions, {args.steps} steps", flush=True)
+            result = {**run_variant(args, variant, length, model, prompt_tokens, hbm), "shape": args.shape,
+                      "gpu": gpu_name, "date": datetime.datetime.now().isoformat(timespec="seconds")}
             print(json.dumps(result), flush=True)
-            same = (variant, length, result["settings"])
-            results["runs"] = [r for r in results["runs"] if (r["variant"], r["length"], r["settings"]) != same]
+            key = (*_group(result), variant, json.dumps(result["settings"], sort_keys=True))
+            results["runs"] = [r for r in results["runs"]
+                               if (*_group(r), r["variant"], json.dumps(r["settings"], sort_keys=True)) != key]
             results["runs"].append(result)
             out.write_text(json.dumps(results, indent=2))
-    print(f"\n{results['gpu']}, {results['date']}\n{table(results)}")
+    print(f"\n{gpu_name}, {datetime.date.today().isoformat()}\n{table(results)}")
     return 0
 
 

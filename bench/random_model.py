@@ -29,6 +29,9 @@ SHAPES = {
                  num_key_value_heads=2, vocab_size=151936),
     "1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
                  num_key_value_heads=2, vocab_size=151936),
+    # Qwen2.5-7B: the scale row of the benchmark (fits one H200 with training and vLLM side by side).
+    "7b": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+               num_key_value_heads=4, vocab_size=152064, tie_word_embeddings=False),
 }
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TRAINED_VOCAB = 1024
@@ -69,8 +72,8 @@ def save_random_qwen2(shape: str, folder: Path, seed: int = 0) -> Path:
 
     dims = SHAPES[shape]
     tokenizer = build_tokenizer(dims["vocab_size"])
-    config = Qwen2Config(**dims, max_position_embeddings=32768, rope_theta=1_000_000.0, rms_norm_eps=1e-6,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+    config = Qwen2Config(**{"tie_word_embeddings": True, **dims}, max_position_embeddings=32768,
+                         rope_theta=1_000_000.0, rms_norm_eps=1e-6, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
     torch.manual_seed(seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import builtin_models, gpu, model_loading
+from engine import backends, builtin_models, gpu, model_loading
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.model_shape import model_shape
 from engine.rewards import reward_problems
-from engine.vram_estimate import estimate_peak_gib, model_shape
+from engine.vram_estimate import estimate_peak_gib
 
 SMALL_MODEL_BILLIONS = 1.5
 SMALL_MODEL_WARNING = ("models under 1.5B parameters often fail to keep the thinking format; expect the format "
@@ -31,7 +32,7 @@ class CheckReport:
 
 
 def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Problem]:
-    """What this machine cannot do that the config asks for."""
+    """What this machine cannot do that the config asks for, whichever backend runs it."""
     m, problems = config.model, []
     no_gpu = "there is no NVIDIA GPU here"
     if m.load_in_fp8:
@@ -43,23 +44,12 @@ def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Proble
             problems.append(Problem("model.load_in_fp8", f"the {info.name} has compute capability {major}.{minor} "
                                                          "but FP8 needs 8.9 or newer (RTX 40/50, L4, L40, H100); "
                                                          "use rlvr-math or model.load_in_4bit instead"))
-    if m.backend == "unsloth" and info is None:
-        problems.append(Problem("model.backend", f"unsloth needs an NVIDIA GPU and {no_gpu}; use backend hf or auto"))
-    elif m.backend == "unsloth" and not model_loading.installed("unsloth"):
-        problems.append(Problem("model.backend", "unsloth is not installed here; use backend hf or auto, or the "
-                                                 "Docker image"))
-    if m.load_in_fp8 and m.backend == "hf":
-        problems.append(Problem("model.load_in_fp8", "FP8 loading needs the unsloth backend; set model.backend "
-                                                     "to unsloth or auto"))
     if m.load_in_4bit and info is None:
         problems.append(Problem("model.load_in_4bit", f"4-bit loading needs an NVIDIA GPU and {no_gpu}; "
                                                       "turn it off"))
     if config.train.optim != "adamw_torch" and info is None:
         problems.append(Problem("train.optim", f"{config.train.optim} (bitsandbytes) needs an NVIDIA GPU and "
                                                f"{no_gpu}; use adamw_torch"))
-    if m.fast_inference and not model_loading.installed("vllm"):
-        problems.append(Problem("model.fast_inference", "vLLM is not installed here; leave fast_inference empty "
-                                                        "or false"))
     return problems
 
 
@@ -85,15 +75,12 @@ def check_config(config: RunConfig) -> CheckReport:
     report = CheckReport()
     info = gpu.gpu_info()
     cuda = model_loading.cuda_visible()
-    backend = model_loading.choose_backend(config.model, cuda)
     report.problems += model_loading.model_problems(config.model)
     report.problems += reward_problems(config)
     report.problems += batch_problems(config)
     report.problems += machine_problems(config, info)
 
     report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
-    report.facts["backend"] = backend + (" with vLLM rollouts" if model_loading.use_vllm(config.model, backend)
-                                         else "")
     t = config.train
     report.facts["batch"] = (f"{t.batch_size * t.gradient_accumulation_steps} completions per step = "
                              f"{t.batch_size * t.gradient_accumulation_steps // max(1, t.num_generations)} prompts "
@@ -125,12 +112,17 @@ def check_config(config: RunConfig) -> CheckReport:
         report.problems += e.problems
 
     shape = model_shape(config.model.name, local_folder)
+    plan = backends.plan_run(config, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
+    report.problems += backends.plan_problems(config, plan, cuda)
+    report.facts["backend"] = plan.describe()
+    if plan.rollout == "vllm":
+        report.facts["vLLM memory"] = plan.describe_vllm(config.model.vllm_standby)
     if shape is not None:
         billions = shape.parameters / 1e9
         report.facts["parameters"] = f"{billions:.2f}B" if billions >= 0.1 else f"{shape.parameters / 1e6:.1f}M"
         if billions < SMALL_MODEL_BILLIONS:
             report.warnings.append(SMALL_MODEL_WARNING)
-        estimate = estimate_peak_gib(config, shape, info.total_gib if info else None)
+        estimate = estimate_peak_gib(config, shape, plan)
         parts = ", ".join(f"{name.replace('_', ' ')} {estimate[name]:.1f}"
                           for name in ("vllm_pool", "weights", "activations", "kv_cache") if estimate.get(name))
         report.facts["VRAM estimate"] = f"~{estimate['total']:.1f} GiB peak on CUDA (rough: {parts})"

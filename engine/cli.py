@@ -71,14 +71,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from engine.training import import_backend_first, train, use_triton_interpreter_without_gpu
+    from engine.training import prepare_process, train, use_triton_interpreter_without_gpu
 
     use_triton_interpreter_without_gpu()
     from engine.checks import check_config
     from engine.run_folder import new_run_folder
 
     config, run = _load(args.config, args.set)
-    import_backend_first(config)  # Unsloth must come before transformers, which check_config imports
+    prepare_process(config)  # Unsloth must come before transformers, which check_config imports
     report = check_config(config)
     for warning in report.warnings:
         print(f"warning: {warning}")

@@ -37,11 +37,15 @@ class ModelConfig(Section):
                                 description="Longest prompt + completion in tokens the model is set up for.")
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (QLoRA): much less VRAM, a bit slower.")
     load_in_fp8: bool = Field(False, description="Load an FP8 model (Unsloth; GPU compute capability 8.9 or newer).")
-    fast_inference: bool | None = Field(
-        None, description="Generate rollouts with vLLM (Unsloth backend). Empty: on when vLLM is installed.")
-    gpu_memory_utilization: float = Field(
-        0.6, gt=0.05, le=0.95, description="Share of the GPU memory free at load that vLLM takes up front for the "
-                                           "weights + KV cache; training needs the rest (not used in standby).")
+    rollout: Literal["auto", "vllm", "hf"] = Field(
+        "auto", description="What generates the completions: vllm (fast; with Unsloth it shares the training weights, "
+                            "with the hf backend it is TRL's colocate mode), hf (transformers' generate, any device), "
+                            "or auto (vllm on a GPU where it is installed).")
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0.01, le=0.95, description="vLLM's share of GPU memory (weights + KV cache), set by hand: of the "
+                                            "memory free at load with Unsloth, of the whole card with the hf backend. "
+                                            "Empty: sized to this run (generation batch x max_seq_length, with "
+                                            "headroom).")
     vllm_standby: bool = Field(False, description="Unsloth standby (UNSLOTH_VLLM_STANDBY=1): Unsloth sizes vLLM's "
                                                   "share itself and frees its KV cache while training; fits longer "
                                                   "runs on smaller GPUs.")
@@ -282,9 +286,20 @@ def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunC
         preset_raw = presets.load_preset_raw(str(layered["preset"]))
         merged = deep_merge(preset_raw, layered)  # a user's rewards list replaces the preset's whole
     try:
-        return RunConfig.model_validate(merged)
+        return RunConfig.model_validate(_renamed_keys(merged))
     except ValidationError as e:
         raise ConfigError(_problems_from_validation(e)) from None
+
+
+def _renamed_keys(raw: dict) -> dict:
+    """Configs saved before model.rollout existed (run folders to resume) said model.fast_inference."""
+    model = raw.get("model")
+    if isinstance(model, dict) and "fast_inference" in model:
+        model = dict(model)
+        fast = model.pop("fast_inference")
+        model.setdefault("rollout", {True: "vllm", False: "hf"}.get(fast, "auto"))
+        raw = {**raw, "model": model}
+    return raw
 
 
 def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:

@@ -99,6 +99,14 @@ def vram_reading(pid: int | None = None) -> dict:
     return reading
 
 
+def free_gib() -> float | None:
+    """Memory free on the GPU now, as NVML sees it (None without one)."""
+    reading = vram_reading()
+    if reading["vram_total_mib"] is None:
+        return None
+    return (reading["vram_total_mib"] - reading["vram_used_mib"]) / 1024
+
+
 def _child_pids(pid: int) -> set[int]:
     try:
         import psutil

@@ -16,17 +16,18 @@ import time
 import traceback
 from pathlib import Path
 
-from engine import gpu, model_loading
+from engine import backends, gpu, model_loading, settings
 from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.model_shape import shape_for_training
 from engine.progress import progress_line
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights
 from engine.run_folder import RunFolder
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
               "model.load_in_4bit, or lower model.lora_rank")
-VLLM_MEMORY_ADVICE = ("vLLM got too little GPU memory for its KV cache; raise model.gpu_memory_utilization or lower "
-                      "model.max_seq_length")
+VLLM_MEMORY_ADVICE = ("vLLM got too little GPU memory for its KV cache; raise model.gpu_memory_utilization (or leave "
+                      "it empty to size it to the run) or lower model.max_seq_length")
 
 
 class StopRequest:
@@ -146,44 +147,53 @@ def _samples(buffer: SampleBuffer, step: int, count: int) -> list[dict]:
     return samples
 
 
-def _vllm_sampling_params(config: RunConfig, tokenizer):
-    """The run's sampling settings for Unsloth's vLLM rollouts, as Unsloth's GRPOConfig takes them. Unsloth's
-    vLLMSamplingParams records which keys were set, and only those override TRL's own; temperature and max_tokens
-    still come from GRPOConfig (the same values). Stopping at the tokenizer's EOS matters where the model's
-    generation_config names another one (a base model given our ChatML template). No seed: Unsloth drops it anyway,
-    and one seed for the requests of a group would make its completions identical (zero advantage)."""
-    from unsloth import vLLMSamplingParams
-
+def _describe_rollouts(config: RunConfig, tokenizer, plan: backends.RunPlan) -> str:
     t = config.train
-    return vLLMSamplingParams(temperature=t.temperature, top_p=t.top_p, min_p=t.min_p,
-                              max_tokens=t.max_completion_length, stop_token_ids=[tokenizer.eos_token_id])
+    memory = plan.describe_vllm(config.model.vllm_standby)
+    return (f"rollouts: {backends.ROLLOUT_LABELS[plan.rollout]}; temperature {t.temperature:g}, top_p {t.top_p:g}, "
+            f"min_p {t.min_p:g}, up to {t.max_completion_length} tokens, stop at {tokenizer.eos_token!r}"
+            + (f"\n{memory}" if memory else ""))
 
 
-def _describe_rollouts(config: RunConfig, tokenizer, vllm: bool) -> str:
-    t = config.train
-    engine = "HF generate"
-    if vllm:
-        engine = ("vLLM in standby (Unsloth sizes its share of the GPU and frees the KV cache while training)"
-                  if config.model.vllm_standby else
-                  f"vLLM with {config.model.gpu_memory_utilization:g} of the free GPU memory up front")
-    return (f"rollouts: {engine}; temperature {t.temperature:g}, top_p {t.top_p:g}, min_p {t.min_p:g}, "
-            f"up to {t.max_completion_length} tokens, stop at {tokenizer.eos_token!r}")
+def with_generation_timing(trainer_class):
+    """The trainer class, timing each generation (rollouts + reward scoring) into the logged metrics as
+    `timing/generation_s`, so events.jsonl says where a step's time goes (TRL's own profiling timers only reach
+    wandb/mlflow). Subclassing whatever `trl.GRPOTrainer` is keeps Unsloth's patched trainer intact."""
+
+    class TimedGRPOTrainer(trainer_class):
+        def _generate_and_score_completions(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return super()._generate_and_score_completions(*args, **kwargs)
+            finally:
+                mode = "train" if self.model.training else "eval"
+                self._metrics[mode]["timing/generation_s"].append(time.perf_counter() - started)
+
+    return TimedGRPOTrainer
 
 
-def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: SampleBuffer, stop: StopRequest,
+def plan_for_this_process(config: RunConfig, path: str, cuda: bool) -> backends.RunPlan:
+    """The run plan with vLLM's share sized against the memory this process sees right before loading."""
+    free_gib = total_gib = None
+    if cuda:
+        import torch
+
+        free, total = torch.cuda.mem_get_info()
+        free_gib, total_gib = free / 2**30, total / 2**30
+    return backends.plan_run(config, cuda, shape_for_training(path), free_gib, total_gib)
+
+
+def build_trainer(config: RunConfig, run: RunFolder, buffer: SampleBuffer, stop: StopRequest,
                   print_progress=print, grpo_overrides: dict | None = None):
-    """Load the model through the backend and return (trainer, tokenizer, data summary). `grpo_overrides` are extra
-    GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs)."""
+    """Load the model through the run's backend and return (trainer, tokenizer, data summary). `grpo_overrides` are
+    extra GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs)."""
     import torch
 
     cuda = torch.cuda.is_available()
     path = model_loading.resolve_model_path(config.model.name)
-    vllm = model_loading.use_vllm(config.model, backend)
-    if backend == "unsloth":
-        model, tokenizer = model_loading.load_unsloth(config.model, path, config.train.seed, vllm)
-        peft_config = None
-    else:
-        model, tokenizer, peft_config = model_loading.load_hf(config.model, path, cuda, config.train.seed)
+    plan = plan_for_this_process(config, path, cuda)
+    loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
+    tokenizer = loaded.tokenizer
 
     from datasets import Dataset
     from transformers import PrinterCallback
@@ -192,12 +202,11 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: Sampl
     start_answers_with_prefix(tokenizer, config.prompt)
     data = prepare_data(config, tokenizer)
     print(f"data: {data.describe()}")
-    print(_describe_rollouts(config, tokenizer, vllm))
+    print(_describe_rollouts(config, tokenizer, plan))
     train_dataset = Dataset.from_list(data.train)
     t = config.train
-    extra = {}
-    if vllm:
-        extra = {"use_vllm": True, "vllm_sampling_params": _vllm_sampling_params(config, tokenizer)}
+    arguments = plan.backend.grpo_arguments(config, tokenizer, plan.rollout, plan.vllm_share, cuda)
+    arguments.update(grpo_overrides or {})
     args = GRPOConfig(
         output_dir=str(run.checkpoints_dir), max_steps=t.max_steps, per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps, num_generations=t.num_generations,
@@ -206,16 +215,15 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: str, buffer: Sampl
         max_grad_norm=t.max_grad_norm, optim=t.optim, temperature=t.temperature, top_p=t.top_p,
         min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, logging_steps=t.logging_steps,
         save_strategy="steps", save_steps=t.save_steps, report_to="none", seed=t.seed, bf16=cuda,
-        # Unsloth applies its own checkpointing in get_peft_model; on CPU the tiny models don't need it.
-        gradient_checkpointing=backend == "hf" and cuda and config.model.gradient_checkpointing,
         # TRL's default, said explicitly: Unsloth turns it on whenever loss_type "dapo" is given (ours always is),
         # which made the backends train differently and zeroes the update when every completion hits the limit.
         mask_truncated_completions=False,
         disable_tqdm=True, reward_weights=reward_weights(config), log_completions=False,
-        dataloader_num_workers=0, **extra, **(grpo_overrides or {}))
-    trainer = GRPOTrainer(model=model, reward_funcs=build_reward_functions(config, buffer), args=args,
-                          train_dataset=train_dataset, processing_class=tokenizer, peft_config=peft_config,
-                          callbacks=[make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)])
+        dataloader_num_workers=0, **arguments)
+    trainer = with_generation_timing(GRPOTrainer)(
+        model=loaded.model, reward_funcs=build_reward_functions(config, buffer), args=args,
+        train_dataset=train_dataset, processing_class=tokenizer, peft_config=loaded.peft_config,
+        callbacks=[make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)])
     trainer.remove_callback(PrinterCallback)  # it prints each raw logs dict; our progress line replaces it
     return trainer, tokenizer, data
 
@@ -227,13 +235,20 @@ def use_triton_interpreter_without_gpu() -> None:
         os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
-def import_backend_first(config: RunConfig) -> None:
-    """Unsloth patches trl and transformers when it is imported, so a training process that will use it imports it
-    before anything else does (`engine train` loads the tokenizer for its checks, which imports transformers). A
-    failing import is left to `train`, which imports it again inside its error handling and reports it."""
-    if model_loading.choose_backend(config.model, model_loading.cuda_visible()) == "unsloth":
-        with contextlib.suppress(Exception):
-            model_loading.import_unsloth_first(config.model)
+def prepare_process(config: RunConfig) -> None:
+    """What the training process does before anything imports transformers or trl (`engine train` loads the
+    tokenizer for its checks, which imports transformers): Unsloth must patch them on import, and compiled kernels go
+    to the cache folder (in the image, the data volume), so that the next run and the next container start warm
+    (their keys include the library versions; Unsloth's generated code is not kept there, as an image update must
+    not run code an older Unsloth wrote). A
+    failing Unsloth import is left to `train`, which imports it again inside its error handling and reports it."""
+    cache = settings.cache_dir() / "compile"
+    for variable, folder in (("TRITON_CACHE_DIR", "triton"), ("TORCHINDUCTOR_CACHE_DIR", "inductor"),
+                             ("VLLM_CACHE_ROOT", "vllm")):
+        os.environ.setdefault(variable, str(cache / folder))
+    backend = backends.choose_backend(config.model, model_loading.cuda_visible())
+    with contextlib.suppress(Exception):
+        backend.prepare_process(config)
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -254,19 +269,16 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
     stop = StopRequest(run)
     stop.install()
     run.stop_path.unlink(missing_ok=True)
-    cuda = model_loading.cuda_visible()
-    backend = model_loading.choose_backend(config.model, cuda)
+    backend = backends.choose_backend(config.model, model_loading.cuda_visible())
     previous = run.read_status()
-    run.write_status(state="starting", pid=os.getpid(), backend=backend, model=config.model.name,
+    run.write_status(state="starting", pid=os.getpid(), backend=backend.name, model=config.model.name,
                      preset=config.preset, max_steps=config.train.max_steps, step=previous.get("step", 0),
                      started=previous.get("started") if resume and previous.get("started") else time.time(),
                      error=None, finished=None)
-    print(f"run folder: {run.path}\nbackend: {backend}; model: {config.model.name}")
+    print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
     try:
-        if backend == "unsloth":
-            model_loading.import_unsloth_first(config.model)
-        trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
-                                              grpo_overrides=grpo_overrides)
+        backend.prepare_process(config)
+        trainer, tokenizer, _ = build_trainer(config, run, SampleBuffer(), stop, grpo_overrides=grpo_overrides)
         checkpoint = run.last_checkpoint() if resume else None
         if resume and checkpoint is None:
             print("no checkpoint to resume from: starting from step 0")

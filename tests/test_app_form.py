@@ -69,21 +69,22 @@ def test_preset_form_builds_the_preset_config_and_round_trips():
 def test_widget_values_override_the_preset():
     assert math_form().settings["prompt.start_with_thought"] is True  # the preset's, shown beside the tags
     form = math_form(**{"train.max_steps": 3, "train.learning_rate": 1e-5, "model.lora_alpha": "32",
-                        "model.fast_inference": "off", "data.max_rows": "", "prompt.start_with_thought": False,
-                        "prompt.instructions_in": "user"})
+                        "model.rollout": "hf", "model.gpu_memory_utilization": "0.25", "data.max_rows": "",
+                        "prompt.start_with_thought": False, "prompt.instructions_in": "user"})
     form.rewards = form.rewards[:1]
     form.system_prompt = "Think in {thought_open} tags."
     config = form_to_config(form)
     assert config.train.max_steps == 3 and config.train.learning_rate == 1e-5
-    assert config.model.lora_alpha == 32 and config.model.fast_inference is False and config.data.max_rows is None
+    assert config.model.lora_alpha == 32 and config.model.rollout == "hf" and config.data.max_rows is None
+    assert config.model.gpu_memory_utilization == 0.25
     assert [r.name for r in config.rewards] == ["strict_format"]  # the form's list replaces the preset's
     assert config.prompt.system_prompt == "Think in {thought_open} tags."
     assert config.prompt.start_with_thought is False and config.prompt.instructions_in == "user"
 
 
 def test_setting_widget_conversions():
-    assert setting_to_widget("model.fast_inference", None) == "auto"
-    assert setting_from_widget("model.fast_inference", "on") is True
+    assert setting_to_widget("model.gpu_memory_utilization", None) == ""  # empty: sized to the run
+    assert setting_from_widget("model.gpu_memory_utilization", "0.3") == 0.3
     assert setting_to_widget("model.lora_alpha", None) == "" and setting_to_widget("data.max_rows", 50) == "50"
     assert setting_from_widget("data.max_rows", " 50 ") == 50
     steps = setting_from_widget("train.max_steps", 3.0)

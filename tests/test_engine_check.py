@@ -33,7 +33,8 @@ BAD_INPUTS = [
     (["model.name=builtin:huge"], "model.name: there is no built-in model 'builtin:huge'"),
     (["data.path=tests/data/nope.jsonl"], "data.path: file tests/data/nope.jsonl does not exist"),
     (["preset=fp8-fast"], "model.load_in_fp8: FP8 needs an NVIDIA GPU with compute capability 8.9"),
-    (["model.backend=unsloth"], "model.backend: unsloth needs an NVIDIA GPU"),
+    (["model.backend=unsloth"], "model.backend: the unsloth backend needs an NVIDIA GPU"),
+    (["model.rollout=vllm"], "model.rollout: vLLM rollouts need an NVIDIA GPU"),
     (["train.optim=adamw_8bit"], "train.optim: adamw_8bit (bitsandbytes) needs an NVIDIA GPU"),
     (["model.load_in_4bit=true"], "model.load_in_4bit: 4-bit loading needs an NVIDIA GPU"),
     (["rewards=[]"], "rewards: there are no rewards"),
@@ -67,34 +68,79 @@ def test_missing_config_file_is_one_sentence():
 def test_vram_estimate_is_near_the_h100_measurements():
     """The estimate against what plain TRL measured on an H100 for a 1.5B model, 8 generations, LoRA r16
     (bench/RESULTS.md: 5.56 GiB torch / 6.93 GiB NVML at 1024 tokens; DESIGN.md: 11.3 GiB at 4096)."""
+    from engine.backends import plan_run
     from engine.config import build_config
-    from engine.vram_estimate import ModelShape, estimate_peak_gib, size_from_name
+    from engine.model_shape import ModelShape, size_from_name
+    from engine.vram_estimate import estimate_peak_gib
 
     assert size_from_name("Qwen/Qwen2.5-1.5B-Instruct") == 1.5 and size_from_name("SmolLM2-135M") == 0.135
     shape = ModelShape.from_size(1.5)
     for length, measured in ((1024, 6.2), (4096, 11.3)):
-        config = build_config({"preset": "reasoning", "model": {"max_seq_length": 2 * length},
+        config = build_config({"preset": "reasoning", "model": {"max_seq_length": 2 * length, "backend": "hf",
+                                                                "rollout": "hf"},
                                "train": {"max_completion_length": length, "batch_size": 8}})
-        assert abs(estimate_peak_gib(config, shape)["total"] - measured) / measured < 0.2, length
+        plan = plan_run(config, True, shape, 79.0, 79.6)
+        assert abs(estimate_peak_gib(config, shape, plan)["total"] - measured) / measured < 0.2, length
 
 
 def test_vram_estimate_counts_the_vllm_pool_as_measured():
     """With vLLM rollouts the peak is vLLM's up-front share of the GPU plus training's activations: the bench's NVML
     peaks on an H100 (bench/RESULTS.md; 1.5B, 8 generations, Unsloth + vLLM). 23.5 GiB is the '24 GB card' run."""
+    from engine.backends import plan_run
     from engine.config import build_config
-    from engine.vram_estimate import ModelShape, estimate_peak_gib
+    from engine.model_shape import ModelShape
+    from engine.vram_estimate import estimate_peak_gib
 
     shape = ModelShape.from_size(1.5)
     for length, share, gpu_gib, measured in ((1024, 0.3, 79.6, 26.26), (4096, 0.3, 79.6, 29.87),
                                              (12288, 0.12, 79.6, 25.06), (12288, 0.29, 23.5, 22.33)):
         config = build_config({"preset": "reasoning", "model": {
-            "backend": "unsloth", "fast_inference": True, "gpu_memory_utilization": share,
+            "backend": "unsloth", "rollout": "vllm", "gpu_memory_utilization": share,
             "max_seq_length": length + 512}, "train": {"max_completion_length": length, "batch_size": 8}})
-        estimate = estimate_peak_gib(config, shape, gpu_gib)
+        estimate = estimate_peak_gib(config, shape, plan_run(config, True, shape, gpu_gib, gpu_gib))
         assert estimate["vllm_pool"] == pytest.approx(share * gpu_gib) and "weights" not in estimate
         assert abs(estimate["total"] - measured) / measured < 0.1, (length, estimate["total"])
-        assert "vllm_pool" not in estimate_peak_gib(config, shape)  # no GPU given: no pool to size
     # Standby: Unsloth sizes vLLM to the card and frees its KV cache while training; the training side is the need.
     config.model.vllm_standby = True
-    standby = estimate_peak_gib(config, shape, 23.5)
-    assert "vllm_pool" not in standby and standby["kv_cache"] == 0 and standby["weights"] > 2.5
+    standby = estimate_peak_gib(config, shape, plan_run(config, True, shape, 23.5, 23.5))
+    assert "vllm_pool" not in standby and "kv_cache" not in standby and standby["weights"] > 2.5
+
+
+def test_vllm_memory_is_sized_to_the_run_not_the_card():
+    """Unset, vLLM's share is what the run needs: the generation batch's KV cache at max_seq_length plus the weights
+    and a fixed overhead, as a share of the memory free at load (Unsloth) or of the card (vLLM). A 135M model with
+    8 x 1024-token sequences needs a few GiB, not the 0.6 x 139 GiB = 83 GiB a fixed share gave it on an H200."""
+    from engine.backends import plan_run
+    from engine.config import build_config
+    from engine.model_shape import ModelShape
+
+    small = ModelShape(parameters=135e6, hidden=576, layers=30, vocab=49152, kv_dim=192)
+    config = build_config({"preset": "reasoning", "model": {"name": "x/y", "backend": "unsloth", "rollout": "vllm",
+                                                            "max_seq_length": 1024}, "train": {"batch_size": 8}})
+    plan = plan_run(config, True, small, 139.0, 140.0)
+    # KV: 8 sequences x 1024 tokens x (2 x 30 layers x 192 x 2 bytes) x 1.25 headroom = 0.22 GiB.
+    assert plan.vllm.kv_cache_gib == pytest.approx(8 * 1024 * 2 * 30 * 192 * 2 * 1.25 / 2**30)
+    # vLLM gets at least its need (a small floor keeps tiny models from a share that rounds to nothing), not 83 GiB.
+    assert plan.vllm_share_source == "sized" and plan.vllm.total_gib <= plan.vllm_share * 139.0 < 3
+    assert "sized to this run" in plan.describe_vllm()
+    # 64 sequences of 16k tokens on a 1.5B model need far more, and the hf backend's share is of the whole card.
+    big = ModelShape.from_size(1.5)
+    config = build_config({"preset": "reasoning", "model": {"name": "x/y", "backend": "hf", "rollout": "vllm",
+                                                            "max_seq_length": 16384}, "train": {"batch_size": 64}})
+    plan = plan_run(config, True, big, 100.0, 140.0)
+    assert plan.vllm.kv_cache_gib > 20 and plan.vllm_share == pytest.approx(plan.vllm.total_gib / 140.0, abs=1e-4)
+    # Set by hand, the user's share wins and says so; an unknown shape falls back to a fixed share, and says why.
+    config.model.gpu_memory_utilization = 0.4
+    assert plan_run(config, True, big, 100.0, 140.0).vllm_share == 0.4
+    config.model.gpu_memory_utilization = None
+    unknown = plan_run(config, True, None, 100.0, 140.0)
+    assert unknown.vllm_share_source == "fallback" and "could not be sized" in unknown.describe_vllm()
+
+
+def test_old_run_configs_with_fast_inference_still_load():
+    """Run folders written before model.rollout existed say model.fast_inference; resuming them must still work."""
+    from engine.config import build_config
+
+    assert build_config({"model": {"fast_inference": True}}).model.rollout == "vllm"
+    assert build_config({"model": {"fast_inference": False}}).model.rollout == "hf"
+    assert build_config({"model": {"fast_inference": None}}).model.rollout == "auto"

@@ -19,9 +19,10 @@ torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
     pytest.skip("needs an NVIDIA GPU with CUDA", allow_module_level=True)
 
-from bench.random_model import ensure_random_qwen2  # noqa: E402
 from engine.run_folder import RunFolder  # noqa: E402
 from engine.training import OOM_ADVICE  # noqa: E402
+
+from bench.random_model import ensure_random_qwen2  # noqa: E402
 from tests.conftest import DATA, REPO  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -30,8 +31,9 @@ HAS_UNSLOTH = importlib.util.find_spec("unsloth") is not None
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 needs_unsloth = pytest.mark.skipif(not HAS_UNSLOTH, reason="unsloth is not installed")
 needs_vllm = pytest.mark.skipif(not (HAS_UNSLOTH and HAS_VLLM), reason="vllm (and unsloth) not importable here")
+needs_trl_vllm = pytest.mark.skipif(not HAS_VLLM, reason="vllm is not importable here")
 VRAM_KEYS = ("vram_used_mib", "vram_total_mib", "vram_process_mib", "torch_peak_allocated_mib")
-# Several vLLM runs share the GPU when the tests run in parallel (pytest -n): keep each engine small.
+# Standby raises vLLM's share itself; tests in parallel (pytest -n) share the GPU, so it is held to this.
 TEST_VLLM_MEMORY = 0.12
 
 
@@ -54,7 +56,7 @@ def train_run(tmp_path, model_dir, *, model=None, train=None, env=None, prefix=(
     """Write a config (rlvr-math on the GSM8K slice, tiny completions) and train it; returns (process, run)."""
     config = {
         "preset": "rlvr-math",
-        "model": {"name": str(model_dir), "backend": "unsloth", "fast_inference": False, "lora_rank": 8,
+        "model": {"name": str(model_dir), "backend": "unsloth", "rollout": "hf", "lora_rank": 8,
                   "max_seq_length": 512, **(model or {})},
         "data": {"path": str(DATA / "gsm8k_slice.jsonl")},
         "train": {"max_steps": 2, "num_generations": 4, "batch_size": 4, "max_completion_length": 32,
@@ -165,15 +167,30 @@ def test_fp8_one_step(tmp_path, model_dir):
 
 @needs_vllm
 def test_vllm_run(tmp_path, model_dir):
-    process, run = train_run(tmp_path, model_dir,
-                             model={"fast_inference": True, "gpu_memory_utilization": TEST_VLLM_MEMORY},
+    """Unsloth's vLLM rollouts with vLLM's memory sized to the run (no gpu_memory_utilization given)."""
+    process, run = train_run(tmp_path, model_dir, model={"rollout": "vllm"},
                              train={"top_p": 0.9, "min_p": 0.05, "temperature": 0.8})
     assert_completed(process, run, "unsloth", 2)
     assert_every_file(run, 2)
     assert_adapter_loads(run, model_dir)
     log = run.log_path.read_text()
-    assert (f"rollouts: vLLM with {TEST_VLLM_MEMORY:g} of the free GPU memory up front; temperature 0.8, top_p 0.9, "
-            "min_p 0.05, up to 32 tokens, stop at '<|im_end|>'") in log
+    assert ("rollouts: vLLM; temperature 0.8, top_p 0.9, min_p 0.05, up to 32 tokens, stop at '<|im_end|>'\n"
+            "vLLM sized to this run: ") in log
+    assert "4 x 512 tokens" in log and "free at load" in log
+    events = run.read_events()
+    assert all(e["completion_length"] <= 32 for e in events)
+    assert all(0 < e["timing/generation_s"] < e["step_time"] for e in events)
+
+
+@needs_trl_vllm
+def test_trl_vllm_colocate_run(tmp_path, model_dir):
+    """The hf backend with vLLM rollouts is TRL's own colocate mode (the benchmark's peer), sized to the run."""
+    process, run = train_run(tmp_path, model_dir, model={"backend": "hf", "rollout": "vllm"},
+                             train={"temperature": 0.8})
+    assert_completed(process, run, "hf", 2)
+    assert_adapter_loads(run, model_dir)
+    log = run.log_path.read_text()
+    assert "rollouts: vLLM; temperature 0.8" in log and "of the card" in log
     assert all(e["completion_length"] <= 32 for e in run.read_events())
 
 
@@ -182,11 +199,11 @@ def test_vllm_standby_one_step(tmp_path, model_dir):
     # Standby raises vLLM's share to ~0.88 of the GPU; the override keeps the test's share so that tests in
     # parallel still fit.
     process, run = train_run(tmp_path, model_dir,
-                             model={"fast_inference": True, "vllm_standby": True,
+                             model={"rollout": "vllm", "vllm_standby": True,
                                     "gpu_memory_utilization": TEST_VLLM_MEMORY},
                              train={"max_steps": 1}, env={"UNSLOTH_VLLM_STANDBY_UTIL_OVERRIDE": "1"})
     assert_completed(process, run, "unsloth", 1)
-    assert "rollouts: vLLM in standby" in run.log_path.read_text()
+    assert "vLLM in standby" in run.log_path.read_text()
 
 
 def test_out_of_memory_fails_with_advice(tmp_path, model_dir):

@@ -9,11 +9,13 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from engine import builtin_models
+from engine import builtin_models, gpu
+from engine.backends import plan_run
 from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
 from engine.config import ModelConfig, RunConfig
 from engine.model_loading import model_problems
-from engine.vram_estimate import estimate_peak_gib, model_shape, size_from_name
+from engine.model_shape import model_shape, size_from_name
+from engine.vram_estimate import estimate_peak_gib
 
 from app import machine, strings
 from app.form_state import sentence
@@ -57,7 +59,9 @@ def estimate_gib(name: str, config: RunConfig | None) -> float | None:
     config = (config or RunConfig()).model_copy(deep=True)
     config.model.name = name
     info = machine.gpu_info()
-    return estimate_peak_gib(config, shape, info.total_gib if info else None)["total"]
+    plan = plan_run(config, info is not None, shape, gpu.free_gib() if info else None,
+                    info.total_gib if info else None)
+    return estimate_peak_gib(config, shape, plan)["total"]
 
 
 def fit_text(name: str, estimate: float | None) -> str:

@@ -1,0 +1,102 @@
+"""Backends and rollout engines: which library trains the model, and which one generates the completions.
+
+  unsloth (unsloth.py)  CUDA. Unsloth's FastLanguageModel; rollout `vllm` is Unsloth's fast_inference (vLLM shares
+                        the training weights), rollout `hf` is generate through Unsloth.
+  hf      (hf.py)       any device. transformers + peft; rollout `vllm` is TRL's colocate mode (vLLM beside the model,
+                        its own copy of the weights), rollout `hf` is transformers' generate.
+
+`model.backend: auto` takes unsloth where CUDA and Unsloth are there, else hf; `model.rollout: auto` takes vLLM where
+CUDA and vLLM are there. The training process, `check` and the VRAM estimate work from one `RunPlan`. Adding a
+backend is one module with a `BACKEND` object, listed in BACKENDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.backends import hf, unsloth
+from engine.backends.base import ROLLOUT_LABELS, Backend
+from engine.backends.vllm_memory import VllmBudget, vllm_budget
+from engine.config import ModelConfig, Problem, RunConfig
+from engine.model_loading import installed
+from engine.model_shape import ModelShape
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (unsloth.BACKEND, hf.BACKEND)}  # auto's order of preference
+FALLBACK_VLLM_SHARE = 0.5  # when the model's shape is unknown, so its need cannot be sized
+
+
+def choose_backend(model: ModelConfig, cuda: bool) -> Backend:
+    if model.backend != "auto":
+        return BACKENDS[model.backend]
+    return next((b for b in BACKENDS.values() if b.usable(cuda)), BACKENDS["hf"])
+
+
+def choose_rollout(model: ModelConfig, cuda: bool) -> str:
+    if model.rollout != "auto":
+        return model.rollout
+    return "vllm" if cuda and installed("vllm") else "hf"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    backend: Backend
+    rollout: str  # "hf" or "vllm"
+    vllm: VllmBudget | None  # the sized need (None: not vLLM, or the model's shape is unknown)
+    vllm_share: float | None  # gpu_memory_utilization handed to the rollout engine
+    vllm_share_source: str  # "sized", "set" (model.gpu_memory_utilization) or "fallback"
+    available_gib: float | None  # what the share is a share of (free at load for Unsloth, the card for vLLM)
+
+    def describe(self) -> str:
+        return f"{self.backend.name} ({self.backend.summary}), rollouts: {ROLLOUT_LABELS[self.rollout]}"
+
+    def describe_vllm(self, standby: bool = False) -> str:
+        """The memory line of log.txt and `check`: what vLLM gets and why."""
+        if self.rollout != "vllm":
+            return ""
+        if standby:
+            return "vLLM in standby: Unsloth sizes its share of the GPU and frees the KV cache while training"
+        of = "free at load" if self.backend.vllm_share_of == "free" else "of the card"
+        where = f" of {self.available_gib:.0f} GiB {of}" if self.available_gib else f" ({of})"
+        if self.vllm_share_source == "set":
+            return f"vLLM takes {self.vllm_share:g}{where} (model.gpu_memory_utilization)"
+        if self.vllm_share_source == "fallback":
+            return (f"vLLM takes {self.vllm_share:g}{where}: the model's shape is unknown, so its need could not be "
+                    "sized; set model.gpu_memory_utilization to choose")
+        return f"vLLM sized to this run: {self.vllm.describe()} = {self.vllm_share:g}{where}"
+
+
+def plan_run(config: RunConfig, cuda: bool, shape: ModelShape | None, free_gib: float | None,
+             total_gib: float | None) -> RunPlan:
+    """The backend, the rollout engine and vLLM's share for this run on this machine. `free_gib`/`total_gib`: the
+    GPU's memory (None without one); the training process passes what torch sees at load, `check` what NVML sees."""
+    m = config.model
+    backend = choose_backend(m, cuda)
+    rollout = choose_rollout(m, cuda)
+    if rollout != "vllm":
+        return RunPlan(backend, rollout, None, None, "", None)
+    available = free_gib if backend.vllm_share_of == "free" else total_gib
+    budget = vllm_budget(config, shape) if shape is not None else None
+    if m.gpu_memory_utilization is not None:
+        share, source = m.gpu_memory_utilization, "set"
+    elif budget is not None and available:
+        share, source = budget.share_of(available), "sized"
+    else:
+        share, source = FALLBACK_VLLM_SHARE, "fallback"
+    return RunPlan(backend, rollout, budget, share, source, available)
+
+
+def plan_problems(config: RunConfig, plan: RunPlan, cuda: bool) -> list[Problem]:
+    """What the chosen backend and rollout engine cannot do here, one sentence each."""
+    m, problems = config.model, []
+    if m.backend != "auto" and not plan.backend.usable(cuda):
+        missing = [name for name in plan.backend.requires if not installed(name)]
+        reason = ("there is no NVIDIA GPU here" if plan.backend.needs_cuda and not cuda
+                  else f"{', '.join(missing)} is not installed here")
+        problems.append(Problem("model.backend", f"the {plan.backend.name} backend needs {plan.backend.needs}, and "
+                                                 f"{reason}; use backend auto or hf, or the Docker image"))
+    if m.rollout == "vllm" and not (cuda and installed("vllm")):
+        reason = "there is no NVIDIA GPU here" if not cuda else "vLLM is not installed here"
+        problems.append(Problem("model.rollout", f"vLLM rollouts need an NVIDIA GPU and vLLM, and {reason}; set "
+                                                 "model.rollout to auto or hf"))
+    return problems + plan.backend.problems(config, cuda, plan.rollout)
+

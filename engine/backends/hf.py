@@ -1,0 +1,73 @@
+"""The `hf` backend: transformers + peft + TRL's GRPOTrainer, on any device.
+
+Rollouts: `hf` is transformers' generate on the training model; `vllm` is TRL's own colocate mode (vLLM runs in the
+training process with its own copy of the weights, and TRL pushes the LoRA-merged weights to it before each
+generation). This is the path for models Unsloth does not support, and the honest peer in bench/grpo_bench.py.
+"""
+
+from __future__ import annotations
+
+from engine.backends.base import Backend, Loaded
+from engine.config import Problem, RunConfig
+from engine.model_loading import load_tokenizer
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def lora_targets(model) -> list[str] | str:
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in LORA_TARGETS if t in names]
+    return targets or "all-linear"
+
+
+class HfBackend(Backend):
+    name = "hf"
+    summary = "transformers + peft + TRL"
+    requires = ("transformers", "peft", "trl")
+    needs = "transformers, peft and TRL"
+
+    def problems(self, config: RunConfig, cuda: bool, rollout: str) -> list[Problem]:
+        problems = []
+        if config.model.load_in_fp8:
+            problems.append(Problem("model.load_in_fp8", "FP8 loading needs the unsloth backend; set model.backend "
+                                                         "to unsloth or auto"))
+        if config.model.vllm_standby:
+            problems.append(Problem("model.vllm_standby", "standby is Unsloth's; with the hf backend turn it off"))
+        if config.model.load_in_4bit and rollout == "vllm":
+            # TRL's colocate mode reloads the model in vLLM from its name; a 4-bit bitsandbytes load is refused there.
+            problems.append(Problem("model.load_in_4bit", "TRL's vLLM rollouts need the 16-bit model; turn "
+                                                          "load_in_4bit off or set model.rollout to hf"))
+        return problems
+
+    def load(self, config: RunConfig, path: str, rollout: str, vllm_share: float | None) -> Loaded:
+        import torch
+        from peft import LoraConfig
+        from transformers import AutoModelForCausalLM
+
+        m = config.model
+        cuda = torch.cuda.is_available()
+        kwargs = {"dtype": torch.bfloat16 if cuda else torch.float32, "attn_implementation": "sdpa"}
+        if m.load_in_4bit:
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
+                bnb_4bit_use_double_quant=True)
+        if cuda:
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        tokenizer = load_tokenizer(path)
+        peft_config = LoraConfig(r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank,
+                                 target_modules=lora_targets(model), lora_dropout=0.0, task_type="CAUSAL_LM")
+        return Loaded(model, tokenizer, peft_config)
+
+    def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
+                       cuda: bool) -> dict:
+        arguments = {"gradient_checkpointing": cuda and config.model.gradient_checkpointing}
+        if rollout == "vllm":
+            arguments.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=vllm_share,
+                             vllm_max_model_length=config.model.max_seq_length)
+        return arguments
+
+
+BACKEND = HfBackend()

@@ -1,0 +1,54 @@
+"""How much GPU memory vLLM gets: sized to what the run needs instead of a fixed share of the card.
+
+vLLM takes its pool up front (weights + KV cache + CUDA graphs + profiling activations) and keeps it for the whole run.
+A fixed share over-serves small models badly (0.6 of an H200's free memory gave a 135M model an 83 GiB KV cache) and
+starves training on small cards. The run's need is known before loading: every completion of one generation batch
+can reach max_seq_length tokens, and each token's KV entry costs 2 (K and V) x layers x kv_dim x 2 bytes (bf16).
+Headroom covers what the sizing cannot see (vLLM's block rounding, the profiling pass, allocator slack).
+
+The share is relative to what the engine that reads it expects: Unsloth multiplies it with the memory free at load,
+vLLM itself (TRL's colocate mode) with the whole card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.config import RunConfig
+from engine.model_shape import ModelShape
+from engine.vram_estimate import GIB
+
+KV_HEADROOM = 1.25  # block rounding and prefix blocks: KV need x 1.25
+FIXED_OVERHEAD_GIB = 1.5  # CUDA graphs (Unsloth's own estimate caps them at 1 GiB) + vLLM's profiling activations
+MIN_SHARE, MAX_SHARE = 0.02, 0.92
+
+
+@dataclass(frozen=True)
+class VllmBudget:
+    sequences: int  # completions generated together: the generation batch
+    tokens_per_sequence: int  # model.max_seq_length: prompt + completion
+    weights_gib: float
+    kv_cache_gib: float
+    overhead_gib: float
+
+    @property
+    def total_gib(self) -> float:
+        return self.weights_gib + self.kv_cache_gib + self.overhead_gib
+
+    def share_of(self, available_gib: float) -> float:
+        """The gpu_memory_utilization that gives vLLM this budget out of `available_gib`."""
+        return round(min(MAX_SHARE, max(MIN_SHARE, self.total_gib / available_gib)), 4)
+
+    def describe(self) -> str:
+        return (f"{self.total_gib:.1f} GiB (weights {self.weights_gib:.1f} + KV cache {self.kv_cache_gib:.1f} for "
+                f"{self.sequences} x {self.tokens_per_sequence} tokens + overhead {self.overhead_gib:.1f})")
+
+
+def vllm_budget(config: RunConfig, shape: ModelShape) -> VllmBudget:
+    m, t = config.model, config.train
+    sequences = t.batch_size * t.gradient_accumulation_steps
+    kv_bytes_per_token = 2 * shape.layers * shape.kv_dim * 2
+    kv_cache = sequences * m.max_seq_length * kv_bytes_per_token * KV_HEADROOM
+    bytes_per_weight = 0.56 if m.load_in_4bit else 1.0 if m.load_in_fp8 else 2.0
+    weights = shape.parameters * bytes_per_weight
+    return VllmBudget(sequences, m.max_seq_length, weights / GIB, kv_cache / GIB, FIXED_OVERHEAD_GIB)
