@@ -123,6 +123,26 @@ ATTACKS = {
             os.chmod("{root}/runs/run-1", 0)
             return True
         """, None, {"failed"}, "seccomp"),
+    "hard-link a run file into the work folder and write through it": ("""
+        import os
+        def attack():
+            os.link("{root}/runs/run-1/status.json", "mine")
+            open("mine", "w").write("{{}}")
+            return True
+        """, None, {"failed"}, "landlock"),
+    "symlink to the run folder and delete through it": ("""
+        import os, shutil
+        def attack():
+            os.symlink("{root}/runs/run-1", "run")
+            shutil.rmtree("run/checkpoints")
+            return True
+        """, None, {"failed"}, "landlock"),
+    "truncate the run's config": ("""
+        import os
+        def attack():
+            os.truncate("{root}/runs/run-1/config.yaml", 0)
+            return True
+        """, None, {"failed"}, "landlock"),
     "read another run's files": ("""
         def attack():
             return open("{root}/runs/run-2/secret.txt").read() == "secret-value"
@@ -372,6 +392,15 @@ def test_killing_the_parent_or_everyone_fails(tmp_path):
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, "failed"]
 
 
+def test_a_layer_that_cannot_be_applied_stops_the_job_instead_of_running_unprotected():
+    if layer_missing("landlock"):
+        pytest.skip(f"landlock is unavailable here: {layer_missing('landlock')}")
+    # One open file: the child's Landlock rules need to open the paths they allow, so Landlock cannot be set up.
+    outcome = run_tests("print('ran')\ndef f():\n    return 1\n", "assert f() == 1\n", None, Limits(open_files=1))
+    assert (outcome.status, outcome.passed) == ("error", 0)
+    assert outcome.detail.startswith("The sandbox could not be set up (landlock_"), outcome
+
+
 def test_the_throwaway_folder_is_removed(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     program = "import os\nos.makedirs('a/b/c')\nopen('a/b/c/f', 'w').write('x')\ndef f():\n    return 1\n"
@@ -456,6 +485,27 @@ def test_values_cross_as_exact_builtin_types():
     assert run_tests(program, tests, "values").status == "passed"
 
 
+def test_programs_may_use_numpy_and_dataclasses():
+    pytest.importorskip("numpy")
+    program = textwrap.dedent("""
+        from __future__ import annotations
+        from dataclasses import dataclass
+        import numpy as np
+        @dataclass
+        class Point:
+            x: int
+        def f():
+            return np.int64(Point(3).x), np.arange(3), np.float32(0.5)
+        """)
+    assert run_tests(program, "assert f() == (3, [0, 1, 2], 0.5)\n").status == "passed"
+
+
+def test_a_failing_setup_statement_of_the_tests_is_named():
+    outcome = run_tests("def f():\n    return 2\n", "import not_a_module\nassert f() == 2\nassert not_a_module.x\n")
+    assert outcome.detail == ("1 of 2 tests passed; the first failure was test 2 (NameError); the tests' own setup "
+                              "raised ModuleNotFoundError.")
+
+
 def test_program_exceptions_arrive_as_their_builtin_type():
     program = "class Custom(Exception):\n    pass\ndef f(x):\n    if x:\n        raise ValueError('no')\n" \
               "    raise Custom('mine')\n"
@@ -507,6 +557,12 @@ def test_test_plans_count_asserts_that_check_something():
     assert plan(tests, "f").total == 3  # the module's assert, the loop, the last assert
     assert plan(tests, None).total == 1  # without an entry point check is just a helper
     assert plan(tests, "f").check_parameter == "candidate"
+
+
+def test_limits_refuse_nonsense():
+    for wrong in ({"wall_seconds": 0}, {"memory_mb": -1}, {"output_kb": True}, {"cpu_seconds": "10"}):
+        with pytest.raises(ValueError, match=r"^Limits\.\w+ must be a positive number, not .+\.$"):
+            Limits(**wrong)
 
 
 def test_wire_refuses_what_is_not_plain_data():
@@ -596,3 +652,38 @@ def test_signal_names_in_crash_details():
     outcome = run_tests("import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
                         "assert f() is None\n")
     assert (outcome.status, outcome.detail) == ("killed", "The program crashed (SIGSEGV); 0 of 1 test passed.")
+
+
+def test_where_a_seccomp_profile_refuses_landlock_the_probe_says_so_and_jobs_still_run(tmp_path):
+    """As in a Docker engine older than moby PR 43199: the container's profile answers Landlock calls with EPERM."""
+    if layer_missing("seccomp"):
+        pytest.skip(f"seccomp is unavailable here: {layer_missing('seccomp')}")
+    victim = textwrap.dedent(f"""
+        import ctypes, errno, json, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from engine.sandbox import seccomp
+        from engine.sandbox.kernel import PR_SET_SECCOMP, prctl, set_no_new_privs
+        from engine.sandbox.seccomp import AUDIT_ARCH, JEQ_K, LD_W_ABS, OFFSET_ARCH, OFFSET_NR, RET_K, \\
+            RET_ALLOW, RET_ERRNO, RET_KILL_PROCESS, SECCOMP_MODE_FILTER, _instruction, _SockFprog
+        code = [_instruction(LD_W_ABS, 0, 0, OFFSET_ARCH),
+                _instruction(JEQ_K, 1, 0, AUDIT_ARCH[seccomp.architecture()]),
+                _instruction(RET_K, 0, 0, RET_KILL_PROCESS), _instruction(LD_W_ABS, 0, 0, OFFSET_NR)]
+        for number in (444, 445, 446):  # landlock_create_ruleset, _add_rule, _restrict_self
+            code += [_instruction(JEQ_K, 0, 1, number), _instruction(RET_K, 0, 0, RET_ERRNO | errno.EPERM)]
+        code = b"".join(code + [_instruction(RET_K, 0, 0, RET_ALLOW)])
+        buffer = ctypes.create_string_buffer(code, len(code))
+        set_no_new_privs()
+        assert prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER,
+                     ctypes.byref(_SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p)))) == 0
+        from engine.sandbox import isolation, run_tests
+        good = run_tests("def f():\\n    return 1\\n", "assert f() == 1\\n")
+        hostile = run_tests("import socket\\ndef f():\\n    return socket.socket() is not None\\n", "assert f()\\n")
+        print(json.dumps([isolation().layers, isolation().describe(), good.status, hostile.passed]))
+        """)
+    done = subprocess.run([sys.executable, "-c", victim], check=False, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    layers, sentence, good, hostile_passed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "landlock" not in layers and "seccomp" in layers
+    assert "landlock is unavailable (a seccomp profile around this process" in sentence
+    assert (good, hostile_passed) == ("passed", 0)

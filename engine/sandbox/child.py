@@ -92,6 +92,7 @@ def main(role: str) -> None:
     try:
         enter_sandbox(job)
     except Exception as error:  # never run the program or the tests unprotected
-        os.write(2, f"{SETUP_FAILED_PREFIX}{error}\n".encode(errors="replace"))
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        os.write(2, f"{SETUP_FAILED_PREFIX}{reason}\n".encode(errors="replace"))
         os._exit(SETUP_FAILED_EXIT)
     run_role(job)

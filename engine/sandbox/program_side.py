@@ -12,13 +12,14 @@ Messages to the judge, one JSON line each: first a manifest, {"loaded": true, "c
 
 from __future__ import annotations
 
-import builtins
 import os
+import sys
 import types
 
 from engine.sandbox import wire
 
 PROGRAM_FILENAME = "<program>"
+PROGRAM_MODULE = "__program__"
 MAX_DATA_BYTES = 1024 * 1024  # module-level constants offered to the tests (a plain script may assert on them)
 
 
@@ -33,9 +34,12 @@ def serve(job: dict) -> None:
                               "message": f"the answer is larger than {wire.MAX_LINE_BYTES // 2**20} MiB"})
         wire.write_all(answer_fd, data)
 
-    # Not __main__: a model's `if __name__ == "__main__":` demo (often input() or prints) does not run, as in
+    # A registered module (dataclasses, pickle and typing look their class's module up in sys.modules), not
+    # __main__: a model's `if __name__ == "__main__":` demo (often input() or prints) does not run, as in
     # HumanEval's own harness.
-    namespace = {"__name__": "__sandbox__", "__builtins__": builtins}
+    module = types.ModuleType(PROGRAM_MODULE)
+    sys.modules[PROGRAM_MODULE] = module
+    namespace = module.__dict__
     try:
         code = compile(job["program"], PROGRAM_FILENAME, "exec")
         exec(code, namespace)

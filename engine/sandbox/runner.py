@@ -10,6 +10,7 @@ and turns the verdict (never the program's output) into a TestOutcome.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import selectors
@@ -107,6 +108,7 @@ class _Verdict:
     program: str = ""  # loaded | missing | exited | garbled | error
     program_error: tuple[str, int] = ("", 0)
     results: dict = field(default_factory=dict)  # test index -> failure name ("" = passed)
+    setup_failure: str = ""  # the first failure of a statement of the tests that is not a test
     ended: bool = False
     tampered: bool = False
 
@@ -198,10 +200,18 @@ class _Job:
         killed, so its pid, which names the group, cannot have been reused)."""
         for role, child in children.items():
             _kill_group(child)
-            _, status, usage = os.wait4(child.pid, 0)
-            child.returncode = os.waitstatus_to_exitcode(status)
-            watched.exit_codes[role] = child.returncode
-            watched.cpu_seconds[role] = usage.ru_utime + usage.ru_stime
+            try:
+                _, status, usage = os.wait4(child.pid, 0)
+                child.returncode = os.waitstatus_to_exitcode(status)
+                watched.exit_codes[role] = child.returncode
+                watched.cpu_seconds[role] = usage.ru_utime + usage.ru_stime
+            except ChildProcessError:  # SIGCHLD is ignored in this process (some libraries do that): already reaped
+                pass
+            missing = OUTPUT_HEAD_BYTES - len(watched.output_head[role])
+            if missing > 0 and child.stdout is not None:  # what it wrote just before it ended
+                os.set_blocking(child.stdout.fileno(), False)
+                with contextlib.suppress(BlockingIOError):
+                    watched.output_head[role] += os.read(child.stdout.fileno(), missing)
             for stream in (child.stdin, child.stdout):
                 if stream is not None:
                     stream.close()
@@ -211,12 +221,13 @@ class _Job:
         lines = raw.split(b"\n")[:-1]  # a last line without its newline was cut off by a kill: not a verdict
         if len(raw) > MAX_VERDICT_BYTES:
             verdict.tampered = True
+        nonce = self.nonce.encode()
         for line in lines:
-            words = line.decode("ascii", errors="replace").split()
-            if len(words) < 2 or not secrets.compare_digest(words[0], self.nonce):
+            words = line.split()
+            if len(words) < 2 or not secrets.compare_digest(words[0], nonce):
                 verdict.tampered = True
                 continue
-            kind, rest = words[1], words[2:]
+            kind, rest = words[1].decode(errors="replace"), [word.decode(errors="replace") for word in words[2:]]
             if kind == "program" and rest and not verdict.program:
                 verdict.program = rest[0]
                 if rest[0] == "error" and len(rest) >= 3:
@@ -228,7 +239,9 @@ class _Job:
                 verdict.results[index] = "" if rest[1] == "pass" else (rest[2] if len(rest) > 2 else "Exception")
             elif kind == "end":
                 verdict.ended = True
-            elif kind != "setup":
+            elif kind == "setup" and rest:
+                verdict.setup_failure = verdict.setup_failure or rest[0]
+            else:
                 verdict.tampered = True
         return verdict
 
@@ -285,7 +298,8 @@ class _Job:
             return outcome("error", f"The program exited while its tests ran; {tally}.")
         failures = sorted((index, name) for index, name in verdict.results.items() if name)
         first = f"; the first failure was test {failures[0][0] + 1} ({failures[0][1]})" if failures else ""
-        return outcome("failed", f"{tally}{first}.")
+        setup = f"; the tests' own setup raised {verdict.setup_failure}" if verdict.setup_failure else ""
+        return outcome("failed", f"{tally}{first}{setup}.")
 
     def _death(self, code: int | None, cpu_seconds: float) -> str:
         """Why the program's process died on its own, or "" if it exited normally."""

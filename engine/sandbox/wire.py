@@ -2,8 +2,9 @@
 
 The tests never hold an object the program made. Whatever the program returns is rebuilt on the tests' side from
 plain data as exact builtin types (None, bool, int, float, complex, str, bytes, list, tuple, set, frozenset,
-dict), so an object whose __eq__ always says True, an int subclass, or a list that lies about its length cannot
-reach an assert: the program's side cannot encode it, and nothing the tests' side decodes can be anything else.
+dict; numpy values arrive as their .tolist()), so an object whose __eq__ always says True, an int subclass, or a
+list that lies about its length cannot reach an assert: the program's side cannot encode it, and nothing the
+tests' side decodes can be anything else.
 Arguments are passed by value, so a test that relies on the function mutating its argument cannot see it.
 """
 
@@ -40,6 +41,8 @@ def encode(value, depth: int = 0):
         return {"bytes": value.hex()}
     if kind is complex:
         return {"complex": [value.real, value.imag]}
+    if kind.__module__ == "numpy" and hasattr(value, "tolist"):  # numpy scalars and arrays, as Python data
+        return encode(value.tolist(), depth + 1)
     raise UnsupportedValue(f"a {kind.__name__} cannot pass between tests and program (only plain data can)")
 
 
