@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, REPO, run_engine
 
-from engine.sandbox import STATUSES, Limits, isolation, run_many, run_tests
+from engine.sandbox import STATUSES, Limits, isolation, prompt_helpers, run_many, run_tests
 from engine.sandbox.asserts import plan
 from engine.sandbox.layers import from_probe
 from engine.sandbox.runner import pool_size
@@ -262,6 +262,10 @@ ATTACKS = {
         def attack():
             os._exit(0)
         """, None, {"error"}, None),
+    "raise StopIteration to cut a map short": ("""
+        def attack(x):
+            raise StopIteration
+        """, "def check(candidate):\n    assert list(map(candidate, [1, 2, 3])) == []\n", {"failed"}, None),
     "redefine check": ("""
         def check(candidate):
             pass
@@ -687,3 +691,21 @@ def test_where_a_seccomp_profile_refuses_landlock_the_probe_says_so_and_jobs_sti
     assert "landlock" not in layers and "seccomp" in layers
     assert "landlock is unavailable (a seccomp profile around this process" in sentence
     assert (good, hostile_passed) == ("passed", 0)
+
+
+def test_humaneval_helpers_belong_to_the_tests_so_redefining_them_does_not_pay():
+    """HumanEval/32, 38 and 50 check the answer with a helper from the prompt (poly, encode_cyclic, encode_shift);
+    a program that redefines the helper would pass with a wrong answer unless the tests own the helper."""
+    rows = {row["task_id"]: row for row in humaneval()}
+    hacks = {"HumanEval/32": "    return 0.0\n\ndef poly(xs, x):\n    return 0.0\n",
+             "HumanEval/38": "    return s\n\ndef encode_cyclic(s):\n    return s\n",
+             "HumanEval/50": "    return s\n\ndef encode_shift(s):\n    return s\n"}
+    with_helpers = [row for row in rows.values() if prompt_helpers(row["prompt"], row["entry_point"])]
+    assert {row["task_id"] for row in with_helpers} >= set(hacks) | {"HumanEval/10"}
+    jobs = [(row["prompt"] + row["canonical_solution"], prompt_helpers(row["prompt"], row["entry_point"]) + row["test"],
+             row["entry_point"]) for row in with_helpers]
+    jobs += [(rows[task]["prompt"] + hack, prompt_helpers(rows[task]["prompt"], rows[task]["entry_point"])
+              + rows[task]["test"], rows[task]["entry_point"]) for task, hack in hacks.items()]
+    outcomes = run_many(jobs)
+    assert [outcome.status for outcome in outcomes[:len(with_helpers)]] == ["passed"] * len(with_helpers)
+    assert [outcome.passed for outcome in outcomes[len(with_helpers):]] == [0] * len(hacks)

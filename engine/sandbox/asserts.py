@@ -60,6 +60,23 @@ def _names_something(expression: ast.expr) -> bool:
     return any(isinstance(node, ast.Name) for node in ast.walk(expression))
 
 
+def prompt_helpers(prompt: str, entry_point: str) -> str:
+    """What a HumanEval-style prompt defines besides the entry point (imports, helper functions such as
+    HumanEval/32's `poly` or /38's `encode_cyclic`, constants), as source to put in front of the tests.
+
+    The tests call these helpers to check the answer, and names the tests define are never taken from the
+    program, so a program that redefines `poly` to return 0 no longer passes every find_zero test. "" when the
+    prompt does not parse or defines nothing else."""
+    try:
+        module = ast.parse(prompt)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ""
+    helpers = [statement for statement in module.body
+               if not (isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == entry_point)
+               and not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+    return ast.unparse(ast.Module(body=helpers, type_ignores=[])) + "\n" if helpers else ""
+
+
 def compile_step(step: Step):
     """A statement as a code object of its own (a `return` in check's body cannot run outside a function: the
     SyntaxError is that test's failure)."""

@@ -28,6 +28,7 @@ from engine.sandbox import asserts, wire
 
 RESERVED = frozenset(dir(builtins))
 TESTS_MODULE = "__tests__"
+CONTROL_FLOW = (StopIteration, StopAsyncIteration)
 
 
 class ProgramError(Exception):
@@ -101,11 +102,12 @@ class Program:
 
 def _exception(name, message) -> Exception:
     """The program's exception as the builtin type of that name (so `except ValueError:` in a test works), or a
-    ProgramError; never a BaseException that would stop the judge."""
+    ProgramError; never a BaseException that would stop the judge, nor one that steers control flow."""
     name = word(name)
     message = message[:300] if isinstance(message, str) else ""
     kind = getattr(builtins, name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
+    # StopIteration would end the iteration around the call (list(map(candidate, xs)) == []), not fail it.
+    if isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, CONTROL_FLOW):
         try:
             return kind(message)
         except Exception:
@@ -113,12 +115,15 @@ def _exception(name, message) -> Exception:
     return ProgramError(name, message)
 
 
+def _names(callables) -> list:
+    return callables if isinstance(callables, list) else []
+
+
 def _offer_program_names(namespace: dict, manifest: dict, program: Program) -> None:
     def allowed(name) -> bool:
         return isinstance(name, str) and name.isidentifier() and name not in RESERVED and not name.startswith("__")
 
-    callables = manifest.get("callables")
-    for name in callables if isinstance(callables, list) else ():
+    for name in _names(manifest.get("callables")):
         if allowed(name):
             namespace[name] = program.proxy(name)
     data = manifest.get("data")
@@ -157,7 +162,7 @@ def judge(job: dict) -> None:
     elif manifest.get("loaded") is not True:
         line = manifest.get("line")
         report("program", "error", word(manifest.get("error")), line if type(line) is int and line >= 0 else 0)
-    elif entry_point is not None and entry_point not in (manifest.get("callables") or ()):
+    elif entry_point is not None and entry_point not in _names(manifest.get("callables")):
         report("program", "missing")
     else:
         report("program", "loaded")
