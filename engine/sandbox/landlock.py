@@ -5,7 +5,8 @@ the same numbers on every architecture; no package needed.
 The rules are "what may be reached"; everything else is refused with EACCES, also for root. A sandbox child allows
 reading the Python installation and the system libraries, reading and writing its own throw-away folder, and
 /dev/null; so the data folder, run folders, uploads, the home folder and /proc (other processes' environments,
-file descriptors and memory) are out of reach.
+file descriptors and memory) are out of reach. Landlock guards contents and changes, not names: stat() still says
+whether a path exists. chmod, chown, utime and xattrs are not Landlock's either; seccomp.py refuses them.
 """
 
 from __future__ import annotations

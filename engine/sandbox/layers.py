@@ -22,7 +22,7 @@ seccomp profile, moby profiles/seccomp/default.json):
 - seccomp() and prctl() are allowed, so a process can add its own filter: our seccomp layer works.
 - landlock_create_ruleset / add_rule / restrict_self are allowed since moby PR 43199 (2022); on an older engine
   they fail with EPERM and the probe reports it. Landlock also needs the host kernel to have it (5.13+, and in
-  the boot-time LSM list, as Ubuntu's and Debian's current kernels do); the container cannot change that.
+  the boot-time LSM list, as Ubuntu's kernels since 22.04 have it); the container cannot change that.
 - unshare, setns, mount and clone with namespace flags are refused without CAP_SYS_ADMIN (and clone3 answers
   ENOSYS), so a process in the container cannot make user, network, PID or mount namespaces. bubblewrap and
   nsjail build on exactly those and fail there ("No permissions to create new namespace") unless the container
@@ -30,9 +30,11 @@ seccomp profile, moby profiles/seccomp/default.json):
   reason there is no network namespace, and cgroups are read-only inside the container: hence rlimits plus
   seccomp instead of a cgroup, and seccomp plus Landlock instead of a network namespace.
 - RLIMIT_NPROC counts all processes and threads of uid 1000 (the trainer's included), so it cannot express "this
-  program may start N processes": the sandbox allows none (limits.py).
-Checked here on Linux 6.18 (Landlock ABI 7) as root and as an unprivileged user outside Docker; `python -m engine
-sandbox` inside the image prints what holds there.
+  program may start N processes": the sandbox allows none (rlimits.py).
+These points come from moby's profile and its issue threads (moby 42441, bubblewrap 505): no Docker engine ran in
+the workplace where this was written. The sandbox itself was checked on Linux 6.18 (Landlock ABI 7) as root, as
+an unprivileged user, and under a seccomp profile that refuses the Landlock calls as an older Docker's does
+(tests/test_sandbox.py); `python -m engine sandbox` inside the image prints what holds there.
 """
 
 from __future__ import annotations
