@@ -8,6 +8,7 @@
   watch RUN_DIR                         follow a run until it ends
   export RUN_DIR [--merge]              zip the adapter; --merge also saves base+adapter as one 16-bit model
   reference                             the config keys with their help (Markdown)
+  sandbox                               which isolation the code sandbox has here, and a self-test (exit 0/1)
 """
 
 from __future__ import annotations
@@ -155,6 +156,14 @@ def cmd_reference(args) -> int:
     return 0
 
 
+def cmd_sandbox(args) -> int:
+    from engine.sandbox.selftest import report
+
+    lines, ok = report()
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="GRPO Studio's headless engine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_export)
 
     sub.add_parser("reference", help="the config keys (Markdown)").set_defaults(run=cmd_reference)
+    sub.add_parser("sandbox", help="the code sandbox's isolation here, and a self-test").set_defaults(run=cmd_sandbox)
     return parser
 
 
