@@ -49,10 +49,7 @@ class ModelConfig(Section):
     vllm_standby: bool = Field(False, description="Unsloth standby (UNSLOTH_VLLM_STANDBY=1): Unsloth sizes vLLM's "
                                                   "share itself and frees its KV cache while training; fits longer "
                                                   "runs on smaller GPUs.")
-    gradient_checkpointing: Literal["auto", "gpu", "offload", "off"] = Field(
-        "auto", description="Trade compute for memory in the backward pass: gpu keeps each layer's input on the GPU, "
-                            "offload (Unsloth) moves them to CPU memory (least VRAM, slower), off keeps everything "
-                            "(most VRAM); auto: gpu where it fits the card with room to spare, else offload.")
+    gradient_checkpointing: bool = Field(True, description="Trade compute for memory during the backward pass.")
 
 
 class PromptConfig(Section):
@@ -295,18 +292,14 @@ def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunC
 
 
 def _renamed_keys(raw: dict) -> dict:
-    """Configs saved before 2026-11-29 (run folders to resume) said model.fast_inference: true/false/null instead of
-    model.rollout, and model.gradient_checkpointing: true/false instead of its modes."""
+    """Configs saved before model.rollout existed (run folders to resume) said model.fast_inference."""
     model = raw.get("model")
-    if not isinstance(model, dict):
-        return raw
-    model = dict(model)
-    if "fast_inference" in model:
+    if isinstance(model, dict) and "fast_inference" in model:
+        model = dict(model)
         fast = model.pop("fast_inference")
         model.setdefault("rollout", {True: "vllm", False: "hf"}.get(fast, "auto"))
-    if isinstance(model.get("gradient_checkpointing"), bool):
-        model["gradient_checkpointing"] = "auto" if model["gradient_checkpointing"] else "off"
-    return {**raw, "model": model}
+        raw = {**raw, "model": model}
+    return raw
 
 
 def load_config(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:

@@ -192,7 +192,7 @@ def build_trainer(config: RunConfig, run: RunFolder, buffer: SampleBuffer, stop:
     cuda = torch.cuda.is_available()
     path = model_loading.resolve_model_path(config.model.name)
     plan = plan_for_this_process(config, path, cuda)
-    loaded = plan.backend.load(config, path, plan)
+    loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
     tokenizer = loaded.tokenizer
 
     from datasets import Dataset

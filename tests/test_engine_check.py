@@ -138,12 +138,9 @@ def test_vllm_memory_is_sized_to_the_run_not_the_card():
 
 
 def test_old_run_configs_with_fast_inference_still_load():
-    """Run folders written before model.rollout existed say model.fast_inference (and a bool for
-    gradient_checkpointing); resuming them must still work."""
+    """Run folders written before model.rollout existed say model.fast_inference; resuming them must still work."""
     from engine.config import build_config
 
     assert build_config({"model": {"fast_inference": True}}).model.rollout == "vllm"
     assert build_config({"model": {"fast_inference": False}}).model.rollout == "hf"
     assert build_config({"model": {"fast_inference": None}}).model.rollout == "auto"
-    assert build_config({"model": {"gradient_checkpointing": True}}).model.gradient_checkpointing == "auto"
-    assert build_config({"model": {"gradient_checkpointing": False}}).model.gradient_checkpointing == "off"

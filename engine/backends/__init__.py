@@ -45,7 +45,6 @@ class RunPlan:
     vllm_share: float | None  # gpu_memory_utilization handed to the rollout engine
     vllm_share_source: str  # "sized", "set" (model.gpu_memory_utilization) or "fallback"
     available_gib: float | None  # what the share is a share of (free at load for Unsloth, the card for vLLM)
-    shape: ModelShape | None = None  # the model's, where known
 
     def describe(self) -> str:
         return f"{self.backend.name} ({self.backend.summary}), rollouts: {ROLLOUT_LABELS[self.rollout]}"
@@ -74,7 +73,7 @@ def plan_run(config: RunConfig, cuda: bool, shape: ModelShape | None, free_gib: 
     backend = choose_backend(m, cuda)
     rollout = choose_rollout(m, cuda)
     if rollout != "vllm":
-        return RunPlan(backend, rollout, None, None, "", None, shape)
+        return RunPlan(backend, rollout, None, None, "", None)
     available = free_gib if backend.vllm_share_of == "free" else total_gib
     budget = vllm_budget(config, shape) if shape is not None else None
     if m.gpu_memory_utilization is not None:
@@ -83,7 +82,7 @@ def plan_run(config: RunConfig, cuda: bool, shape: ModelShape | None, free_gib: 
         share, source = budget.share_of(available), "sized"
     else:
         share, source = FALLBACK_VLLM_SHARE, "fallback"
-    return RunPlan(backend, rollout, budget, share, source, available, shape)
+    return RunPlan(backend, rollout, budget, share, source, available)
 
 
 def plan_problems(config: RunConfig, plan: RunPlan, cuda: bool) -> list[Problem]:

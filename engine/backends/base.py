@@ -40,8 +40,7 @@ class Backend:
         """What this backend cannot do with this config on this machine (one sentence each)."""
         return []
 
-    def load(self, config: RunConfig, path: str, plan) -> Loaded:
-        """The model with LoRA (or a peft_config for the trainer to attach), for `plan` (engine.backends.RunPlan)."""
+    def load(self, config: RunConfig, path: str, rollout: str, vllm_share: float | None) -> Loaded:
         raise NotImplementedError
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,

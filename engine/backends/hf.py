@@ -33,16 +33,13 @@ class HfBackend(Backend):
                                                          "to unsloth or auto"))
         if config.model.vllm_standby:
             problems.append(Problem("model.vllm_standby", "standby is Unsloth's; with the hf backend turn it off"))
-        if config.model.gradient_checkpointing == "offload":
-            problems.append(Problem("model.gradient_checkpointing", "offloading activations to CPU memory is "
-                                                                    "Unsloth's; with the hf backend use gpu or auto"))
         if config.model.load_in_4bit and rollout == "vllm":
             # TRL's colocate mode reloads the model in vLLM from its name; a 4-bit bitsandbytes load is refused there.
             problems.append(Problem("model.load_in_4bit", "TRL's vLLM rollouts need the 16-bit model; turn "
                                                           "load_in_4bit off or set model.rollout to hf"))
         return problems
 
-    def load(self, config: RunConfig, path: str, plan) -> Loaded:
+    def load(self, config: RunConfig, path: str, rollout: str, vllm_share: float | None) -> Loaded:
         import torch
         from peft import LoraConfig
         from transformers import AutoModelForCausalLM
@@ -66,7 +63,7 @@ class HfBackend(Backend):
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
                        cuda: bool) -> dict:
-        arguments = {"gradient_checkpointing": cuda and config.model.gradient_checkpointing != "off"}
+        arguments = {"gradient_checkpointing": cuda and config.model.gradient_checkpointing}
         if rollout == "vllm":
             arguments.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=vllm_share,
                              vllm_max_model_length=config.model.max_seq_length)

@@ -38,46 +38,27 @@ class UnslothBackend(Backend):
                                                   "or turn standby off")]
         return []
 
-    def load(self, config: RunConfig, path: str, plan) -> Loaded:
+    def load(self, config: RunConfig, path: str, rollout: str, vllm_share: float | None) -> Loaded:
         from unsloth import FastLanguageModel
 
         m, seed = config.model, config.train.seed
         # load_in_4bit is passed either way: Unsloth's own default is True. random_state seeds vLLM's sampler too.
         kwargs = dict(model_name=path, max_seq_length=m.max_seq_length, load_in_4bit=m.load_in_4bit,
-                      fast_inference=plan.rollout == "vllm", max_lora_rank=m.lora_rank, random_state=seed)
+                      fast_inference=rollout == "vllm", max_lora_rank=m.lora_rank, random_state=seed)
         if m.load_in_fp8:
             kwargs["load_in_fp8"] = True
-        if plan.rollout == "vllm":
+        if rollout == "vllm":
             # Unsloth picks vLLM's max_num_seqs from the KV cache it sees (8 sequences under 2 GB, 16 under 4 GB...),
             # so a pool sized to the run would generate a batch of 64 in waves; the batch is what must run at once.
             t = config.train
-            kwargs.update(gpu_memory_utilization=plan.vllm_share,
+            kwargs.update(gpu_memory_utilization=vllm_share,
                           max_num_seqs=t.batch_size * t.gradient_accumulation_steps)
         model, tokenizer = FastLanguageModel.from_pretrained(**kwargs)
         model = FastLanguageModel.get_peft_model(
             model, r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, target_modules=LORA_TARGETS,
-            use_gradient_checkpointing=self._checkpointing(config, plan), random_state=seed)
+            use_gradient_checkpointing="unsloth" if m.gradient_checkpointing else False, random_state=seed)
         prepare_tokenizer(tokenizer)
         return Loaded(model, tokenizer, None)
-
-    @staticmethod
-    def _checkpointing(config: RunConfig, plan) -> bool | str:
-        """Unsloth's use_gradient_checkpointing for the setting. Offloading each layer's input to CPU memory saves
-        VRAM but costs the training side time on every step, irregularly (measured on an H200, 1.5B model, 64 x 1024
-        tokens: 3.0 to 14 s a step against 3.6 s with the inputs kept on the GPU), so auto keeps them on the GPU
-        whenever they take at most a third of the memory free after loading (vLLM's pool included)."""
-        mode = config.model.gradient_checkpointing
-        if mode == "auto":
-            import torch
-
-            from engine.vram_estimate import checkpointed_activations_gib
-
-            free_gib = torch.cuda.mem_get_info()[0] / 2**30
-            need_gib = checkpointed_activations_gib(config, plan.shape) if plan.shape is not None else None
-            mode = "gpu" if need_gib is not None and need_gib <= free_gib / 3 else "offload"
-            print(f"gradient checkpointing: {mode} (auto: layer inputs ~"
-                  f"{'?' if need_gib is None else f'{need_gib:.1f}'} GiB, {free_gib:.1f} GiB free after loading)")
-        return {"gpu": True, "offload": "unsloth", "off": False}[mode]
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
                        cuda: bool) -> dict:
