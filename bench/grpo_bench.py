@@ -10,6 +10,7 @@ workload, data, rewards and logging are identical and only the backend and rollo
   trl-vllm      backend hf, rollout vllm: TRL's own colocate mode (vLLM in the training process with its own copy of
                 the weights), at TRL's default vLLM share (0.3 of the card) unless --peer-share says otherwise. The
                 honest peer: what a user who picks TRL gets at its fastest on one GPU.
+  hf-vllm       backend hf, rollout vllm with vLLM's memory sized to the run: TRL's colocate path as our engine runs it
   unsloth       backend unsloth, rollout hf
   unsloth-vllm  backend unsloth, rollout vllm: ours (Unsloth's fast_inference, vLLM shares the training weights),
                 vLLM's memory sized to the run unless --gpu-memory-utilization says otherwise
@@ -50,7 +51,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-VARIANTS = {"trl": ("hf", "hf"), "trl-vllm": ("hf", "vllm"), "unsloth": ("unsloth", "hf"),
+VARIANTS = {"trl": ("hf", "hf"), "trl-vllm": ("hf", "vllm"), "hf-vllm": ("hf", "vllm"), "unsloth": ("unsloth", "hf"),
             "unsloth-vllm": ("unsloth", "vllm")}
 PEERS = ("trl-vllm", "trl")  # the best peer first
 GENERATIONS = 8
@@ -91,7 +92,8 @@ def worker(args) -> int:
     forced = {"min_tokens": args.length} if rollout == "vllm" else {"min_new_tokens": args.length}
     run = RunFolder(Path(args.run_dir))
     run.path.mkdir(parents=True, exist_ok=True)
-    state = training.train(config, run, grpo_overrides={"generation_kwargs": forced})
+    overrides = {"generation_kwargs": forced, **grpo_settings(args.grpo)}
+    state = training.train(config, run, grpo_overrides=overrides)
     print_stall_suspects()
     return 0 if state == "completed" else 1
 
@@ -116,9 +118,18 @@ def print_stall_suspects() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Parent: model, subprocesses, VRAM polling, table.
 
+def grpo_settings(pairs: list[str]) -> dict:
+    """--grpo key=value pairs (values as YAML) for experiments with GRPOConfig, e.g. pad_to_multiple_of=64."""
+    import yaml
+
+    return {key: yaml.safe_load(value) for key, value in (pair.split("=", 1) for pair in pairs)}
+
+
 def run_settings(args, variant: str) -> dict:
-    """The memory settings that apply to this variant (vLLM's only to vLLM variants)."""
+    """The settings that apply to this variant (vLLM's only to vLLM variants), recorded with its result."""
     settings = {"optim": args.optim}
+    if args.grpo:
+        settings["grpo"] = grpo_settings(args.grpo)
     backend, rollout = VARIANTS[variant]
     if rollout == "vllm":
         settings["vllm_share"] = args.peer_share if variant == "trl-vllm" else args.gpu_memory_utilization
@@ -131,6 +142,8 @@ def run_settings(args, variant: str) -> dict:
 
 def settings_label(settings: dict) -> str:
     parts = [settings["optim"]]
+    if settings.get("gradient_checkpointing"):  # an experiment of 2026-11-29 (bench/RESULTS.md)
+        parts.append(f"checkpointing {settings['gradient_checkpointing']}")
     if settings.get("vllm_standby"):
         parts.append("standby, vLLM share set by Unsloth")
     elif "vllm_share" in settings:
@@ -138,6 +151,7 @@ def settings_label(settings: dict) -> str:
         parts.append("vLLM sized to the run" if share is None else f"vLLM share {share}")
     if settings.get("leave_free_gib"):
         parts.append(f"only {settings['leave_free_gib']} GiB free")
+    parts += [f"{key}={value}" for key, value in settings.get("grpo", {}).items()]
     return ", ".join(parts)
 
 
@@ -217,6 +231,7 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
     if settings.get("vllm_share") is not None:
         command += ["--share", str(settings["vllm_share"])]
     command += ["--vllm-standby"] if settings.get("vllm_standby") else []
+    command += [arg for pair in args.grpo for arg in ("--grpo", pair)]
     holder = hold_all_but(args.leave_free_gib) if args.leave_free_gib else None
     started = time.time()
     log = (Path(args.work_dir) / f"{variant}-{args.batch}-{length}.out").open("w")
@@ -331,6 +346,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", default="/tmp/grpo-bench", help="run folders and worker logs")
     parser.add_argument("--out", default=str(REPO / "bench" / "results.json"), help="results JSON (accumulates)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per variant before it is stopped")
+    parser.add_argument("--grpo", action="append", default=[], metavar="KEY=VALUE",
+                        help="a GRPOConfig argument for an experiment (repeatable), recorded in the settings")
     parser.add_argument("--profile", action="store_true", help="log recompilations (TORCH_LOGS=recompiles) in the "
                         "worker logs under --work-dir")
     parser.add_argument("--table", action="store_true", help="only print the table of --out")
