@@ -112,7 +112,8 @@ def check_config(config: RunConfig) -> CheckReport:
         report.problems += e.problems
 
     shape = model_shape(config.model.name, local_folder)
-    plan = backends.plan_run(config, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
+    backend = backends.backend_for(config, cuda)
+    plan = backends.plan_run(config, backend, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
     report.problems += backends.plan_problems(config, plan, cuda)
     report.facts["backend"] = plan.describe()
     if plan.rollout == "vllm":

@@ -172,7 +172,7 @@ def with_generation_timing(trainer_class):
     return TimedGRPOTrainer
 
 
-def plan_for_this_process(config: RunConfig, path: str, cuda: bool) -> backends.RunPlan:
+def plan_for_this_process(config: RunConfig, backend: backends.Backend, path: str, cuda: bool) -> backends.RunPlan:
     """The run plan with vLLM's share sized against the memory this process sees right before loading."""
     free_gib = total_gib = None
     if cuda:
@@ -180,18 +180,18 @@ def plan_for_this_process(config: RunConfig, path: str, cuda: bool) -> backends.
 
         free, total = torch.cuda.mem_get_info()
         free_gib, total_gib = free / 2**30, total / 2**30
-    return backends.plan_run(config, cuda, shape_for_training(path), free_gib, total_gib)
+    return backends.plan_run(config, backend, cuda, shape_for_training(path), free_gib, total_gib)
 
 
-def build_trainer(config: RunConfig, run: RunFolder, buffer: SampleBuffer, stop: StopRequest,
-                  print_progress=print, grpo_overrides: dict | None = None):
+def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, buffer: SampleBuffer,
+                  stop: StopRequest, print_progress=print, grpo_overrides: dict | None = None):
     """Load the model through the run's backend and return (trainer, tokenizer, data summary). `grpo_overrides` are
     extra GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs)."""
     import torch
 
     cuda = torch.cuda.is_available()
     path = model_loading.resolve_model_path(config.model.name)
-    plan = plan_for_this_process(config, path, cuda)
+    plan = plan_for_this_process(config, backend, path, cuda)
     loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
     tokenizer = loaded.tokenizer
 
@@ -246,7 +246,7 @@ def prepare_process(config: RunConfig) -> None:
     for variable, folder in (("TRITON_CACHE_DIR", "triton"), ("TORCHINDUCTOR_CACHE_DIR", "inductor"),
                              ("VLLM_CACHE_ROOT", "vllm")):
         os.environ.setdefault(variable, str(cache / folder))
-    backend = backends.choose_backend(config.model, model_loading.cuda_visible())
+    backend = backends.backend_for(config, model_loading.cuda_visible())
     with contextlib.suppress(Exception):
         backend.prepare_process(config)
 
@@ -269,7 +269,7 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
     stop = StopRequest(run)
     stop.install()
     run.stop_path.unlink(missing_ok=True)
-    backend = backends.choose_backend(config.model, model_loading.cuda_visible())
+    backend = backends.backend_for(config, model_loading.cuda_visible())
     previous = run.read_status()
     run.write_status(state="starting", pid=os.getpid(), backend=backend.name, model=config.model.name,
                      preset=config.preset, max_steps=config.train.max_steps, step=previous.get("step", 0),
@@ -278,7 +278,8 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
     print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
     try:
         backend.prepare_process(config)
-        trainer, tokenizer, _ = build_trainer(config, run, SampleBuffer(), stop, grpo_overrides=grpo_overrides)
+        trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
+                                              grpo_overrides=grpo_overrides)
         checkpoint = run.last_checkpoint() if resume else None
         if resume and checkpoint is None:
             print("no checkpoint to resume from: starting from step 0")

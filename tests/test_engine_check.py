@@ -68,7 +68,7 @@ def test_missing_config_file_is_one_sentence():
 def test_vram_estimate_is_near_the_h100_measurements():
     """The estimate against what plain TRL measured on an H100 for a 1.5B model, 8 generations, LoRA r16
     (bench/RESULTS.md: 5.56 GiB torch / 6.93 GiB NVML at 1024 tokens; DESIGN.md: 11.3 GiB at 4096)."""
-    from engine.backends import plan_run
+    from engine.backends import BACKENDS, plan_run
     from engine.config import build_config
     from engine.model_shape import ModelShape, size_from_name
     from engine.vram_estimate import estimate_peak_gib
@@ -79,14 +79,14 @@ def test_vram_estimate_is_near_the_h100_measurements():
         config = build_config({"preset": "reasoning", "model": {"max_seq_length": 2 * length, "backend": "hf",
                                                                 "rollout": "hf"},
                                "train": {"max_completion_length": length, "batch_size": 8}})
-        plan = plan_run(config, True, shape, 79.0, 79.6)
+        plan = plan_run(config, BACKENDS["hf"], True, shape, 79.0, 79.6)
         assert abs(estimate_peak_gib(config, shape, plan)["total"] - measured) / measured < 0.2, length
 
 
 def test_vram_estimate_counts_the_vllm_pool_as_measured():
     """With vLLM rollouts the peak is vLLM's up-front share of the GPU plus training's activations: the bench's NVML
     peaks on an H100 (bench/RESULTS.md; 1.5B, 8 generations, Unsloth + vLLM). 23.5 GiB is the '24 GB card' run."""
-    from engine.backends import plan_run
+    from engine.backends import BACKENDS, plan_run
     from engine.config import build_config
     from engine.model_shape import ModelShape
     from engine.vram_estimate import estimate_peak_gib
@@ -97,12 +97,13 @@ def test_vram_estimate_counts_the_vllm_pool_as_measured():
         config = build_config({"preset": "reasoning", "model": {
             "backend": "unsloth", "rollout": "vllm", "gpu_memory_utilization": share,
             "max_seq_length": length + 512}, "train": {"max_completion_length": length, "batch_size": 8}})
-        estimate = estimate_peak_gib(config, shape, plan_run(config, True, shape, gpu_gib, gpu_gib))
+        plan = plan_run(config, BACKENDS["unsloth"], True, shape, gpu_gib, gpu_gib)
+        estimate = estimate_peak_gib(config, shape, plan)
         assert estimate["vllm_pool"] == pytest.approx(share * gpu_gib) and "weights" not in estimate
         assert abs(estimate["total"] - measured) / measured < 0.1, (length, estimate["total"])
     # Standby: Unsloth sizes vLLM to the card and frees its KV cache while training; the training side is the need.
     config.model.vllm_standby = True
-    standby = estimate_peak_gib(config, shape, plan_run(config, True, shape, 23.5, 23.5))
+    standby = estimate_peak_gib(config, shape, plan_run(config, BACKENDS["unsloth"], True, shape, 23.5, 23.5))
     assert "vllm_pool" not in standby and "kv_cache" not in standby and standby["weights"] > 2.5
 
 
@@ -110,14 +111,14 @@ def test_vllm_memory_is_sized_to_the_run_not_the_card():
     """Unset, vLLM's share is what the run needs: the generation batch's KV cache at max_seq_length plus the weights
     and a fixed overhead, as a share of the memory free at load (Unsloth) or of the card (vLLM). A 135M model with
     8 x 1024-token sequences needs a few GiB, not the 0.6 x 139 GiB = 83 GiB a fixed share gave it on an H200."""
-    from engine.backends import plan_run
+    from engine.backends import BACKENDS, plan_run
     from engine.config import build_config
     from engine.model_shape import ModelShape
 
     small = ModelShape(parameters=135e6, hidden=576, layers=30, vocab=49152, kv_dim=192)
     config = build_config({"preset": "reasoning", "model": {"name": "x/y", "backend": "unsloth", "rollout": "vllm",
                                                             "max_seq_length": 1024}, "train": {"batch_size": 8}})
-    plan = plan_run(config, True, small, 139.0, 140.0)
+    plan = plan_run(config, BACKENDS["unsloth"], True, small, 139.0, 140.0)
     # KV: 8 sequences x 1024 tokens x (2 x 30 layers x 192 x 2 bytes) x 1.25 headroom = 0.22 GiB.
     assert plan.vllm.kv_cache_gib == pytest.approx(8 * 1024 * 2 * 30 * 192 * 2 * 1.25 / 2**30)
     # vLLM gets at least its need (a small floor keeps tiny models from a share that rounds to nothing), not 83 GiB.
@@ -127,13 +128,13 @@ def test_vllm_memory_is_sized_to_the_run_not_the_card():
     big = ModelShape.from_size(1.5)
     config = build_config({"preset": "reasoning", "model": {"name": "x/y", "backend": "hf", "rollout": "vllm",
                                                             "max_seq_length": 16384}, "train": {"batch_size": 64}})
-    plan = plan_run(config, True, big, 100.0, 140.0)
+    plan = plan_run(config, BACKENDS["hf"], True, big, 100.0, 140.0)
     assert plan.vllm.kv_cache_gib > 20 and plan.vllm_share == pytest.approx(plan.vllm.total_gib / 140.0, abs=1e-4)
     # Set by hand, the user's share wins and says so; an unknown shape falls back to a fixed share, and says why.
     config.model.gpu_memory_utilization = 0.4
-    assert plan_run(config, True, big, 100.0, 140.0).vllm_share == 0.4
+    assert plan_run(config, BACKENDS["hf"], True, big, 100.0, 140.0).vllm_share == 0.4
     config.model.gpu_memory_utilization = None
-    unknown = plan_run(config, True, None, 100.0, 140.0)
+    unknown = plan_run(config, BACKENDS["hf"], True, None, 100.0, 140.0)
     assert unknown.vllm_share_source == "fallback" and "could not be sized" in unknown.describe_vllm()
 
 
@@ -144,3 +145,28 @@ def test_old_run_configs_with_fast_inference_still_load():
     assert build_config({"model": {"fast_inference": True}}).model.rollout == "vllm"
     assert build_config({"model": {"fast_inference": False}}).model.rollout == "hf"
     assert build_config({"model": {"fast_inference": None}}).model.rollout == "auto"
+
+
+def test_auto_takes_the_faster_path_that_fits(monkeypatch):
+    """Where Unsloth and vLLM are both there (pretended here: this machine has neither), auto takes TRL's colocate
+    path (hf + vLLM, faster per step on the H200) when its estimate fits in 60% of the card, Unsloth when memory is
+    tight or only Unsloth can do what is asked; without a GPU it is always hf."""
+    from engine import backends
+    from engine.config import build_config
+    from engine.model_shape import ModelShape
+
+    monkeypatch.setattr(backends.unsloth.UnslothBackend, "usable", lambda self, cuda: cuda)
+    monkeypatch.setattr(backends, "installed", lambda module: True)
+    shape = ModelShape.from_size(1.5)
+
+    def chosen(gpu_gib, **model):
+        config = build_config({"preset": "reasoning", "model": {"max_seq_length": 1536, **model},
+                               "train": {"batch_size": 64, "max_completion_length": 1024}})
+        return backends.choose_backend(config, gpu_gib is not None, shape, gpu_gib).name
+
+    assert chosen(140.0) == "hf"  # an H200: the whole run fits easily
+    assert chosen(24.0) == "unsloth"  # a 24 GB card: only Unsloth's shared weights leave room
+    assert chosen(140.0, load_in_4bit=True) == "unsloth" and chosen(140.0, vllm_standby=True) == "unsloth"
+    assert chosen(140.0, rollout="hf") == "unsloth"  # without vLLM, Unsloth's generate is the faster one
+    assert chosen(140.0, backend="unsloth") == "unsloth" and chosen(24.0, backend="hf") == "hf"  # asked for
+    assert chosen(None) == "hf"  # no GPU

@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 
 from engine import builtin_models, gpu
-from engine.backends import plan_run
+from engine.backends import backend_for, plan_run
 from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
 from engine.config import ModelConfig, RunConfig
 from engine.model_loading import model_problems
@@ -59,7 +59,8 @@ def estimate_gib(name: str, config: RunConfig | None) -> float | None:
     config = (config or RunConfig()).model_copy(deep=True)
     config.model.name = name
     info = machine.gpu_info()
-    plan = plan_run(config, info is not None, shape, gpu.free_gib() if info else None,
+    cuda = info is not None
+    plan = plan_run(config, backend_for(config, cuda), cuda, shape, gpu.free_gib() if info else None,
                     info.total_gib if info else None)
     return estimate_peak_gib(config, shape, plan)["total"]
 
