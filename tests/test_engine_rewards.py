@@ -22,6 +22,7 @@ from engine.rewards.math_answers import math_equal
 from engine.rewards.registry import KIND_MODULES
 from engine.rewards.row import column_key, column_name
 from engine.run_folder import RunFolder
+
 from tests.conftest import REPO, run_engine
 
 GOOD = "<thought>\n3 boxes of 4 apples: 3 * 4 = 12.\n</thought>\n<answer>12</answer>"
