@@ -82,6 +82,12 @@ def test_the_schema_comes_from_the_registry_with_one_sentence_per_mistake():
     assert "rewards.0.compare" in problem({**CORRECT, "compare": "roughly"})
 
 
+def test_readme_lists_the_registry_kinds():
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("<!-- reward-kinds:start -->\n")[1].split("<!-- reward-kinds:end -->")[0]
+    assert table == run_engine("reference", "--kinds").stdout, "run: python -m engine reference --kinds, paste it"
+
+
 def test_configs_saved_before_the_registry_still_load(tmp_path):
     """Run folders from before kept every field of every kind; they must stay resumable."""
     old = (REPO / "bench" / "learning-run" / "rlvr-math" / "config.yaml")

@@ -11,13 +11,8 @@ from engine.rewards.registry import KINDS, RewardConfig, in_category, kind_of, w
 from engine.rewards.row import Row
 from engine.rewards.safe_regex import REGEX_TIMEOUT_S, RegexTimeout, compile_pattern
 from engine.rewards.text import completion_text
-from engine.rewards.trl_adapter import (
-                                        RewardFunction,
-                                        SampleBuffer,
-                                        build_reward_functions,
-                                        reward_weights,
-                                        score_completion,
-)
+from engine.rewards.trl_adapter import (RewardFunction, SampleBuffer, build_reward_functions, reward_weights,
+                                        score_completion)
 
 __all__ = ["BaseScorer", "KINDS", "REGEX_TIMEOUT_S", "RegexTimeout", "RewardConfig", "RewardFunction", "RewardKind",
            "RewardSpec", "Row", "SampleBuffer", "build_reward_functions", "compile_pattern", "completion_text",

@@ -13,6 +13,7 @@ pathological answer can never hang the app.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 
@@ -43,17 +44,22 @@ def _extraction_config():
             ExprExtractionConfig()]
 
 
+@functools.lru_cache(maxsize=4096)  # a group's completions share one gold answer, and models repeat answers
+def _parsed(text: str) -> list:
+    from math_verify import parse
+
+    return parse(_as_latex(text), extraction_config=_extraction_config(), extraction_mode="first_match",
+                 parsing_timeout=PARSE_TIMEOUT_S)
+
+
 def _compare_here(predicted: str, gold: str) -> bool:
     """In the current thread, which must be a main thread (math-verify's signal-based timeouts)."""
-    from math_verify import parse, verify
+    from math_verify import verify
 
-    config = _extraction_config()
-    gold_parsed = parse(_as_latex(gold), extraction_config=config, extraction_mode="first_match",
-                        parsing_timeout=PARSE_TIMEOUT_S)
+    gold_parsed = _parsed(gold)
     if not gold_parsed:
         return predicted.strip() == gold.strip()  # a gold answer math-verify cannot read: exact text
-    answer_parsed = parse(_as_latex(predicted), extraction_config=config, extraction_mode="first_match",
-                          parsing_timeout=PARSE_TIMEOUT_S)
+    answer_parsed = _parsed(predicted)
     # Gold first: verify treats its first argument as the reference.
     return bool(answer_parsed) and verify(gold_parsed, answer_parsed, timeout_seconds=VERIFY_TIMEOUT_S)
 
