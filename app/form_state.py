@@ -255,9 +255,9 @@ def web_kind_problem(kind: str) -> str | None:
     send any value): user Python never runs from the web."""
     from app import strings
 
-    if kind in {k.name for k in web_kinds()}:
+    if isinstance(kind, str) and kind in {k.name for k in web_kinds()}:
         return None
-    if kind in KINDS:
+    if isinstance(kind, str) and kind in KINDS:
         return strings.REWARD_NOT_FROM_WEB.format(kind=kind)
     return strings.REWARD_UNKNOWN_KIND.format(kind=str(kind)[:40])
 

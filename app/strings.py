@@ -79,8 +79,10 @@ DATA_BAD_PATTERN = "The answer-extraction regex does not compile: {error}. Fix t
 
 # 4 Rewards ------------------------------------------------------------------------------------------------------
 REWARDS_INTRO = ("Each reward scores every completion; the total (each score times its weight) is what GRPO "
-                 "maximises. Patterns are regular expressions (DOTALL: `.` also matches new lines) and may use "
-                 "the tag placeholders {thought_open}, {thought_close}, {answer_open}, {answer_close}.")
+                 "maximises. *Format* rewards check the shape of the answer, *correctness* rewards compare it with "
+                 "the gold answer, *shaping* rewards nudge style or length. Patterns are regular expressions (DOTALL: "
+                 "`.` also matches new lines) and may use the tag placeholders {thought_open}, {thought_close}, "
+                 "{answer_open}, {answer_close}.")
 REWARD_NAME = "Name"
 REWARD_KIND = "Kind"
 REWARD_WEIGHT = "Weight"

@@ -280,17 +280,6 @@ def test_a_catastrophic_pattern_scores_none_and_is_counted(reward):
     assert buffer.regex_timeouts == {"slow": 1}
 
 
-def test_a_catastrophic_answer_pattern_never_fails_a_real_run(runs_dir):
-    """Issue 11: '(.|.)*(?!)' backtracks on any text; the run completes and counts what it could not score."""
-    rewards = ("rewards=[{name: tags, kind: tag_count, tags: ['{thought_open}']}, "
-               "{name: slow, kind: answer_match, pattern: '(.|.)*(?!)', after_thought: false}]")
-    result = run_engine("train", QUICKSTART, "--set", "train.max_steps=1", "--set", rewards)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    run = RunFolder(next(runs_dir.iterdir()))
-    assert run.read_status()["state"] == "completed"
-    assert run.read_events()[0]["regex_timeouts"] == {"slow": 4}
-
-
 def test_bad_patterns_are_reported_per_reward():
     config = config_with({"name": "ok", "kind": "regex_match", "pattern": "a"},
                          {"name": "bad", "kind": "answer_match", "pattern": "(unclosed"},
@@ -351,12 +340,8 @@ def test_reward_functions_follow_trls_calling_convention():
     assert isinstance(functions[0], RewardFunction)
 
 
-def test_examples_keep_every_column_and_rewards_see_them_in_a_real_run(tmp_path, runs_dir):
-    """HumanEval-style data: a `prompt` column (TRL's key), `test` and `entry_point`. A python reward checks that each
-    completion arrives with its own row's columns; the run would fail otherwise."""
-    data = tmp_path / "code.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"Write f{i}.", "answer": f"#### {i}", "test": f"assert f{i}()",
-                                        "entry_point": f"f{i}"}) + "\n" for i in range(8)))
+def test_examples_keep_every_column(tmp_path):
+    data = code_data(tmp_path)
     config = build_config({"preset": "reasoning", "data": {"path": str(data), "answer_pattern": "####\\s*(.+)"}})
     example = prepare_data(config).train[0]
     number = example["entry_point"][1:]
@@ -366,12 +351,29 @@ def test_examples_keep_every_column_and_rewards_see_them_in_a_real_run(tmp_path,
     assert row.columns == {"prompt": f"Write f{number}.", "answer": f"#### {number}", "test": f"assert f{number}()",
                            "entry_point": f"f{number}"} and row.gold == number
 
-    reward = f"rewards=[{{name: columns, kind: python, function: '{TOY}:columns_match'}}]"
-    result = run_engine("train", QUICKSTART, "--set", f"data.path={data}", "--set", "data.prompt_column=prompt",
-                        "--set", "train.max_steps=1", "--set", reward)
+
+def code_data(tmp_path):
+    """HumanEval-style rows: a `prompt` column (TRL's key), `test` and `entry_point`, all naming one function."""
+    data = tmp_path / "code.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Write f{i}.", "answer": f"#### {i}", "test": f"assert f{i}()",
+                                        "entry_point": f"f{i}"}) + "\n" for i in range(8)))
+    return data
+
+
+def test_a_real_run_hands_rewards_every_column_and_survives_a_catastrophic_pattern(tmp_path, runs_dir):
+    """One 1-step `engine train` for two promises. A python reward checks that each completion arrives with its own
+    row's columns (the run fails otherwise). And issue 11: '(.|.)*(?!)' backtracks on any text; the run completes
+    and counts the completions it could not score."""
+    rewards = (f"rewards=[{{name: columns, kind: python, function: '{TOY}:columns_match'}}, "
+               "{name: slow, kind: answer_match, pattern: '(.|.)*(?!)', after_thought: false}]")
+    result = run_engine("train", QUICKSTART, "--set", f"data.path={code_data(tmp_path)}", "--set",
+                        "data.prompt_column=prompt", "--set", "train.max_steps=1", "--set", rewards)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    samples = RunFolder(next(runs_dir.iterdir())).read_samples()
-    assert samples and all(s["scores"]["columns"] == 1.0 for s in samples)
+    run = RunFolder(next(runs_dir.iterdir()))
+    assert run.read_status()["state"] == "completed"
+    samples = run.read_samples()
+    assert samples and all(s["scores"]["columns"] == 1.0 and s["scores"]["slow"] is None for s in samples)
+    assert run.read_events()[0]["regex_timeouts"] == {"slow": 4}
 
 
 def test_eval_counts_correctness_and_format_by_category():

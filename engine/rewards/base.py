@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from engine.config import PromptConfig
 
 Category = Literal["format", "correctness", "shaping"]
-CATEGORY_HELP = {"format": "checks the shape of the answer", "correctness": "checks the answer against the data",
-                 "shaping": "nudges style or length"}
 
 NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_\-]{0,40}"
 
@@ -44,7 +42,8 @@ class RewardSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: str = Field(description="Name shown in the metrics as rewards/<name>/mean.")
-    kind: str = Field(description="What the reward scores; each kind has its own keys (see the table below).")
+    kind: str = Field(description="What the reward scores; each kind has its own keys "
+                                  "(`python -m engine reference --kinds`).")
     weight: float = Field(1.0, ge=-100, le=100, description="Multiplier of this reward in the total.")
     reward: float = Field(1.0, ge=-100, le=100, description="Score when the rule is met (the full score).")
     penalty: float = Field(0.0, ge=-100, le=100, description="Score when it is not.")
