@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.machine import hide_gpu_in_cpu_demo
 
     hide_gpu_in_cpu_demo()  # before anything reads the GPU; the training subprocesses inherit it
+    from engine.rewards.python_function import forbid_user_code
+
+    forbid_user_code()  # the web never runs user Python: a second lock behind the form's refusal (app.form_state)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import gradio as gr

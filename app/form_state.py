@@ -8,14 +8,14 @@ preset or an earlier run's settings back into the widgets.
 
 from __future__ import annotations
 
-import copy
 import types
 import typing
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RewardConfig, RunConfig,
-                           TrainConfig, build_config)
+from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RunConfig, TrainConfig,
+                           build_config)
+from engine.rewards import KINDS, RewardSpec, web_kinds
 
 # The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.
 MODEL_SETTINGS = [f"model.{name}" for name in ModelConfig.model_fields if name != "name"]
@@ -24,17 +24,6 @@ DATA_SETTINGS = ["data.eval_fraction", "data.max_rows", "data.seed"]
 PROMPT_SETTINGS = ["prompt.start_with_thought", "prompt.instructions_in"]  # shown beside the tags, on the rewards step
 SETTINGS = MODEL_SETTINGS + TRAIN_SETTINGS + DATA_SETTINGS + PROMPT_SETTINGS
 
-# The fields of each reward kind (besides name, kind, weight, reward and penalty, which every kind has).
-KIND_FIELDS = {"regex_match": ("pattern", "match"), "answer_match": ("pattern", "compare", "tolerance"),
-               "tag_count": ("tags",), "length": ("target",), "python": ("function",)}
-
-# What a new reward row, or a row switched to another kind, starts with where it is empty.
-KIND_STARTERS = {"regex_match": {"pattern": "{answer_open}.+?{answer_close}"},
-                 "answer_match": {"pattern": "{answer_open}(.*?){answer_close}"},
-                 "tag_count": {"tags": "{thought_open}, {thought_close}, {answer_open}, {answer_close}"},
-                 "length": {"target": 400},
-                 "python": {"function": "my_rewards.py:reward"}}
-
 # CPU demo mode starts from sizes that finish in seconds on a CPU (the preset's sizes are for GPUs).
 CPU_DEMO_SETTINGS = {"train.max_steps": 20, "train.num_generations": 4, "train.batch_size": 8,
                      "train.max_completion_length": 64, "train.save_steps": 10}
@@ -42,22 +31,17 @@ CPU_DEMO_SETTINGS = {"train.max_steps": 20, "train.num_generations": 4, "train.b
 
 @dataclass
 class RewardRow:
-    """One reward as the form shows it: every field of every kind, tags as one comma-separated string."""
+    """One reward as the form shows it: the fields every reward has, and its kind's own fields (engine.rewards) as
+    their widgets hold them (a list as one comma-separated string)."""
     name: str = ""
     kind: str = "regex_match"
-    pattern: str = ""
-    match: str = "search"
-    compare: str = "numeric"
-    tolerance: float | None = 1e-6
-    tags: str = ""
-    target: int | None = None
+    weight: float | None = 1.0
     reward: float | None = 1.0
     penalty: float | None = 0.0
-    weight: float | None = 1.0
-    function: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
 
 
-ROW_FIELDS = [f.name for f in fields(RewardRow)]
+COMMON_ROW_FIELDS = ["name", "kind", "weight", "reward", "penalty"]
 
 
 @dataclass
@@ -142,17 +126,14 @@ def parse_tags(text: str) -> list[str]:
 
 
 def row_to_raw(row: RewardRow) -> dict:
-    """A reward row as a config dict with only the fields its kind uses (the YAML stays readable)."""
+    """A reward row as a config dict with only the fields its kind has (the YAML stays readable)."""
     raw: dict[str, Any] = {"name": (row.name or "").strip(), "kind": row.kind}
     for name in ("weight", "reward", "penalty"):
         if getattr(row, name) is not None:
             raw[name] = getattr(row, name)
-    for name in KIND_FIELDS.get(row.kind, ()):
-        value = getattr(row, name)
-        if name == "tags":
-            value = parse_tags(value) or None
-        elif isinstance(value, str):
-            value = _blank_to_none(value)
+    kind = KINDS.get(row.kind)
+    for name in kind.fields() if kind else []:
+        value = value_from_widget(field_widget(kind.spec.model_fields[name].annotation), row.values.get(name))
         if value is not None:
             raw[name] = value
     return raw
@@ -203,11 +184,12 @@ def form_to_config(form: FormValues) -> RunConfig:
 # ---------------------------------------------------------------------------------------------------------------
 # Config -> form
 
-def row_from_config(spec: RewardConfig) -> RewardRow:
-    return RewardRow(name=spec.name, kind=spec.kind, pattern=spec.pattern or "", match=spec.match,
-                     compare=spec.compare, tolerance=spec.tolerance, tags=", ".join(spec.tags or []),
-                     target=spec.target, reward=spec.reward, penalty=spec.penalty, weight=spec.weight,
-                     function=spec.function or "")
+def row_from_config(spec: RewardSpec) -> RewardRow:
+    kind = KINDS[spec.kind]
+    values = {name: value_to_widget(field_widget(kind.spec.model_fields[name].annotation), getattr(spec, name))
+              for name in kind.fields()}
+    return RewardRow(name=spec.name, kind=spec.kind, weight=spec.weight, reward=spec.reward, penalty=spec.penalty,
+                     values=values)
 
 
 def config_to_form(config: RunConfig) -> FormValues:
@@ -244,10 +226,13 @@ def with_preset(current: FormValues, preset: str, cpu_demo: bool = False) -> For
 # Reward rows on their own (the rewards step shows each row's problem next to it)
 
 def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> str | None:
-    """The first problem of one row as a sentence (a missing field, a bad name, a pattern that does not compile),
-    or None."""
+    """The first problem of one row as a sentence (a kind the web may not use, a missing field, a bad name, a pattern
+    that does not compile), or None."""
     from engine.rewards import reward_problems
 
+    refused = web_kind_problem(row.kind)
+    if refused:
+        return refused  # before anything else looks at the row: nothing of a refused kind is built or loaded
     try:
         config = build_config({"rewards": [row_to_raw(row)], "prompt": (prompt or PromptConfig()).model_dump()})
     except ConfigError as error:
@@ -256,6 +241,18 @@ def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> st
         return f"{key}: {first.message}" if key else first.message
     problems = reward_problems(config)
     return problems[0].message if problems else None
+
+
+def web_kind_problem(kind: str) -> str | None:
+    """The web app builds only the kinds the registry lets it offer, whatever a request sends (a Gradio API call can
+    send any value): user Python never runs from the web."""
+    from app import strings
+
+    if isinstance(kind, str) and kind in {k.name for k in web_kinds()}:
+        return None
+    if isinstance(kind, str) and kind in KINDS:
+        return strings.REWARD_NOT_FROM_WEB.format(kind=kind)
+    return strings.REWARD_UNKNOWN_KIND.format(kind=str(kind)[:40])
 
 
 def reward_row_problems(rows: list[RewardRow], prompt: PromptConfig | None = None) -> list[Problem]:
@@ -284,13 +281,108 @@ def new_row(existing: list[RewardRow], kind: str = "regex_match") -> RewardRow:
 
 
 def starter_for_kind(row: RewardRow) -> RewardRow:
-    """Fill the empty fields the row's kind needs with a sensible starting value."""
-    row = copy.copy(row)
-    for name, value in KIND_STARTERS.get(row.kind, {}).items():
-        current = getattr(row, name)
-        if current in (None, "") or (name == "target" and not current):  # a number box shows empty as 0
-            setattr(row, name, value)
-    return row
+    """The row with exactly its kind's fields: what it holds of them, the empty ones filled with the kind's starter,
+    else the field's default."""
+    kind = KINDS.get(row.kind)
+    if kind is None:
+        return row
+    values = {name: row.values[name] for name in kind.fields() if name in row.values}  # another kind's: dropped
+    for name in kind.fields():
+        info = kind.spec.model_fields[name]
+        widget = field_widget(info.annotation)
+        current = values.get(name)
+        if current not in (None, "") and not (widget in NUMBER_WIDGETS and current == 0 and name in kind.starters):
+            continue  # (a number box shows empty as 0)
+        if name in kind.starters:
+            values[name] = value_to_widget(widget, kind.starters[name])
+        elif not info.is_required():
+            values[name] = value_to_widget(widget, info.default)
+    return replace(row, values=values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reward fields -> widgets: one widget per field type, derived from the registry's field annotations.
+
+NUMBER_WIDGETS = ("number", "integer")
+
+
+def field_widget(annotation) -> str:
+    """'checkbox' (bool), 'dropdown' (Literal), 'integer', 'number', 'list' (comma-separated) or 'text'."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] \
+        if isinstance(annotation, types.UnionType) else [annotation]
+    base = args[0] if len(args) == 1 else annotation
+    if base is bool:
+        return "checkbox"
+    if typing.get_origin(base) is Literal:
+        return "dropdown"
+    if base is int:
+        return "integer"
+    if base is float:
+        return "number"
+    if typing.get_origin(base) is list:
+        return "list"
+    return "text"
+
+
+@dataclass(frozen=True)
+class RowField:
+    """One field widget of a reward slot, shared by every web kind that has a field of that name."""
+    name: str
+    widget: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        label = self.name.replace("_", " ").capitalize()
+        return f"{label} (comma-separated)" if self.widget == "list" else label
+
+
+def row_fields() -> list[RowField]:
+    """The union of the web kinds' own fields, in registry order. A name means one widget: two kinds that give one
+    field name different types are a registry error (tests/test_engine_rewards.py checks it)."""
+    found: dict[str, RowField] = {}
+    for kind in web_kinds():
+        for name in kind.fields():
+            annotation = kind.spec.model_fields[name].annotation
+            widget = field_widget(annotation)
+            choices = tuple(str(c) for c in typing.get_args(annotation)) if widget == "dropdown" else ()
+            found.setdefault(name, RowField(name, widget, choices))
+    return list(found.values())
+
+
+def reward_field_help(kind: str, name: str) -> str:
+    spec = KINDS[kind].spec if kind in KINDS else None
+    return (spec.model_fields[name].description or "") if spec and name in spec.model_fields else ""
+
+
+def kind_help(kind: str) -> str:
+    """The row's help line: the kind's category and what it scores."""
+    from app import strings
+
+    found = KINDS.get(kind)
+    if found is None:
+        return ""
+    return strings.REWARD_KIND_HELP.format(category=strings.REWARD_CATEGORY[found.category], help=found.help)
+
+
+def value_to_widget(widget: str, value: Any) -> Any:
+    if widget == "list":
+        return ", ".join(value or [])
+    if widget == "text":
+        return value or ""
+    return value
+
+
+def value_from_widget(widget: str, value: Any) -> Any:
+    """The config value of a widget's value; None when empty (left out of the config, so a required field is
+    reported as missing and an optional one takes its default)."""
+    if widget == "list":
+        return parse_tags(value) or None
+    if widget == "text":
+        return value if value is not None and str(value).strip() != "" else None
+    if widget == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def prompt_config(form: FormValues) -> PromptConfig:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from engine.config import field_help
+from engine.rewards import KINDS
 
 from app import strings
-from app.form_state import ROW_FIELDS, FormValues, KIND_FIELDS, RewardRow, setting_choices, setting_widget
+from app.form_state import FormValues, RewardRow, kind_help, reward_field_help, setting_choices, setting_widget
 
 MAX_REWARDS = 8
-KIND_FIELD_NAMES = {name for names in KIND_FIELDS.values() for name in names}
 
 
 def setting_component(key: str, value, **extra) -> gr.components.Component:
@@ -39,20 +39,15 @@ def setting_component(key: str, value, **extra) -> gr.components.Component:
 
 @dataclass
 class RewardSlot:
-    """One of MAX_REWARDS fixed rows; rows beyond the reward count are hidden."""
+    """One of MAX_REWARDS fixed rows; rows beyond the reward count are hidden. `fields` holds one widget per field
+    name of the registry's web kinds (app.form_state.row_fields); a row shows those of its kind."""
     group: gr.Group
     name: gr.Textbox
     kind: gr.Dropdown
-    pattern: gr.Textbox
-    match: gr.Radio
-    compare: gr.Dropdown
-    tolerance: gr.Number
-    tags: gr.Textbox
-    target: gr.Number
+    weight: gr.Number
     reward: gr.Number
     penalty: gr.Number
-    weight: gr.Number
-    function: gr.Textbox
+    fields: dict[str, gr.components.Component]
     score: gr.HTML
     error: gr.Markdown
     help: gr.Markdown
@@ -61,21 +56,29 @@ class RewardSlot:
     remove: gr.Button
 
     def value_components(self) -> list:
-        """The row's value widgets in RewardRow field order."""
-        return [getattr(self, name) for name in ROW_FIELDS]
+        return [self.name, self.kind, self.weight, self.reward, self.penalty, *self.fields.values()]
 
     def read(self, values: dict) -> RewardRow:
-        return RewardRow(**{name: values[getattr(self, name)] for name in ROW_FIELDS})
+        kind = values[self.kind]
+        own = KINDS[kind].fields() if kind in KINDS else []
+        return RewardRow(name=values[self.name], kind=kind, weight=values[self.weight], reward=values[self.reward],
+                         penalty=values[self.penalty],
+                         values={name: values[self.fields[name]] for name in own if name in self.fields})
 
     def write(self, row: RewardRow | None) -> dict:
-        """The row's values, with the fields its kind uses shown and the others hidden."""
+        """The row's values, with the fields of its kind shown (their help is the kind's) and the others hidden."""
         if row is None:
             return {self.group: gr.update(visible=False)}
-        used = KIND_FIELDS.get(row.kind, ())
-        updates = {getattr(self, name): gr.update(value=getattr(row, name),
-                                                  visible=name in used or name not in KIND_FIELD_NAMES)
-                   for name in ROW_FIELDS}
-        updates[self.help] = strings.REWARD_KIND_HELP.get(row.kind, "")
+        updates = {self.name: row.name, self.kind: row.kind, self.weight: row.weight, self.reward: row.reward,
+                   self.penalty: row.penalty}
+        own = KINDS[row.kind].fields() if row.kind in KINDS else []
+        for name, component in self.fields.items():
+            if name in own:
+                updates[component] = gr.update(value=row.values.get(name), visible=True,
+                                               info=reward_field_help(row.kind, name))
+            else:
+                updates[component] = gr.update(visible=False)
+        updates[self.help] = kind_help(row.kind)
         updates[self.group] = gr.update(visible=True)
         return updates
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.config import PromptConfig, RunConfig, build_config
-from engine.rewards import score_completion
+from engine.rewards import Row, score_completion
 
 from app.form_state import RewardRow, reward_row_problems, row_to_raw, sentence
 
@@ -27,7 +27,10 @@ class Preview:
     total: float
 
 
-def preview(rows: list[RewardRow], prompt: PromptConfig, completion: str, gold: str | None) -> Preview:
+def preview(rows: list[RewardRow], prompt: PromptConfig, completion: str, gold: str | None,
+            columns: dict | None = None) -> Preview:
+    """Each row's score on `completion` (`columns`: a data row, for rewards that read other columns). A row of a kind
+    the web may not use (python) is refused by reward_row_problems before anything of it is built."""
     problems = {int(p.key.split("]")[0].removeprefix("rewards[")): p.message
                 for p in reward_row_problems(rows, prompt)}
     results = []
@@ -37,7 +40,7 @@ def preview(rows: list[RewardRow], prompt: PromptConfig, completion: str, gold: 
             continue
         spec = build_config({"rewards": [row_to_raw(row)]}).rewards[0]
         scored = score_completion(RunConfig(prompt=prompt, rewards=[spec]), completion or "",
-                                  gold if gold not in (None, "") else None)
+                                  gold if gold not in (None, "") else None, Row(columns=columns or {}))
         error = scored["errors"].get(spec.name)
         results.append(RowScore(scored["scores"][spec.name], sentence(error) if error else None, spec.weight))
     total = sum(r.weight * r.score for r in results if r.score is not None)

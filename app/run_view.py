@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from engine.config import RunConfig
-from engine.evaluation import FORMAT_KINDS
 from engine.progress import clock, eta_seconds
+from engine.rewards import in_category
 from engine.run_folder import ACTIVE_STATES, RunFolder
 
 from app import strings
@@ -114,7 +114,7 @@ def health_hints(events: list[dict], config: RunConfig | None) -> list[str]:
     if spread is not None and all(v == 0 for v in spread):
         hints.append(strings.HINT_NO_SPREAD.format(steps=NO_SPREAD_STEPS))
     for spec in (config.rewards if config else []):
-        if spec.kind not in FORMAT_KINDS:
+        if not in_category(spec, "format"):
             continue
         values = _tail(events, f"rewards/{spec.name}/mean", FORMAT_STUCK_STEPS)
         if values is not None and max(values) <= min(spec.penalty, spec.reward) + 1e-9:

@@ -78,33 +78,21 @@ DATA_BAD_PATTERN = "The answer-extraction regex does not compile: {error}. Fix t
 
 # 4 Rewards ------------------------------------------------------------------------------------------------------
 REWARDS_INTRO = ("Each reward scores every completion; the total (each score times its weight) is what GRPO "
-                 "maximises. Patterns are regular expressions (DOTALL: `.` also matches new lines) and may use "
-                 "the tag placeholders {thought_open}, {thought_close}, {answer_open}, {answer_close}.")
+                 "maximises. *Format* rewards check the shape of the answer, *correctness* rewards compare it with "
+                 "the gold answer, *shaping* rewards nudge style or length. Patterns are regular expressions (DOTALL: "
+                 "`.` also matches new lines) and may use the tag placeholders {thought_open}, {thought_close}, "
+                 "{answer_open}, {answer_close}.")
 REWARD_NAME = "Name"
 REWARD_KIND = "Kind"
 REWARD_WEIGHT = "Weight"
 REWARD_SCORE_MET = "Reward"
 REWARD_SCORE_MISSED = "Penalty"
-REWARD_PATTERN = "Pattern"
-REWARD_MATCH = "Match"
-REWARD_COMPARE = "Compare"
-REWARD_TOLERANCE = "Tolerance"
-REWARD_TAGS = "Tags (comma-separated)"
-REWARD_TARGET = "Target length (characters)"
-REWARD_FUNCTION = "Python function (module:function or file.py:function)"
-REWARD_KIND_HELP = {
-    "regex_match": ("Reward when the pattern is found (search) or matches the whole completion (full); "
-                    "penalty otherwise."),
-    "answer_match": ("Extracts the answer with the pattern (group 1) and compares it to the gold answer: reward "
-                     "when equal, penalty when not."),
-    "tag_count": "Partial credit for each tag written exactly once.",
-    "length": "Reward at exactly the target length, falling to the penalty at 0 or twice the target.",
-    "python": "Your own TRL-style reward function f(prompts, completions, completion_ids, **columns).",
-}
-REWARD_KIND_CHOICES = [("regex match", "regex_match"), ("answer match", "answer_match"), ("tag count", "tag_count"),
-                       ("length", "length"), ("python", "python")]
-REWARD_MATCH_CHOICES = [("search anywhere", "search"), ("whole completion", "full")]
-REWARD_COMPARE_CHOICES = [("numbers", "numeric"), ("exact text", "exact"), ("any case", "casefold")]
+# A row's help: the kind's category, then its own one-line help (engine.rewards registry).
+REWARD_KIND_HELP = "*{category}* — {help}"
+REWARD_CATEGORY = {"format": "Format", "correctness": "Correctness", "shaping": "Shaping"}
+REWARD_NOT_FROM_WEB = ("{kind} rewards run your own code, which the web app never does; use them in a YAML config "
+                       "with `python -m engine train`")
+REWARD_UNKNOWN_KIND = "'{kind}' is not a reward kind; choose one from the list"
 REWARD_ADD = "+ Add a reward"
 REWARD_UP = "↑"
 REWARD_DOWN = "↓"
@@ -118,7 +106,7 @@ TRY_HEADING = "### Try it"
 TRY_INTRO = "Paste or type a completion and see how each reward scores it, live as you edit the text or the rewards."
 TRY_COMPLETION = "Completion"
 TRY_GOLD = "Gold answer"
-TRY_GOLD_INFO = "What an answer_match reward compares with."
+TRY_GOLD_INFO = "What a correctness reward (answer match) compares with."
 TRY_EXAMPLE_COMPLETION = ("<thought>\nThere are 3 boxes with 4 apples each, so 3 * 4 = 12.\n</thought>\n"
                           "<answer>12</answer>")
 TRY_EXAMPLE_GOLD = "12"
@@ -221,6 +209,7 @@ RUN_ATTACH = "Show in the Train view"
 RUN_RESUME = "Resume"
 RUN_USE_SETTINGS = "Load its settings into the form"
 RUN_SETTINGS_LOADED = "Loaded the settings of run {id} into steps 1–4; change what you like and launch."
+RUN_SETTINGS_LEFT_OUT = "Its python rewards ({names}) were left out: the web app runs no user code."
 RUN_RESUMED = "Resuming run {id} from its last checkpoint; watch it in the Train view."
 RUN_NONE_PICKED = "Pick a run first."
 RUN_GONE = "Run {id} is no longer in the runs folder."

@@ -15,7 +15,7 @@ from engine.config import ConfigError, load_config
 
 from app import chat, machine, runner, sample_completion, strings
 from app.form_state import (FormValues, add_row, config_to_form, form_to_config, move_row, problem_sentence,
-                            prompt_config, remove_row, starter_for_kind, with_preset)
+                            prompt_config, remove_row, starter_for_kind, web_kind_problem, with_preset)
 from app.form_widgets import MAX_REWARDS, FormWidgets
 from app.reward_preview import preview
 from app.safe import guarded
@@ -414,9 +414,13 @@ def _wire_results(results: results_step.ResultsStep, results_tab: gr.Tab, data: 
             columns = list(data_step.read_table(loaded.data_path).column_names)
         except ConfigError:
             columns = []
+        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
+        left_out = [row.name for row in loaded.rewards if web_kind_problem(row.kind)]
+        if left_out:  # a run made with the CLI may use python rewards; the web form never holds them
+            loaded.rewards = [row for row in loaded.rewards if row.name not in left_out]
+            message += " " + strings.RUN_SETTINGS_LEFT_OUT.format(names=", ".join(left_out))
         # The columns come with the run's settings: mark its file as the one they belong to (no re-guessing).
-        return form.write(loaded, columns) | {data.shown_path: loaded.data_path,
-                                              results.message: strings.RUN_SETTINGS_LOADED.format(id=run.id)}
+        return form.write(loaded, columns) | {data.shown_path: loaded.data_path, results.message: message}
 
     results.use_settings.click(with_run(use_settings), inputs=results.pick,
                                outputs=form.write_outputs() + [data.shown_path, results.message]).then(

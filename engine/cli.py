@@ -7,7 +7,7 @@
   eval RUN_DIR|CONFIG [--limit N] [--data FILE]
   watch RUN_DIR                         follow a run until it ends
   export RUN_DIR [--merge]              zip the adapter; --merge also saves base+adapter as one 16-bit model
-  reference                             the config keys with their help (Markdown)
+  reference [--kinds]                   the config keys with their help; --kinds: the reward kinds (Markdown)
   sandbox                               which isolation the code sandbox has here, and a self-test (exit 0/1)
 """
 
@@ -149,6 +149,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_reference(args) -> int:
+    if args.kinds:
+        return _print_reward_kinds()
     print("| key | type | default | what it does |\n|---|---|---|---|")
     for key, kind, default, help_text in field_reference():
         cells = [f"`{key}`", kind, default, help_text]
@@ -162,6 +164,17 @@ def cmd_sandbox(args) -> int:
     lines, ok = report()
     print("\n".join(lines))
     return 0 if ok else 1
+
+
+def _print_reward_kinds() -> int:
+    from engine.rewards import KINDS
+
+    print("| kind | category | in the web app | scores | its own keys |\n|---|---|---|---|---|")
+    for kind in KINDS.values():
+        keys = ", ".join(f"`{name}`" for name in kind.fields())
+        cells = [f"`{kind.name}`", kind.category, "yes" if kind.web else "no (YAML and CLI)", kind.help, keys]
+        print("| " + " | ".join(cell.replace("|", "or") for cell in cells) + " |")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge", action="store_true", help="also save base + adapter merged, in 16-bit")
     p.set_defaults(run=cmd_export)
 
-    sub.add_parser("reference", help="the config keys (Markdown)").set_defaults(run=cmd_reference)
+    p = sub.add_parser("reference", help="the config keys (Markdown)")
+    p.add_argument("--kinds", action="store_true", help="the reward kinds instead (Markdown)")
+    p.set_defaults(run=cmd_reference)
     sub.add_parser("sandbox", help="the code sandbox's isolation here, and a self-test").set_defaults(run=cmd_sandbox)
     return parser
 

@@ -8,7 +8,6 @@ config table and the app's tooltips all read it from here.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -16,6 +15,8 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.rewards.base import RewardSpec
+from engine.rewards.registry import KINDS, RewardConfig
 
 THOUGHT_TAGS = ("<thought>", "</thought>")
 ANSWER_TAGS = ("<answer>", "</answer>")
@@ -101,43 +102,6 @@ class DataConfig(Section):
     seed: int = Field(0, description="Seed for shuffling and the held-out split.")
 
 
-RewardKind = Literal["regex_match", "answer_match", "tag_count", "length", "python"]
-
-
-class RewardConfig(Section):
-    name: str = Field(description="Name shown in the metrics as rewards/<name>/mean.")
-    kind: RewardKind = Field(description="regex_match, answer_match, tag_count, length or python.")
-    weight: float = Field(1.0, ge=-100, le=100, description="Multiplier of this reward in the total.")
-    pattern: str | None = Field(None, description="regex_match: the pattern. answer_match: extracts the answer "
-                                                  "(group 1, or the whole match).")
-    match: Literal["search", "full"] = Field("search", description="regex_match: search anywhere or match the "
-                                                                   "whole completion.")
-    compare: Literal["exact", "casefold", "numeric"] = Field(
-        "numeric", description="answer_match: exact text, case-insensitive text, or numbers (1,000 = 1000.0 = $1000).")
-    tolerance: float = Field(1e-6, ge=0, description="answer_match numeric: largest difference still counted right.")
-    tags: list[str] | None = Field(None, description="tag_count: tags expected exactly once each; partial credit.")
-    target: int | None = Field(None, ge=1, description="length: target completion length in characters.")
-    reward: float = Field(1.0, ge=-100, le=100, description="Score when the rule is met (the full score).")
-    penalty: float = Field(0.0, ge=-100, le=100, description="Score when it is not.")
-    function: str | None = Field(None, description="python: module:attr or path/to/file.py:attr of a TRL-style "
-                                                   "reward function.")
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_a_metric_name(cls, name: str) -> str:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,40}", name):
-            raise ValueError("use letters, digits, '_' or '-' (start with a letter, at most 41 characters)")
-        return name
-
-    @model_validator(mode="after")
-    def _has_what_its_kind_needs(self) -> "RewardConfig":
-        needs = {"regex_match": "pattern", "answer_match": "pattern", "tag_count": "tags", "length": "target",
-                 "python": "function"}[self.kind]
-        if getattr(self, needs) in (None, "", []):
-            raise ValueError(f"a {self.kind} reward needs '{needs}'")
-        return self
-
-
 class TrainConfig(Section):
     max_steps: int = Field(200, ge=1, le=1_000_000, description="Optimizer steps to train for.")
     num_generations: int = Field(8, ge=2, le=256, description="Completions sampled per prompt; GRPO compares "
@@ -179,7 +143,7 @@ class RunConfig(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
     @model_validator(mode="after")
-    def _reward_names_unique(self) -> "RunConfig":
+    def _reward_names_unique(self) -> RunConfig:
         names = [r.name for r in self.rewards]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -220,12 +184,22 @@ class ConfigError(Exception):
 def _problems_from_validation(error: ValidationError) -> list[Problem]:
     problems = []
     for e in error.errors():
-        key = ".".join(str(part) for part in e["loc"])
+        loc = list(e["loc"])
+        kind = None
+        if len(loc) >= 3 and loc[0] == "rewards" and isinstance(loc[1], int) and loc[2] in KINDS:
+            kind = loc.pop(2)  # pydantic locates a reward's errors under its kind: rewards.0.regex_match.pattern
+        key = ".".join(str(part) for part in loc)
         message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "union_tag_invalid":
+            message = f"unknown reward kind {e['ctx']['tag']!r}; use one of: {', '.join(KINDS)}"
+        elif e["type"] == "union_tag_not_found":
+            message = f"a reward needs a kind: one of {', '.join(KINDS)}"
+        elif e["type"] == "extra_forbidden" and kind:
+            message = f"a {kind} reward has no such key; its keys are: {', '.join(KINDS[kind].spec.model_fields)}"
+        elif e["type"] == "extra_forbidden":
             message = "unknown key; check the spelling (see `python -m engine reference`)"
         elif e["type"] == "missing":
-            message = "is required"
+            message = f"a {kind} reward needs '{loc[-1]}'" if kind else "is required"
         elif "input" in e and not isinstance(e["input"], (dict, list)):  # a whole reward row is noise
             message = f"{message} (got {e['input']!r})"
         problems.append(Problem(key, message))
@@ -318,8 +292,16 @@ def field_reference() -> list[tuple[str, str, str, str]]:
         else:
             rows.append((section_name, _type_name(section.annotation), _default_text(section),
                          section.description or ""))
-    for name, field in RewardConfig.model_fields.items():
-        rows.append((f"rewards[].{name}", _type_name(field.annotation), _default_text(field), field.description or ""))
+    common = RewardSpec.model_fields
+    for name, field in common.items():
+        kind_names = " / ".join(KINDS) if name == "kind" else None
+        rows.append((f"rewards[].{name}", kind_names or _type_name(field.annotation), _default_text(field),
+                     field.description or ""))
+    for kind in KINDS.values():
+        for name in kind.fields():
+            field = kind.spec.model_fields[name]
+            rows.append((f"rewards[{kind.name}].{name}", _type_name(field.annotation), _default_text(field),
+                         field.description or ""))
     return rows
 
 

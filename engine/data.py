@@ -3,7 +3,8 @@
 load_table    reads the file through `datasets`, after checking it ourselves so that a bad file gets one sentence
               naming the file, the line and what is wrong (datasets' own errors are pages of pyarrow).
 map_columns   picks the prompt and answer columns: the config's, or guessed from common names.
-build_examples turns rows into {"prompt": [system, user messages], "answer": gold} and drops empty prompts.
+build_examples turns rows into {"prompt": [system, user messages], "answer": gold, every column of the row} and
+              drops empty prompts.
 split_examples drops prompts too long for max_seq_length (with the model's chat template) and holds out the
               eval share.
 """
@@ -17,6 +18,8 @@ from pathlib import Path
 import regex
 
 from engine.config import ConfigError, Problem, PromptConfig, RunConfig
+from engine.rewards import kind_of
+from engine.rewards.row import column_key
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 PROMPT_NAMES = ("question", "problem", "prompt", "input", "query", "instruction")
@@ -138,9 +141,14 @@ def map_columns(config: RunConfig, columns: list[str], file_name: str) -> Column
     answer = config.data.answer_column or guess_column(columns, ANSWER_NAMES)
     if answer is not None and answer not in columns:
         raise _error("data.answer_column", f"column '{answer}' is not in {file_name}; its columns are: {listed}")
-    if answer is None and any(r.kind == "answer_match" for r in config.rewards):
-        raise _error("data.answer_column", f"an answer_match reward needs gold answers, but {file_name} has no "
-                                           f"answer column (columns: {listed}); choose one")
+    for index, spec in enumerate(config.rewards):
+        if answer is None and kind_of(spec).needs_gold:
+            raise _error("data.answer_column", f"the {spec.kind} reward '{spec.name}' needs gold answers, but "
+                                               f"{file_name} has no answer column (columns: {listed}); choose one")
+        missing = [c for c in kind_of(spec).columns(spec) if c not in columns]
+        if missing:
+            raise _error(f"rewards[{index}] ({spec.name})", f"reads the column '{missing[0]}', which {file_name} "
+                                                            f"does not have (columns: {listed})")
     return ColumnMap(prompt, answer)
 
 
@@ -193,7 +201,7 @@ def start_answers_with_prefix(tokenizer, prompt: PromptConfig) -> None:
 
 @dataclass
 class Examples:
-    rows: list[dict]  # {"prompt": messages, "answer": gold or None}
+    rows: list[dict]  # {"prompt": messages, "answer": gold or None, every column of the file by column_key}
     columns: ColumnMap
     total_rows: int
     empty_prompts: int
@@ -209,7 +217,10 @@ def build_examples(config: RunConfig, table, file_name: str) -> Examples:
             empty += 1
             continue
         gold = extract_gold(record.get(columns.answer), pattern) if columns.answer else None
-        rows.append({"prompt": make_prompt(config, str(question)), "answer": gold})
+        # Every column rides along (TRL hands extra columns to the reward functions), under a key of its own where
+        # its name is one of TRL's or ours (engine.rewards.row).
+        rows.append({**{column_key(name): value for name, value in record.items()},
+                     "prompt": make_prompt(config, str(question)), "answer": gold})
     if not rows:
         raise _error("data.prompt_column", f"every row of {file_name} has an empty '{columns.prompt}'; "
                                            "choose the column that holds the questions")

@@ -1,8 +1,9 @@
 """`engine eval`: accuracy and format compliance on the held-out split, base model vs trained adapter.
 
-One greedy completion per held-out prompt, scored by the run's own reward functions:
-- accuracy: share of completions whose correctness reward (answer_match) is at its maximum;
-- format compliance: share whose format rewards (regex_match and tag_count) are all at their maximum.
+One greedy completion per held-out prompt, scored by the run's own reward functions; the reward registry says which
+rewards measure what (engine.rewards.registry: each kind's category):
+- accuracy: share of completions whose correctness rewards are all at their maximum;
+- format compliance: share whose format rewards are all at their maximum.
 Greedy decoding makes the figures repeatable; HF generate keeps it to one code path on CPU and GPU.
 """
 
@@ -14,32 +15,27 @@ import time
 from engine import model_loading
 from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
-from engine.rewards import RewardFunction, RegexTimeout
+from engine.rewards import RewardFunction, Row, in_category
 from engine.run_folder import RunFolder
-
-FORMAT_KINDS = ("regex_match", "tag_count")
 
 
 def _at_max(function: RewardFunction, score) -> bool:
     return score is not None and score >= function.spec.reward - 1e-9
 
 
-def score_completions(config: RunConfig, completions: list[str], answers: list) -> dict:
-    functions = [RewardFunction(spec, config.prompt) for spec in config.rewards if spec.kind != "python"]
-    correctness = [f for f in functions if f.spec.kind == "answer_match"]
-    formats = [f for f in functions if f.spec.kind in FORMAT_KINDS]
+def score_completions(config: RunConfig, completions: list[str], examples: list[dict]) -> dict:
+    """Accuracy, format compliance and mean reward of full answer texts for their data examples (engine.data)."""
+    functions = [RewardFunction(spec, config.prompt) for spec in config.rewards]
+    rows = [Row.from_example(example) for example in examples]
+    scores = {f.spec.name: f.score_rows(completions, rows) for f in functions}  # a timed-out pattern: None
+    correctness = [f for f in functions if in_category(f.spec, "correctness")]
+    formats = [f for f in functions if in_category(f.spec, "format")]
     correct = formatted = 0
     totals = []
-    for text, gold in zip(completions, answers):
-        scores = {}
-        for f in functions:
-            try:
-                scores[f.spec.name] = f.score(text, gold)
-            except RegexTimeout:
-                scores[f.spec.name] = None
-        correct += bool(correctness) and all(_at_max(f, scores[f.spec.name]) for f in correctness)
-        formatted += bool(formats) and all(_at_max(f, scores[f.spec.name]) for f in formats)
-        totals.append(sum(f.spec.weight * s for f in functions if (s := scores[f.spec.name]) is not None))
+    for i in range(len(completions)):
+        correct += bool(correctness) and all(_at_max(f, scores[f.spec.name][i]) for f in correctness)
+        formatted += bool(formats) and all(_at_max(f, scores[f.spec.name][i]) for f in formats)
+        totals.append(sum(f.spec.weight * s for f in functions if (s := scores[f.spec.name][i]) is not None))
     n = max(1, len(completions))
     return {"accuracy": correct / n if correctness else None, "format_compliance": formatted / n if formats else None,
             "mean_reward": sum(totals) / n, "n": len(completions)}
@@ -113,14 +109,14 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
               "max_new_tokens": max_new, "decoding": "greedy"}
     prefix = config.prompt.answer_prefix()
     base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix)
-    result["base"] = score_completions(config, base_completions, answers)
+    result["base"] = score_completions(config, base_completions, rows)
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
                 for p, a, c in zip(prompts[:5], answers[:5], base_completions[:5])]
     if run is not None and (run.adapter_dir / "adapter_config.json").is_file():
         tuned_model, _ = load_for_eval(config, run.adapter_dir)
         tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix)
-        result["tuned"] = score_completions(config, tuned_completions, answers)
+        result["tuned"] = score_completions(config, tuned_completions, rows)
         for example, completion in zip(examples, tuned_completions):
             example["tuned"] = completion
     result["examples"] = examples

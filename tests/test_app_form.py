@@ -8,22 +8,25 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from engine import settings
 from engine.config import ConfigError, build_config
+from engine.rewards import web_kinds
 from engine.run_folder import RunFolder
 
-from app import chat, model_slot, runner, run_view, sample_completion, strings
+from app import chat, model_slot, run_view, runner, sample_completion, strings
 from app.__main__ import login, parse_arguments
-from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, form_to_config,
-                            move_row, preset_form, remove_row, row_to_raw, setting_from_widget,
-                            setting_to_widget, starter_for_kind, with_preset)
+from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, field_widget,
+                            form_to_config, kind_help, move_row, preset_form, remove_row, row_fields, row_from_config,
+                            row_to_raw, setting_from_widget, setting_to_widget, starter_for_kind, with_preset)
 from app.reward_preview import preview
 from app.steps import data_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
+
 from tests.conftest import REPO, run_engine
 
 SAMPLE = str(settings.sample_data_path())
@@ -93,11 +96,11 @@ def test_setting_widget_conversions():
 
 def test_bad_numbers_and_rows_are_problems_with_keys():
     form = math_form(**{"train.learning_rate": -1, "train.max_steps": None, "model.lora_alpha": "many"})
-    form.rewards[0].pattern = "({answer_open}"
+    form.rewards[2].values["pattern"] = "({answer_open}"
     form.rewards[1].name = "strict_format"
     keys = problem_keys(form)
     assert "train.learning_rate" in keys and "train.max_steps" in keys and "model.lora_alpha" in keys
-    assert "rewards[0] (strict_format)" in keys and "rewards[1] (strict_format)" in keys
+    assert "rewards[2] (correct)" in keys and "rewards[1] (strict_format)" in keys
     with pytest.raises(ConfigError) as caught:
         form_to_config(form)
     messages = " ".join(p.message for p in caught.value.problems)
@@ -105,11 +108,31 @@ def test_bad_numbers_and_rows_are_problems_with_keys():
 
 
 def test_reward_rows_keep_only_their_kinds_fields():
-    row = RewardRow(name="len", kind="length", pattern="leftover", tags="a, b", target=300, reward=1, penalty=0)
+    row = RewardRow(name="len", kind="length", reward=1, penalty=0,
+                    values={"pattern": "leftover", "tags": "a, b", "target": 300.0})
     assert row_to_raw(row) == {"name": "len", "kind": "length", "weight": 1.0, "reward": 1, "penalty": 0,
                                "target": 300}
-    tags = RewardRow(name="t", kind="tag_count", tags=" <a>, </a> ,")
+    tags = RewardRow(name="t", kind="tag_count", values={"tags": " <a>, </a> ,"})
     assert row_to_raw(tags)["tags"] == ["<a>", "</a>"]
+    config = build_config({"rewards": [row_to_raw(row), row_to_raw(tags)]})
+    assert [row_from_config(spec) for spec in config.rewards] == [
+        RewardRow(name="len", kind="length", reward=1.0, penalty=0.0, values={"target": 300}),
+        RewardRow(name="t", kind="tag_count", values={"tags": "<a>, </a>"})]
+
+
+def test_reward_widgets_come_from_the_registry():
+    fields = {f.name: f for f in row_fields()}
+    assert "function" not in fields  # python rewards have no widget at all
+    assert {name: f.widget for name, f in fields.items()} == {
+        "nothing_after": "checkbox", "trailing_penalty": "number", "tags": "list", "pattern": "text",
+        "match": "dropdown", "after_thought": "checkbox", "compare": "dropdown", "tolerance": "number",
+        "target": "integer"}
+    assert fields["compare"].choices == ("numeric", "math", "exact", "casefold")
+    for kind in web_kinds():  # one widget per field name: every kind that has the name agrees on its type
+        for name in kind.fields():
+            annotation = kind.spec.model_fields[name].annotation
+            assert field_widget(annotation) == fields[name].widget, (kind.name, name)
+    assert "Correctness" in kind_help("answer_match") and "gold answer" in kind_help("answer_match")
 
 
 def test_reward_list_editing():
@@ -119,10 +142,15 @@ def test_reward_list_editing():
     assert move_row(rows, 0, -1) == rows  # the first row cannot move up
     assert [r.name for r in remove_row(rows, 1)] == [names[0], names[2]]
     added = add_row(rows, limit=8)
-    assert len(added) == 4 and added[-1].name == "reward_4" and added[-1].pattern
+    assert len(added) == 4 and added[-1].name == "reward_4" and added[-1].values["pattern"]
     assert add_row(added, limit=4) == added
-    switched = starter_for_kind(RewardRow(name="x", kind="length", target=0))
-    assert switched.target == 400
+    switched = starter_for_kind(RewardRow(name="x", kind="length", values={"target": 0}))
+    assert switched.values == {"target": 400}
+    # Switching a row's kind keeps what the new kind shares and starts the rest from starters and defaults.
+    answer = starter_for_kind(replace(added[-1], kind="answer_match"))
+    assert answer.values == {"pattern": added[-1].values["pattern"], "after_thought": True, "compare": "numeric",
+                             "tolerance": 1e-6}
+    assert starter_for_kind(RewardRow(kind="format")).values == {"nothing_after": True, "trailing_penalty": 0.0}
 
 
 def test_changing_preset_keeps_model_and_data_and_cpu_demo_sizes():
@@ -198,12 +226,37 @@ def test_try_it_scores_every_row_and_flags_the_broken_one():
     result = preview(form.rewards, prompt, EXAMPLE, "12")
     assert [r.score for r in result.rows] == [1.0, 1.0, 2.0] and result.total == 4.0
     assert preview(form.rewards, prompt, EXAMPLE, "13").total == 1.0 + 1.0 - 1.0
-    form.rewards[0].pattern = "{answer_open}(\\d+{answer_close}"
+    form.rewards[2].values["pattern"] = "{answer_open}(\\d+{answer_close}"
     broken = preview(form.rewards, prompt, EXAMPLE, "12")
-    assert broken.rows[0].score is None and "does not compile" in broken.rows[0].error
-    assert broken.rows[2].score == 2.0 and broken.total == 3.0
-    no_gold = preview(form.rewards, prompt, EXAMPLE, "")
+    assert broken.rows[2].score is None and "does not compile" in broken.rows[2].error
+    assert broken.rows[0].score == 1.0 and broken.total == 2.0
+    no_gold = preview(math_form().rewards, prompt, EXAMPLE, "")
     assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
+
+
+def evil_module(tmp_path: Path) -> tuple[Path, Path]:
+    """A reward file whose import leaves a marker: proof that it ran."""
+    marker = tmp_path / "python-ran"
+    module = tmp_path / "evil.py"
+    module.write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef reward(**kw): return [9.0]\n")
+    return module, marker
+
+
+def test_the_form_refuses_python_rewards_on_the_server_side(tmp_path):
+    """A Gradio API call can send any row; the form never builds, validates or imports a python reward."""
+    module, marker = evil_module(tmp_path)
+    form = math_form()
+    form.rewards.append(RewardRow(name="evil", kind="python", values={"function": f"{module}:reward"}))
+    with pytest.raises(ConfigError) as caught:
+        form_to_config(form)
+    [problem] = caught.value.problems
+    assert problem.key == "rewards[3] (evil)" and "the web app never does" in problem.message
+    assert "python -m engine train" in problem.message
+    result = preview(form.rewards, build_config({"preset": "rlvr-math"}).prompt, EXAMPLE, "12")
+    assert result.rows[3].score is None and "never does" in result.rows[3].error and result.total == 4.0
+    unknown = RewardRow(name="x", kind="os.system", values={"function": "rm -rf /"})
+    assert "'os.system' is not a reward kind" in preview([unknown], build_config({}).prompt, EXAMPLE, "").rows[0].error
+    assert not marker.exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -145,22 +145,22 @@ def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     assert page.locator("#data-error").inner_text().strip() == ""
     shot(page, "03-data")
 
-    # 4 Rewards: the example completion scores 1 on strict_format; a pattern it no longer matches scores 0, and a
-    # broken pattern shows its error next to the row.
+    # 4 Rewards: the example completion scores 1 on strict_format and 2 on correct; an answer pattern it no longer
+    # matches scores the penalty, and a broken pattern shows its error next to the row.
     open_tab(page, "4 · Rewards")
     wait_text(page, "#reward-0-score", "1")
     wait_text(page, "#try-total", "Total: 4")
-    original = page.locator("#reward-0-pattern textarea").input_value()
-    decimals_only = r"\s*{thought_open}.+?{thought_close}\s*{answer_open}\d+\.\d+{answer_close}\s*"
-    fill(page, "#reward-0-pattern textarea", decimals_only)
-    wait_text(page, "#reward-0-score", "0")
-    wait_text(page, "#try-total", "Total: 3")
+    original = page.locator("#reward-2-pattern textarea").input_value()
+    decimals_only = r"{answer_open}(\d+\.\d+){answer_close}"
+    fill(page, "#reward-2-pattern textarea", decimals_only)
+    wait_text(page, "#reward-2-score", "-1")
+    wait_text(page, "#try-total", "Total: 1")
     shot(page, "04-rewards-edited")
-    fill(page, "#reward-0-pattern textarea", r"{answer_open}(\d+{answer_close}")
-    wait_text(page, "#reward-0-error", "does not compile")
+    fill(page, "#reward-2-pattern textarea", r"{answer_open}(\d+{answer_close}")
+    wait_text(page, "#reward-2-error", "does not compile")
     shot(page, "04-rewards-broken")
-    fill(page, "#reward-0-pattern textarea", original)
-    page.wait_for_function("document.querySelector('#reward-0-error').innerText.trim() === ''")
+    fill(page, "#reward-2-pattern textarea", original)
+    page.wait_for_function("document.querySelector('#reward-2-error').innerText.trim() === ''")
     wait_text(page, "#try-total", "Total: 4")
     # "Generate one": the tiny model answers one of the uploaded questions, starting inside the thought as the preset
     # prompts it; its gold answer comes along, and the box scores the new text.

@@ -14,7 +14,7 @@ def test_a_good_config_prints_what_will_happen():
     assert "backend         hf" in out
     assert "data            64 rows, 58 for training, 6 held out" in out
     assert "4 completions per step = 1 prompts x 4 generations" in out
-    assert "strict_format (regex_match" in out and "VRAM estimate" in out
+    assert "strict_format (format" in out and "VRAM estimate" in out
     assert "models under 1.5B" in out  # the tiny model gets the small-model warning
     assert out.rstrip().endswith("ok: ready to train")
 

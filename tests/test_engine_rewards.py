@@ -1,114 +1,282 @@
-"""Every reward kind on hand-written completions, the TRL calling convention, and `engine score`."""
+"""Rewards: the registry, every kind on hand-written completions (the cases of issue 14 as regressions), math-verify,
+TRL's calling convention with every data column, catastrophic patterns, and `engine score`."""
+
+from __future__ import annotations
 
 import json
+import pkgutil
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 
-from engine.config import build_config
-from engine.rewards import (REGEX_TIMEOUT_S, RewardFunction, SampleBuffer, build_reward_functions, parse_number,
-                            reward_problems, score_completion)
+import engine.rewards
+from engine.config import ConfigError, build_config, load_config
+from engine.data import prepare_data
+from engine.evaluation import score_completions
+from engine.rewards import (KINDS, REGEX_TIMEOUT_S, RewardFunction, Row, SampleBuffer, build_reward_functions,
+                            parse_number, reward_problems, score_completion, web_kinds)
+from engine.rewards.math_answers import math_equal
+from engine.rewards.registry import KIND_MODULES
+from engine.rewards.row import column_key, column_name
+from engine.run_folder import RunFolder
+
 from tests.conftest import REPO, run_engine
 
 GOOD = "<thought>\n3 boxes of 4 apples: 3 * 4 = 12.\n</thought>\n<answer>12</answer>"
+TOY = REPO / "tests" / "toy_rewards.py"
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
 
 def config_with(*rewards, **sections):
     return build_config({"rewards": list(rewards), **sections})
 
 
-def test_rlvr_preset_scores_a_right_and_a_wrong_answer():
-    config = build_config({"preset": "rlvr-math"})
-    right = score_completion(config, GOOD, "12")
-    assert right["scores"] == {"strict_format": 1.0, "tag_count": 1.0, "correct": 2.0}
-    assert right["total"] == 4.0
-    wrong = score_completion(config, GOOD.replace(">12<", ">13<"), "12")
-    assert wrong["scores"]["correct"] == -1.0
-    sloppy = score_completion(config, "The answer is 12.", "12")
-    assert sloppy["scores"] == {"strict_format": 0.0, "tag_count": 0.0, "correct": -1.0}
+def scores(config, text, gold=None) -> dict:
+    return score_completion(config, text, gold)["scores"]
 
 
-@pytest.mark.parametrize("predicted, gold", [("1,000", "1000"), ("1000.0", "1000"), ("$18", "18"),
-                                             ("-3", "-3.00"), ("about 7 apples", "7"), ("$1,234.50", "1234.5")])
-def test_numeric_compare_normalises_numbers(predicted, gold):
-    config = config_with({"name": "c", "kind": "answer_match", "pattern": "<answer>(.*?)</answer>",
-                          "reward": 2.0, "penalty": -1.0})
-    assert score_completion(config, f"<answer>{predicted}</answer>", gold)["scores"]["c"] == 2.0
+CORRECT = {"name": "c", "kind": "answer_match", "pattern": "{answer_open}(.*?){answer_close}", "reward": 2.0,
+           "penalty": -1.0}
 
 
-def test_numeric_compare_tolerance_and_text_compares():
-    assert parse_number("no number") is None
-    loose = config_with({"name": "c", "kind": "answer_match", "pattern": "<answer>(.*?)</answer>", "tolerance": 0.1})
-    assert score_completion(loose, "<answer>3.14</answer>", "3.1")["scores"]["c"] == 1.0
-    exact = config_with({"name": "c", "kind": "answer_match", "pattern": "A: (\\w+)", "compare": "exact"})
-    assert score_completion(exact, "A: Paris", "paris")["scores"]["c"] == 0.0
-    casefold = config_with({"name": "c", "kind": "answer_match", "pattern": "A: (\\w+)", "compare": "casefold"})
-    assert score_completion(casefold, "A: Paris", "paris")["scores"]["c"] == 1.0
-    # No gold answer for the row: not applicable (None), rather than wrong.
-    assert score_completion(casefold, "A: Paris", None)["scores"]["c"] is None
+def correct(text: str, gold: str, **fields) -> float | None:
+    return scores(config_with({**CORRECT, **fields}), text, gold)["c"]
 
 
-def test_answer_match_takes_the_last_answer():
-    config = config_with({"name": "c", "kind": "answer_match", "pattern": "<answer>(.*?)</answer>"})
-    assert score_completion(config, "<answer>5</answer> wait, <answer>6</answer>", "6")["scores"]["c"] == 1.0
+# ---------------------------------------------------------------------------------------------------------------
+# The registry
 
+def test_every_kind_declares_what_the_schema_form_and_eval_derive_from():
+    assert list(KINDS) == ["format", "tag_count", "regex_match", "answer_match", "length", "python"]
+    for kind in KINDS.values():
+        assert kind.help and kind.category in ("format", "correctness", "shaping")
+        assert kind.fields() and all(kind.spec.model_fields[f].description for f in kind.fields()), kind.name
+        assert set(kind.starters) <= set(kind.fields()), kind.name
+    assert [k.name for k in web_kinds()] == ["format", "tag_count", "regex_match", "answer_match", "length"]
+    assert {k.name for k in KINDS.values() if k.category == "correctness"} == {"answer_match"}
+    assert KINDS["answer_match"].needs_gold and not KINDS["format"].needs_gold
+
+
+def test_every_kind_module_in_the_package_is_registered():
+    """A new kind is one module: it must be named in KIND_MODULES, or its config would be refused."""
+    defining = {m.name for m in pkgutil.iter_modules(engine.rewards.__path__)
+                if hasattr(__import__(f"engine.rewards.{m.name}", fromlist=["KIND"]), "KIND")}
+    assert defining == set(KIND_MODULES)
+
+
+def test_the_schema_comes_from_the_registry_with_one_sentence_per_mistake():
+    def problem(*rewards) -> str:
+        with pytest.raises(ConfigError) as caught:
+            config_with(*rewards)
+        return str(caught.value)
+
+    assert problem({"name": "a", "kind": "regex_match"}) == "rewards.0.pattern: a regex_match reward needs 'pattern'"
+    assert "unknown reward kind 'regex'; use one of: format, tag_count" in problem({"name": "a", "kind": "regex"})
+    assert "a reward needs a kind" in problem({"name": "a"})
+    assert problem({"name": "a", "kind": "length", "target": 5, "pattern": "x"}).startswith(
+        "rewards.0.pattern: a length reward has no such key; its keys are: name, kind, weight")
+    assert "used twice" in problem({"name": "a", "kind": "length", "target": 5}, {"name": "a", "kind": "format"})
+    assert "rewards.0.compare" in problem({**CORRECT, "compare": "roughly"})
+
+
+def test_readme_lists_the_registry_kinds():
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("<!-- reward-kinds:start -->\n")[1].split("<!-- reward-kinds:end -->")[0]
+    assert table == run_engine("reference", "--kinds").stdout, "run: python -m engine reference --kinds, paste it"
+
+
+def test_configs_saved_before_the_registry_still_load(tmp_path):
+    """Run folders from before kept every field of every kind; they must stay resumable."""
+    old = (REPO / "bench" / "learning-run" / "rlvr-math" / "config.yaml")
+    config = load_config(old)
+    assert [r.kind for r in config.rewards] == ["regex_match", "tag_count", "answer_match"]
+    assert config.rewards[2].compare == "numeric"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# format: the strict structural format
+
+STRICT = {"name": "f", "kind": "format"}
+
+
+@pytest.mark.parametrize("text", [
+    GOOD,
+    "  \n<thought>a</thought>\n\n<answer>7</answer>\n",
+    "<thought>I will write <answer>the number</answer> at the end.</thought><answer>7</answer>",  # a mention
+])
+def test_format_accepts_exactly_one_thought_then_one_answer(text):
+    assert scores(config_with(STRICT), text)["f"] == 1.0
+
+
+@pytest.mark.parametrize("text", [
+    "<thought>x</thought><answer>7000</answer><answer>7400</answer>",  # two answers (issue 14)
+    "<thought>x</thought><answer>7000<answer>7400</answer>",
+    "Sure! <thought>x</thought><answer>7</answer>",  # text before
+    "<thought>x</thought> so: <answer>7</answer>",  # text between
+    "<thought>x</thought><answer>7</answer> Hope that helps!",  # text after (nothing_after)
+    "<thought>x</thought><answer>  </answer>",  # an empty answer
+    "<thought> </thought><answer>7</answer>",
+    "<thought>x<answer>7</answer>",  # the thought never closes
+    "<answer>7</answer>",
+    "<thought>a</thought><answer>7</answer><thought>b</thought>",
+])
+def test_format_refuses_everything_else(text):
+    assert scores(config_with(STRICT), text)["f"] == 0.0
+
+
+def test_format_can_penalise_trailing_text_per_character_instead():
+    config = config_with({**STRICT, "nothing_after": False, "trailing_penalty": 0.01, "penalty": -0.5})
+    assert scores(config, GOOD + "\n")["f"] == 1.0
+    assert scores(config, GOOD + " 1234567890")["f"] == pytest.approx(0.9)
+    assert scores(config, GOOD + "x" * 1000)["f"] == -0.5  # never below the penalty
+    assert scores(config, GOOD + "<answer>13</answer>")["f"] == -0.5  # a second block is not trailing text
+
+
+def test_format_follows_custom_tags():
+    config = config_with(STRICT, prompt={"thought_tags": ["[think]", "[/think]"], "answer_tags": ["[ans]", "[/ans]"]})
+    assert scores(config, "[think]2+2=4[/think][ans]4[/ans]")["f"] == 1.0
+    assert scores(config, GOOD)["f"] == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tag_count: tags as structure
+
+TAGS = {"name": "t", "kind": "tag_count", "tags": ["{thought_open}", "{thought_close}", "{answer_open}",
+                                                    "{answer_close}"]}
+
+
+def test_tag_count_gives_partial_credit_per_tag_written_once():
+    config = config_with(TAGS)
+    assert scores(config, GOOD)["t"] == 1.0
+    assert scores(config, "<thought>x</thought> 12")["t"] == 0.5
+    assert scores(config, "<thought>a</thought><thought>b</thought><answer>1</answer>")["t"] == 0.5
+
+
+def test_tag_count_ignores_tags_mentioned_while_thinking():
+    config = config_with(TAGS)
+    # Mentioning the answer tags while thinking costs nothing...
+    assert scores(config, "<thought>I'll put it in <answer></answer>.</thought><answer>7</answer>")["t"] == 1.0
+    # ...and earns nothing without a real answer block after the thinking (issue 14).
+    assert scores(config, "<thought>format: <answer>N</answer></thought> 7")["t"] == 0.5
+    # A thought that never closes is all thinking: only its opening tag counts (the random model's case).
+    assert scores(config, "<thought>\n<answer>7</answer>")["t"] == 0.25
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# answer_match: extraction
+
+def test_the_answer_is_the_block_after_the_thinking():
+    mention = "<thought>The format is <answer>N</answer>; 3 * 4 = 12.</thought>\n<answer>12</answer>"
+    assert correct(mention, "12") == 2.0
+    swallowed = "<thought>I must write <answer> then the number.\n3 * 4 = 12</thought><answer>12</answer>"
+    assert correct(swallowed, "12") == 2.0  # the tag in the reasoning does not swallow the real answer
+    assert correct(swallowed, "12", after_thought=False) == -1.0  # what the whole-text search did
+    assert correct("<thought>12 is it: <answer>12</answer>", "12") == -1.0  # never closed: no answer
+    assert correct("<answer>5</answer> wait, <answer>6</answer>", "6") == 2.0  # no thinking: the last answer
+    assert correct("<thought>x</thought><answer>7000<answer>7400</answer>", "7400") == -1.0
+
+
+def test_rows_without_a_gold_answer_are_not_scored():
+    assert correct(GOOD, None) is None and correct(GOOD, "  ") is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# numeric: the whole answer is one number
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("1,450,000", "1450000"), ("1000.0", "1,000"), ("$15", "15"), ("$1,234.50", "1234.5"), ("-3", "-3.00"),
+    ("\u221216", "-16"), ("12 apples", "12"), ("12 apples.", "12"), ("5 km/h", "5"), ("25%", "25"), ("1 200", "1200"),
+    ("1\u2009200", "1200"), ("1\u00a0450\u00a0000", "1450000"), ("€5", "5"), ("-$5", "-5"), (".5", "0.5"),
+    ("1e3", "1000"), ("7" * 150, "7" * 150)])
+def test_numeric_accepts_one_number_in_its_usual_dress(predicted, gold):
+    assert correct(f"<answer>{predicted}</answer>", gold) == 2.0
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("3/4", "4"), ("3/4", "0.75"), ("100 or 120", "120"), ("100 or 120", "100"), ("\u221216", "16"), ("5²", "5"),
+    ("12 apples, 3 left over", "3"), ("12 apples, 3 left over", "12"), ("1 200", "200"), ("1 20", "20"),
+    ("1,45", "145"), ("3,5", "3.5"), ("about 7 apples", "7"), ("x = 5", "5"), ("2+3", "5"), ("5 m²", "5"),
+    ("ten", "10"), ("-$-5", "-5"), ("7" * 150 + "8", "7" * 151), ("1e999", "1e998"), ("7" * 5000, "7")])
+def test_numeric_refuses_hedges_expressions_and_second_numbers(predicted, gold):
+    assert correct(f"<answer>{predicted}</answer>", gold) == -1.0
+
+
+def test_numeric_details():
+    assert parse_number("no number") is None and parse_number("1,000") == 1000
+    assert correct("<answer>3.14</answer>", "3.1", tolerance=0.1) == 2.0
+    assert correct("<answer>3/4</answer>", "3/4") == 2.0  # a gold answer that is not one number: exact text
+    exact = {"name": "c", "kind": "answer_match", "pattern": "A: (\\w+)", "compare": "exact"}
+    assert scores(config_with(exact), "A: Paris", "paris")["c"] == 0.0
+    assert scores(config_with({**exact, "compare": "casefold"}), "A: Paris", "paris")["c"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# math: math-verify
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("\\frac{3}{4}", "0.75"), ("0.75", "3/4"), ("\\boxed{7}", "7"), ("$\\boxed{\\frac{1}{2}}$", "0.5"),
+    ("25\\%", "0.25"), ("\\{2, 1\\}", "\\{1,2\\}"), ("(x+1)^2", "x^2+2x+1"), ("\\frac{1}{\\sqrt{2}}", "\\sqrt{2}/2"),
+    ("$15", "15"), ("1,450,000", "1450000"), ("\u221216", "-16"), ("10 \\text{ dollars}", "10")])
+def test_math_compare_reads_latex_fractions_sets_and_boxes(predicted, gold):
+    assert correct(f"<answer>{predicted}</answer>", gold, compare="math") == 2.0
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("100 or 120", "120"), ("5²", "5"), ("3/4", "4"), ("12 apples, 3 left over", "3"), ("\\frac{1}{3}", "0.333"),
+    ("$2$ and $3$", "3"), ("", "1")])
+def test_math_compare_refuses_hedges(predicted, gold):
+    assert correct(f"<thought>x</thought><answer>{predicted} </answer>", gold, compare="math") == -1.0
+
+
+def test_math_compare_off_the_main_thread_runs_in_a_helper_process_with_a_limit():
+    """The web app scores in worker threads, where math-verify's signal timeout cannot work."""
+    results = {}
+
+    def compare():
+        started = time.perf_counter()
+        results["right"] = math_equal("\\frac{1}{2}", "0.5")
+        results["tower"] = math_equal("9^{9^{9}}", "5")  # would keep sympy busy for ages without a limit
+        results["seconds"] = time.perf_counter() - started
+
+    worker = threading.Thread(target=compare)
+    worker.start()
+    worker.join(120)
+    assert results["right"] is True and results["tower"] is False and results["seconds"] < 60
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# regex_match, length and catastrophic patterns
 
 def test_regex_match_search_versus_full():
     search = config_with({"name": "r", "kind": "regex_match", "pattern": "\\d+", "reward": 1, "penalty": -0.5})
     full = config_with({"name": "r", "kind": "regex_match", "pattern": "\\d+", "match": "full"})
-    assert score_completion(search, "abc 42", None)["scores"]["r"] == 1.0
-    assert score_completion(search, "abc", None)["scores"]["r"] == -0.5
-    assert score_completion(full, "abc 42", None)["scores"]["r"] == 0.0
-    assert score_completion(full, "42", None)["scores"]["r"] == 1.0
-
-
-def test_tag_count_gives_partial_credit_per_tag_written_once():
-    config = build_config({"preset": "reasoning"})
-    assert score_completion(config, GOOD, None)["scores"]["tag_count"] == 1.0
-    half = score_completion(config, "<thought>x</thought> 12", None)["scores"]["tag_count"]
-    assert half == 0.5
-    twice = score_completion(config, "<thought>a</thought><thought>b</thought><answer>1</answer>", None)
-    assert twice["scores"]["tag_count"] == 0.5  # the repeated thought tags earn nothing
+    assert scores(search, "abc 42")["r"] == 1.0 and scores(search, "abc")["r"] == -0.5
+    assert scores(full, "abc 42")["r"] == 0.0 and scores(full, "42")["r"] == 1.0
 
 
 def test_length_reward_peaks_at_the_target():
     config = config_with({"name": "len", "kind": "length", "target": 10, "reward": 1.0, "penalty": -1.0})
-    assert score_completion(config, "x" * 10, None)["scores"]["len"] == 1.0
-    assert score_completion(config, "x" * 5, None)["scores"]["len"] == 0.0
-    assert score_completion(config, "x" * 30, None)["scores"]["len"] == -1.0
+    assert [scores(config, "x" * n)["len"] for n in (10, 5, 30)] == [1.0, 0.0, -1.0]
 
 
-def test_custom_tags_flow_into_patterns_and_tag_lists():
-    config = build_config({"preset": "rlvr-math", "prompt": {"thought_tags": ["[think]", "[/think]"],
-                                                             "answer_tags": ["[ans]", "[/ans]"]}})
-    text = "[think]2+2=4[/think][ans]4[/ans]"  # the brackets are matched literally, not as a character class
-    assert score_completion(config, text, "4")["scores"] == {"strict_format": 1.0, "tag_count": 1.0, "correct": 2.0}
-
-
-def test_python_reward_from_a_user_file():
-    function = f"{REPO / 'tests' / 'toy_rewards.py'}:digit_share"
-    config = config_with({"name": "digits", "kind": "python", "function": function})
-    assert score_completion(config, "ab12", None)["scores"]["digits"] == 0.5
-    broken = config_with({"name": "b", "kind": "python", "function": f"{REPO / 'tests' / 'toy_rewards.py'}:broken"})
-    result = score_completion(broken, "x", None)
-    assert result["scores"]["b"] is None and "broken on purpose" in result["errors"]["b"]
-    missing = config_with({"name": "m", "kind": "python", "function": "tests/nope.py:f"})
-    assert "does not exist" in str(reward_problems(missing)[0])
-
-
-def test_catastrophic_regex_is_cut_off_and_reported():
-    config = config_with({"name": "slow", "kind": "regex_match", "pattern": "(a|aa)+$"},
-                         {"name": "fine", "kind": "regex_match", "pattern": "a"})
+@pytest.mark.parametrize("reward", [
+    {"name": "slow", "kind": "regex_match", "pattern": "(a|aa)+$"},
+    {"name": "slow", "kind": "answer_match", "pattern": "(a|aa)+$"},  # its matches used to be iterated untimed
+])
+def test_a_catastrophic_pattern_scores_none_and_is_counted(reward):
+    config = config_with(reward, {"name": "fine", "kind": "regex_match", "pattern": "a"})
     text = "a" * 5000 + "!"
     started = time.perf_counter()
-    result = score_completion(config, text, None)
+    result = score_completion(config, text, "1")
     assert time.perf_counter() - started < 10 * REGEX_TIMEOUT_S + 2  # bounded, not minutes
-    assert result["scores"] == {"slow": None, "fine": 1.0}
-    assert "catastrophic" in result["errors"]["slow"]
-    # In training the same pattern scores None (TRL leaves it out of the means) and is counted for the events.
+    assert result["scores"] == {"slow": None, "fine": 1.0} and "catastrophic" in result["errors"]["slow"]
     buffer = SampleBuffer()
     slow = build_reward_functions(config, buffer)[0]
-    assert slow(prompts=[[]], completions=[[{"role": "assistant", "content": text}]], answer=[None]) == [None]
+    completions = [[{"role": "assistant", "content": text}], [{"role": "assistant", "content": "b"}]]
+    assert slow(prompts=[[], []], completions=completions, answer=["1", "1"])[0] is None
     assert buffer.regex_timeouts == {"slow": 1}
 
 
@@ -122,6 +290,38 @@ def test_bad_patterns_are_reported_per_reward():
     assert problems[1].startswith("data.answer_pattern")
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# python rewards, TRL's calling convention, every data column
+
+def test_python_reward_from_a_user_file():
+    config = config_with({"name": "digits", "kind": "python", "function": f"{TOY}:digit_share"})
+    assert scores(config, "ab12")["digits"] == 0.5
+    result = score_completion(config_with({"name": "b", "kind": "python", "function": f"{TOY}:broken"}), "x")
+    assert result["scores"]["b"] is None and "broken on purpose" in result["errors"]["b"]
+    missing = config_with({"name": "m", "kind": "python", "function": "tests/nope.py:f"})
+    assert "does not exist" in str(reward_problems(missing)[0])
+
+
+def test_a_process_that_forbids_user_code_never_loads_it(tmp_path):
+    marker = tmp_path / "ran"
+    module = tmp_path / "evil.py"
+    module.write_text(f"open({str(marker)!r}, 'w').write('x')\ndef f(**kw): return [1.0]\n")
+    code = ("from engine.rewards.python_function import forbid_user_code; forbid_user_code()\n"
+            "from engine.config import build_config; from engine.rewards import reward_problems, score_completion\n"
+            f"c = build_config({{'rewards': [{{'name': 'p', 'kind': 'python', 'function': '{module}:f'}}]}})\n"
+            "print(reward_problems(c)[0]); print(score_completion(c, 'x')['errors']['p'])\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("turned off in the web app") == 2 and not marker.exists()
+
+
+def test_column_keys_round_trip_and_never_clash_with_trl():
+    for name in ("question", "prompt", "answer", "completions", "data_prompt", "data_data_answer", "data_x"):
+        assert column_name(column_key(name)) == name
+    assert column_key("prompt") == "data_prompt" and column_key("data_prompt") == "data_data_prompt"
+    assert column_key("test") == "test"
+
+
 def test_reward_functions_follow_trls_calling_convention():
     config = build_config({"preset": "rlvr-math"})
     buffer = SampleBuffer()
@@ -132,18 +332,63 @@ def test_reward_functions_follow_trls_calling_convention():
     generated = GOOD.removeprefix("<thought>\n")
     completions = [[{"role": "assistant", "content": generated}], [{"role": "assistant", "content": "no idea"}]]
     for function in functions:
-        scores = function(prompts=prompts, completions=completions, completion_ids=[[1], [2]], answer=["12", "3"],
-                          trainer_state=None, log_extra=None, log_metric=None)
-        assert len(scores) == 2
+        result = function(prompts=prompts, completions=completions, completion_ids=[[1], [2]], answer=["12", "3"],
+                          question=["q1", "q2"], trainer_state=None, log_extra=None, log_metric=None)
+        assert len(result) == 2
     assert buffer.texts == [GOOD, "<thought>\nno idea"]  # what samples.jsonl shows
     assert buffer.scores == {"strict_format": [1.0, 0.0], "tag_count": [1.0, 0.25], "correct": [2.0, -1.0]}
     assert isinstance(functions[0], RewardFunction)
 
 
+def test_examples_keep_every_column(tmp_path):
+    data = code_data(tmp_path)
+    config = build_config({"preset": "reasoning", "data": {"path": str(data), "answer_pattern": "####\\s*(.+)"}})
+    example = prepare_data(config).train[0]
+    number = example["entry_point"][1:]
+    assert example["data_prompt"] == f"Write f{number}." and example["answer"] == number
+    assert example["data_answer"] == f"#### {number}" and example["test"] == f"assert f{number}()"
+    row = Row.from_example(example)
+    assert row.columns == {"prompt": f"Write f{number}.", "answer": f"#### {number}", "test": f"assert f{number}()",
+                           "entry_point": f"f{number}"} and row.gold == number
+
+
+def code_data(tmp_path):
+    """HumanEval-style rows: a `prompt` column (TRL's key), `test` and `entry_point`, all naming one function."""
+    data = tmp_path / "code.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Write f{i}.", "answer": f"#### {i}", "test": f"assert f{i}()",
+                                        "entry_point": f"f{i}"}) + "\n" for i in range(8)))
+    return data
+
+
+def test_a_real_run_hands_rewards_every_column_and_survives_a_catastrophic_pattern(tmp_path, runs_dir):
+    """One 1-step `engine train` for two promises. A python reward checks that each completion arrives with its own
+    row's columns (the run fails otherwise). And issue 11: '(.|.)*(?!)' backtracks on any text; the run completes
+    and counts the completions it could not score."""
+    rewards = (f"rewards=[{{name: columns, kind: python, function: '{TOY}:columns_match'}}, "
+               "{name: slow, kind: answer_match, pattern: '(.|.)*(?!)', after_thought: false}]")
+    result = run_engine("train", QUICKSTART, "--set", f"data.path={code_data(tmp_path)}", "--set",
+                        "data.prompt_column=prompt", "--set", "train.max_steps=1", "--set", rewards)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run = RunFolder(next(runs_dir.iterdir()))
+    assert run.read_status()["state"] == "completed"
+    samples = run.read_samples()
+    assert samples and all(s["scores"]["columns"] == 1.0 and s["scores"]["slow"] is None for s in samples)
+    assert run.read_events()[0]["regex_timeouts"] == {"slow": 4}
+
+
+def test_eval_counts_correctness_and_format_by_category():
+    config = build_config({"preset": "rlvr-math"})
+    examples = [{"prompt": [], "answer": "12"}] * 3
+    texts = [GOOD, GOOD.replace(">12<", ">13<"), "12"]
+    result = score_completions(config, texts, examples)
+    assert result["accuracy"] == pytest.approx(1 / 3) and result["format_compliance"] == pytest.approx(2 / 3)
+    assert result["mean_reward"] == pytest.approx((4.0 + 1.0 + -1.0) / 3)
+
+
 def test_score_command_prints_json():
-    result = run_engine("score", REPO / "examples" / "quickstart.yaml", "--completion", GOOD, "--answer", "12")
+    result = run_engine("score", QUICKSTART, "--completion", GOOD, "--answer", "12")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total"] == 4.0
-    bad = run_engine("score", REPO / "examples" / "quickstart.yaml", "--completion", "x",
+    bad = run_engine("score", QUICKSTART, "--completion", "x",
                      "--set", "rewards=[{name: r, kind: regex_match, pattern: '(('}]")
     assert bad.returncode == 2 and "does not compile" in bad.stderr

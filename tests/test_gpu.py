@@ -52,15 +52,17 @@ def gpu_env(tmp_path) -> dict:
     return env
 
 
-def train_run(tmp_path, model_dir, *, model=None, train=None, env=None, prefix=(), timeout=540):
+def train_run(tmp_path, model_dir, *, model=None, train=None, data=None, rewards=None, env=None, prefix=(),
+              timeout=540):
     """Write a config (rlvr-math on the GSM8K slice, tiny completions) and train it; returns (process, run)."""
     config = {
         "preset": "rlvr-math",
         "model": {"name": str(model_dir), "backend": "unsloth", "rollout": "hf", "lora_rank": 8,
                   "max_seq_length": 512, **(model or {})},
-        "data": {"path": str(DATA / "gsm8k_slice.jsonl")},
+        "data": data or {"path": str(DATA / "gsm8k_slice.jsonl")},
         "train": {"max_steps": 2, "num_generations": 4, "batch_size": 4, "max_completion_length": 32,
                   "save_steps": 1, "learning_rate": 1e-5, **(train or {})},
+        **({"rewards": rewards} if rewards else {}),
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -216,3 +218,18 @@ def test_out_of_memory_fails_with_advice(tmp_path, model_dir):
     assert status["error"] == OOM_ADVICE
     assert "OutOfMemoryError" in run.log_path.read_text()  # the traceback stays in the log
     assert json.loads(run.status_path.read_text())["finished"] is not None
+
+
+@needs_unsloth
+def test_unsloth_hands_rewards_every_data_column(tmp_path, model_dir):
+    """Unsloth patches GRPOTrainer: its reward call must still pass every dataset column (engine.rewards.row), as
+    TRL's does on the CPU (tests/test_engine_rewards.py)."""
+    from tests.test_engine_rewards import code_data
+
+    rewards = [{"name": "columns", "kind": "python", "function": f"{REPO / 'tests' / 'toy_rewards.py'}:columns_match"},
+               {"name": "strict_format", "kind": "format"}]
+    process, run = train_run(tmp_path, model_dir, data={"path": str(code_data(tmp_path)), "prompt_column": "prompt"},
+                             rewards=rewards, train={"max_steps": 1})
+    assert_completed(process, run, "unsloth", 1)
+    samples = run.read_samples()
+    assert samples and all(s["scores"]["columns"] == 1.0 for s in samples), samples

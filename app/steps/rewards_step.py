@@ -9,8 +9,11 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from engine.rewards import KINDS, web_kinds
+
 from app import strings
-from app.form_state import KIND_FIELDS, PROMPT_SETTINGS, FormValues, RewardRow
+from app.form_state import (NUMBER_WIDGETS, PROMPT_SETTINGS, FormValues, RewardRow, RowField, kind_help,
+                            reward_field_help, row_fields, starter_for_kind)
 from app.form_widgets import MAX_REWARDS, RewardSlot, setting_component
 from app.reward_preview import Preview
 
@@ -35,16 +38,30 @@ class RewardsStep:
     next: gr.Button
 
 
+def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.components.Component:
+    """The widget of one reward field, shown when the row's kind has it (its help is the kind's)."""
+    own = KINDS[row.kind].fields() if row.kind in KINDS else []
+    common = dict(label=field.label, value=row.values.get(field.name), visible=field.name in own,
+                  info=reward_field_help(row.kind, field.name), elem_id=f"{ident}-{field.name.replace('_', '-')}")
+    if field.widget == "checkbox":
+        return gr.Checkbox(scale=2, min_width=160, **common)
+    if field.widget == "dropdown":
+        return gr.Dropdown(list(field.choices), scale=2, **common)
+    if field.widget in NUMBER_WIDGETS:
+        return gr.Number(precision=0 if field.widget == "integer" else None, scale=1, **common)
+    return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
+
+
 def _slot(index: int, row: RewardRow | None) -> RewardSlot:
-    row_or_blank = row or RewardRow()
+    row_or_blank = starter_for_kind(row or RewardRow())
     ident = f"reward-{index}"
     shown = row is not None
     with gr.Group(visible=shown, elem_id=ident, elem_classes=["gs-reward"]) as group:
         with gr.Row(equal_height=True):
             name = gr.Textbox(row_or_blank.name, label=strings.REWARD_NAME, elem_id=f"{ident}-name", scale=2,
                               min_width=120)
-            kind = gr.Dropdown(strings.REWARD_KIND_CHOICES, value=row_or_blank.kind, label=strings.REWARD_KIND,
-                               elem_id=f"{ident}-kind", scale=2, min_width=150)
+            kind = gr.Dropdown([(k.label, k.name) for k in web_kinds()], value=row_or_blank.kind,
+                               label=strings.REWARD_KIND, elem_id=f"{ident}-kind", scale=2, min_width=150)
             weight = gr.Number(row_or_blank.weight, label=strings.REWARD_WEIGHT, elem_id=f"{ident}-weight",
                                scale=1, min_width=70)
             reward = gr.Number(row_or_blank.reward, label=strings.REWARD_SCORE_MET, elem_id=f"{ident}-reward",
@@ -57,28 +74,11 @@ def _slot(index: int, row: RewardRow | None) -> RewardSlot:
                 down = gr.Button(strings.REWARD_DOWN, size="sm", elem_id=f"{ident}-down", min_width=36)
                 remove = gr.Button(strings.REWARD_REMOVE, size="sm", variant="stop", elem_id=f"{ident}-remove",
                                    min_width=36)
-        used = KIND_FIELDS.get(row_or_blank.kind, ())
         with gr.Row(equal_height=True):
-            pattern = gr.Textbox(row_or_blank.pattern, label=strings.REWARD_PATTERN, elem_id=f"{ident}-pattern",
-                                 visible="pattern" in used, scale=4, elem_classes=["gs-mono"])
-            match = gr.Radio(strings.REWARD_MATCH_CHOICES, value=row_or_blank.match, label=strings.REWARD_MATCH,
-                             elem_id=f"{ident}-match", visible="match" in used, scale=2)
-            compare = gr.Dropdown(strings.REWARD_COMPARE_CHOICES, value=row_or_blank.compare,
-                                  label=strings.REWARD_COMPARE, elem_id=f"{ident}-compare",
-                                  visible="compare" in used, scale=2)
-            tolerance = gr.Number(row_or_blank.tolerance, label=strings.REWARD_TOLERANCE,
-                                  elem_id=f"{ident}-tolerance", visible="tolerance" in used, scale=1)
-            tags = gr.Textbox(row_or_blank.tags, label=strings.REWARD_TAGS, elem_id=f"{ident}-tags",
-                              visible="tags" in used, scale=4, elem_classes=["gs-mono"])
-            target = gr.Number(row_or_blank.target, label=strings.REWARD_TARGET, precision=0,
-                               elem_id=f"{ident}-target", visible="target" in used, scale=2)
-            function = gr.Textbox(row_or_blank.function, label=strings.REWARD_FUNCTION,
-                                  elem_id=f"{ident}-function", visible="function" in used, scale=4)
+            fields = {field.name: _field_component(field, row_or_blank, ident) for field in row_fields()}
         error = gr.Markdown("", elem_id=f"{ident}-error", elem_classes=["gs-error"])
-        help_text = gr.Markdown(strings.REWARD_KIND_HELP.get(row_or_blank.kind, ""), elem_id=f"{ident}-help",
-                                elem_classes=["gs-help"])
-    return RewardSlot(group, name, kind, pattern, match, compare, tolerance, tags, target, reward, penalty, weight,
-                      function, score, error, help_text, up, down, remove)
+        help_text = gr.Markdown(kind_help(row_or_blank.kind), elem_id=f"{ident}-help", elem_classes=["gs-help"])
+    return RewardSlot(group, name, kind, weight, reward, penalty, fields, score, error, help_text, up, down, remove)
 
 
 def build(form: FormValues) -> RewardsStep:

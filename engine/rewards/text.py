@@ -1,0 +1,110 @@
+"""Completion text and its structure: where the thinking is, what comes after it, and the strict layout.
+
+One rule throughout: the thinking runs from the opening thought tag to the first closing thought tag (to the end
+of the text when it never closes). Tags written inside the thinking are part of the thinking -- a model may talk
+about its own format -- so they are neither counted as structure nor taken for the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.config import PromptConfig
+
+
+def completion_text(completion) -> str:
+    """TRL hands conversational completions as [{'role': 'assistant', 'content': ...}]; plain ones as text."""
+    if isinstance(completion, list):
+        return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+@dataclass(frozen=True)
+class Tags:
+    thought_open: str
+    thought_close: str
+    answer_open: str
+    answer_close: str
+
+    @classmethod
+    def of(cls, prompt: PromptConfig) -> Tags:
+        return cls(*prompt.thought_tags, *prompt.answer_tags)
+
+    def all(self) -> tuple[str, str, str, str]:
+        return (self.thought_open, self.thought_close, self.answer_open, self.answer_close)
+
+
+@dataclass(frozen=True)
+class ThoughtSpan:
+    content_start: int
+    content_end: int  # the closing tag's position, or len(text) when the thinking never closes
+    end: int | None  # just after the closing tag; None when it never closes
+
+
+def thought_span(text: str, tags: Tags) -> ThoughtSpan | None:
+    """The thinking: from the opening tag to the first closing tag after it. A closing tag with no opening tag
+    before it (a template that wrote the opening tag itself) ends a thinking that began with the text."""
+    opened = text.find(tags.thought_open)
+    closed = text.find(tags.thought_close)
+    if opened >= 0 and (closed < 0 or opened < closed):
+        start = opened + len(tags.thought_open)
+        closed = text.find(tags.thought_close, start)
+        if closed < 0:
+            return ThoughtSpan(start, len(text), None)
+        return ThoughtSpan(start, closed, closed + len(tags.thought_close))
+    if closed >= 0:
+        return ThoughtSpan(0, closed, closed + len(tags.thought_close))
+    return None
+
+
+def after_thought(text: str, tags: Tags) -> str:
+    """What follows the thinking: the whole text when there is none, nothing when it never closes."""
+    span = thought_span(text, tags)
+    if span is None:
+        return text
+    return "" if span.end is None else text[span.end:]
+
+
+def without_thought_content(text: str, tags: Tags) -> str:
+    """The text with the inside of the thinking cut out (its tags stay): what counts as structure."""
+    span = thought_span(text, tags)
+    if span is None:
+        return text
+    return text[:span.content_start] + text[span.content_end:]
+
+
+@dataclass(frozen=True)
+class StrictLayout:
+    """A completion that is exactly: whitespace, one thought block, whitespace, one answer block, then `trailing`."""
+    thought: str
+    answer: str
+    trailing: str
+
+
+def strict_layout(text: str, tags: Tags) -> StrictLayout | None:
+    """The strict layout, or None. Both blocks must hold some text; the answer holds no tag (a second opening answer
+    tag inside it is a second answer); the trailing text holds no tag (another block after the answer)."""
+    start = len(text) - len(text.lstrip())
+    if not text.startswith(tags.thought_open, start):
+        return None
+    thought_start = start + len(tags.thought_open)
+    thought_end = text.find(tags.thought_close, thought_start)
+    if thought_end < 0:
+        return None
+    after = thought_end + len(tags.thought_close)
+    answer_at = after + len(text[after:]) - len(text[after:].lstrip())
+    if not text.startswith(tags.answer_open, answer_at):
+        return None
+    answer_start = answer_at + len(tags.answer_open)
+    answer_end = text.find(tags.answer_close, answer_start)
+    if answer_end < 0:
+        return None
+    thought, answer = text[thought_start:thought_end], text[answer_start:answer_end]
+    trailing = text[answer_end + len(tags.answer_close):]
+    if not thought.strip() or not answer.strip():
+        return None
+    if any(tag in answer or tag in trailing for tag in tags.all()):
+        return None
+    return StrictLayout(thought, answer, trailing)
