@@ -35,12 +35,15 @@ def eval_every(config: RunConfig) -> int:
     return config.train.eval_steps or max(1, config.train.max_steps // 10)
 
 
-def best_metric(config: RunConfig, rows: list[dict]) -> str:
-    """Accuracy where there is something to be right about, else the mean reward."""
+def best_metric(config: RunConfig, rows: list[dict]) -> str | None:
+    """Accuracy where there is something to be right about, else the mean reward; None when the checks score
+    nothing (only python rewards, which engine eval's scoring leaves out): then no checkpoint is called best."""
     has_gold = any(row["answer"] not in (None, "") for row in rows)
     if has_gold and any(reward_category(spec) == "correctness" for spec in config.rewards):
         return "eval/accuracy"
-    return "eval/mean_reward"
+    if any(spec.kind != "python" for spec in config.rewards):
+        return "eval/mean_reward"
+    return None
 
 
 def greedy_answers(model, tokenizer, config: RunConfig, prompts: list[list[dict]]) -> list[str]:
@@ -51,7 +54,8 @@ def greedy_answers(model, tokenizer, config: RunConfig, prompts: list[list[dict]
     was_training = model.training
     model.eval()
     try:
-        batch_size = 64 if model.device.type == "cuda" else 16
+        # As many at once as a rollout generates: the checks then never need more memory than the run already does.
+        batch_size = config.train.batch_size * config.train.gradient_accumulation_steps
         return generate(model, tokenizer, prompts, config.train.max_completion_length, batch_size,
                         config.prompt.answer_prefix())
     finally:
@@ -104,8 +108,9 @@ def make_heldout_eval(config: RunConfig, run: RunFolder, tokenizer, held_out: li
 
     every, metric = eval_every(config), best_metric(config, rows)
     prompts, answers = [r["prompt"] for r in rows], [r["answer"] for r in rows]
-    print_line(f"held-out eval during training: every {every} steps on {len(rows)} questions, greedy; "
-               f"the best checkpoint by {metric} is kept")
+    kept = (f"the best checkpoint by {metric} is kept" if metric else
+            "no checkpoint is called best (python rewards are not scored by the checks)")
+    print_line(f"held-out eval during training: every {every} steps on {len(rows)} questions, greedy; {kept}")
 
     class HeldOutEval(TrainerCallback):
         def __init__(self):
@@ -128,7 +133,7 @@ def make_heldout_eval(config: RunConfig, run: RunFolder, tokenizer, held_out: li
                             "eval/mean_reward": scores["mean_reward"], "eval/rows": len(rows),
                             "eval/seconds": round(time.time() - started, 2)}
             control.should_log = True
-            value = self.pending[metric]
+            value = self.pending[metric] if metric else None
             if value is not None and (self.best is None or value > self.best):
                 self.best, self.to_mark = value, (step, value)
                 state.best_metric, state.best_global_step = value, step

@@ -8,7 +8,7 @@ import sys
 from engine.best_checkpoint import NoAdapter, adapter_source, read_best
 from engine.config import build_config, load_config
 from engine.run_folder import RunFolder
-from engine.training_eval import eval_every, make_heldout_eval
+from engine.training_eval import best_metric, eval_every, make_heldout_eval
 from tests.conftest import DATA, REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
@@ -108,3 +108,15 @@ def test_eval_schedule_and_when_it_is_off(capsys):
     assert lines == ["held-out eval during training: off (no rows are held out: set data.eval_fraction above 0)",
                      "held-out eval during training: off (train.eval_limit is 0)"]
     assert load_config(QUICKSTART).train.eval_steps is None
+
+
+def test_which_metric_picks_the_best_checkpoint():
+    math = build_config({"preset": "rlvr-math", "data": {"path": str(DATA / "gsm8k_slice.jsonl")}})
+    gold, no_gold = [{"prompt": [], "answer": "4"}], [{"prompt": [], "answer": None}]
+    assert best_metric(math, gold) == "eval/accuracy"
+    assert best_metric(math, no_gold) == "eval/mean_reward"  # nothing to be right about
+    reasoning = build_config({"preset": "reasoning", "data": {"path": str(DATA / "gsm8k_slice.jsonl")}})
+    assert best_metric(reasoning, gold) == "eval/mean_reward"  # no correctness reward
+    only_python = build_config({"data": {"path": str(DATA / "gsm8k_slice.jsonl")},
+                                "rewards": [{"name": "p", "kind": "python", "function": "m:f"}]})
+    assert best_metric(only_python, gold) is None  # the checks do not score python rewards: no best
