@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -112,6 +113,8 @@ def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path
         raise ConfigError([Problem("--out", f"{path} is a folder; give a file name such as {path / 'probe.json'}")])
     if not path.parent.is_dir():
         raise ConfigError([Problem("--out", f"folder {path.parent} does not exist; create it or choose another")])
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError([Problem("--out", f"{path} cannot be written here; choose another file with --out")])
     return path
 
 
