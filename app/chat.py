@@ -1,11 +1,15 @@
 """Chat with a run's base and tuned model side by side, in the app process (transformers + peft, never trl).
 
-The run's base model is loaded with its adapter attached, into the app's one model slot; the base answer is
-generated with the adapter switched off, so one copy of the weights serves both.
+The run's base model is loaded with its adapter attached (the best checkpoint by held-out eval, else the last
+adapter: engine/best_checkpoint.py), into the app's one model slot; the base answer is generated with the adapter
+switched off, so one copy of the weights serves both.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from engine.best_checkpoint import NoAdapter, adapter_source
 from engine.config import load_config
 from engine.data import make_prompt
 from engine.run_folder import RunFolder
@@ -13,16 +17,20 @@ from engine.run_folder import RunFolder
 from app import model_slot, strings
 
 
-def _adapter_stamp(run: RunFolder) -> float | None:
-    adapter_config = run.adapter_dir / "adapter_config.json"
-    return adapter_config.stat().st_mtime if adapter_config.is_file() else None
+def _adapter(run: RunFolder) -> tuple[Path | None, float | None]:
+    """The adapter to chat with and its config's mtime (a new best or a new adapter means a fresh load)."""
+    try:
+        folder = adapter_source(run, "best")
+    except NoAdapter:
+        return None, None
+    return folder, (folder / "adapter_config.json").stat().st_mtime
 
 
-def _load(run: RunFolder, with_adapter: bool):
+def _load(run: RunFolder, adapter: Path | None):
     from engine.evaluation import load_for_eval
 
     config = load_config(run.config_path)
-    model, tokenizer = load_for_eval(config, run.adapter_dir if with_adapter else None)
+    model, tokenizer = load_for_eval(config, adapter)
     return model, tokenizer, config
 
 
@@ -30,8 +38,8 @@ def answer_both(run: RunFolder, question: str) -> tuple[str, str]:
     """(base answer, tuned answer) to one question, greedy, with the run's system prompt and length limit."""
     from engine.evaluation import generate
 
-    stamp = _adapter_stamp(run)  # a new adapter (the run went on) means a fresh load
-    with model_slot.holding(("chat", run.id, stamp), lambda: _load(run, stamp is not None)) as loaded:
+    adapter, stamp = _adapter(run)
+    with model_slot.holding(("chat", run.id, str(adapter), stamp), lambda: _load(run, adapter)) as loaded:
         model, tokenizer, config = loaded
         prompt = [make_prompt(config, question)]
         limit, prefix = config.train.max_completion_length, config.prompt.answer_prefix()

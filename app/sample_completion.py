@@ -41,13 +41,12 @@ def _load(config: RunConfig):
 def generate_sample(config: RunConfig) -> Sample:
     """One sampled answer to a random training question of the config's data. Raises ConfigError for data
     problems and ModelLoadError for a model that cannot be loaded."""
-    from engine.evaluation import generate
+    from engine.evaluation import generate, rollout_sampling
 
     t = config.train
     key = ("base", config.model.name, config.prompt.answer_prefix())
     with model_slot.holding(key, lambda: _load(config)) as (model, tokenizer):
         row = random.choice(prepare_data(config, tokenizer).train)
-        sampling = {"temperature": t.temperature, "top_p": t.top_p, **({"min_p": t.min_p} if t.min_p else {})}
         completion = generate(model, tokenizer, [row["prompt"]], t.max_completion_length, batch_size=1,
-                              answer_prefix=config.prompt.answer_prefix(), sampling=sampling)[0]
+                              answer_prefix=config.prompt.answer_prefix(), sampling=rollout_sampling(config))[0]
     return Sample(question=row["prompt"][-1]["content"], completion=completion, gold=row["answer"])

@@ -174,8 +174,14 @@ HINT_NO_SPREAD = ("For the last {steps} steps all generations of a prompt scored
                   "add partial credit with tag_count) or raise train.temperature.")
 HINT_FORMAT_STUCK = ("The format reward '{name}' has stayed at {value:g} for {steps} steps: the model never writes the "
                      "format — show an example in the system prompt, loosen the pattern, or pick a larger model.")
-HINT_CLIPPED = ("Almost every completion hits max_completion_length ({length} tokens) and is cut off before its "
-                "answer — raise train.max_completion_length (step 2, advanced).")
+HINT_CLIPPED = ("{share:.0%} of the completions hit max_completion_length ({length} tokens) and are cut off before "
+                "their answer — raise train.max_completion_length (step 2, advanced).")
+HINT_EQUAL_GROUPS = ("Over the last {steps} steps, for {share:.0%} of the questions every answer scored the same, so "
+                     "GRPO learned only from the rest — raise train.temperature or train.num_generations, or give "
+                     "partial credit in the rewards (e.g. tag_count).")
+HINT_GAMING = ("The model may be gaming the rewards: the format reward {names} is at its maximum, but held-out "
+               "accuracy went from {first:.0%} to {last:.0%} over {checks} checks — make the format reward stricter "
+               "or weigh correctness more, and use the best checkpoint rather than the last.")
 HINT_REGEX_TIMEOUT = ("The pattern of '{name}' timed out on {count} completions (catastrophic backtracking) and "
                       "those were not scored — simplify nested repeats like (a+)+.")
 HINT_NAN = "The loss became NaN — lower train.learning_rate or train.max_grad_norm."

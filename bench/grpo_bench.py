@@ -77,7 +77,7 @@ def bench_config(args):
         "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")},
         "train": {"max_steps": args.steps, "num_generations": GENERATIONS, "batch_size": args.batch,
                   "max_completion_length": args.length, "save_steps": 1_000_000, "samples_per_step": 1,
-                  "optim": args.optim},
+                  "optim": args.optim, "eval_limit": 0},  # no held-out checks: they are not part of a step
     })
 
 

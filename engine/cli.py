@@ -4,7 +4,8 @@
   check CONFIG [--set k=v ...]          validate and say what will happen (exit 2 on problems)
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
   score CONFIG --completion TEXT [--answer GOLD]
-  eval RUN_DIR|CONFIG [--limit N] [--data FILE]
+  probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
+  eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
   export RUN_DIR [--merge]              zip the adapter; --merge also saves base+adapter as one 16-bit model
   reference [--kinds]                   the config keys with their help; --kinds: the reward kinds (Markdown)
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 
 from engine import settings
-from engine.config import ConfigError, RunConfig, error_sentence, field_reference, load_config
+from engine.config import ConfigError, Problem, RunConfig, error_sentence, field_reference, load_config
 from engine.run_folder import RunFolder
 
 EXIT_PROBLEMS = 2
@@ -105,11 +107,56 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path:
+    """--out, else the run folder's probe.json, else probe.json next to the config. Its folder must exist."""
+    path = Path(out) if out else run.probe_path if run is not None else Path(argument).parent / "probe.json"
+    if path.is_dir():
+        raise ConfigError([Problem("--out", f"{path} is a folder; give a file name such as {path / 'probe.json'}")])
+    if not path.parent.is_dir():
+        raise ConfigError([Problem("--out", f"folder {path.parent} does not exist; create it or choose another")])
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError([Problem("--out", f"{path} cannot be written here; choose another file with --out")])
+    return path
+
+
+def cmd_probe(args) -> int:
+    from engine.training import use_triton_interpreter_without_gpu
+
+    use_triton_interpreter_without_gpu()  # the step estimate runs TRL's log-prob kernel, as training does
+    from engine.checks import check_config
+    from engine.probe import probe, report_lines
+
+    config, run = _load(args.config, args.set)
+    output = _probe_output(args.config, args.out, run)
+    report = check_config(config)
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    if not report.ok:
+        return _print_problems(ConfigError(report.problems))
+    result = probe(config, args.prompts)
+    output.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    print("\n".join(report_lines(result)))
+    print(f"written to {output}")
+    return 0
+
+
+def _prompt_count(text: str) -> int:
+    from engine.probe import MAX_PROMPTS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PROMPTS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_PROMPTS}, not '{text}'")
+    return value
+
+
 def cmd_eval(args) -> int:
     from engine.evaluation import evaluate
 
     config, run = _load(args.target, args.set)
-    result = evaluate(config, run, args.limit, args.data, args.batch_size)
+    result = evaluate(config, run, args.limit, args.data, args.batch_size, args.checkpoint)
     for name in ("base", "tuned"):
         if name in result:
             r = result[name]
@@ -117,6 +164,8 @@ def cmd_eval(args) -> int:
             formatting = "n/a" if r["format_compliance"] is None else f"{r['format_compliance']:.1%}"
             print(f"{name:6} accuracy {accuracy:>7}  format {formatting:>7}  mean reward {r['mean_reward']:.3f}"
                   f"  (n={r['n']})")
+    if "tuned_adapter" in result:
+        print(f"tuned = base + {result['tuned_adapter']}")
     if run is not None:
         print(f"written to {run.eval_path}")
     else:
@@ -204,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards")
     p.set_defaults(run=cmd_score)
 
+    p = sub.add_parser("probe", help="sample and score a few prompts: will GRPO learn anything? (probe.json)")
+    p.add_argument("config", help="a config YAML, or a run folder (the report goes into it)")
+    p.add_argument("--set", **overrides)
+    p.add_argument("--prompts", type=_prompt_count, default=16, help="training prompts to sample (default 16)")
+    p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config)")
+    p.set_defaults(run=cmd_probe)
+
     p = sub.add_parser("eval", help="accuracy and format compliance, base vs tuned")
     p.add_argument("target", metavar="RUN_DIR_OR_CONFIG")
     p.add_argument("--set", **overrides)
@@ -211,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="evaluate on every row of this file instead of the held-out split")
     p.add_argument("--batch-size", type=int, default=None,
                    help="prompts generated together (default 64 on a GPU, 16 on CPU); more is faster if memory allows")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="the tuned model: the best checkpoint by held-out eval during training (default; the last "
+                        "when there is none) or the last adapter")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("watch", help="follow a run (also one started by the app) until it ends")

@@ -129,6 +129,10 @@ class TrainConfig(Section):
     save_steps: int = Field(50, ge=1, description="Save a checkpoint every this many steps.")
     logging_steps: int = Field(1, ge=1, description="Log metrics and samples every this many steps.")
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
+    eval_steps: int | None = Field(None, ge=1, description="Check the model on held-out questions every this many "
+                                                            "steps; empty: ten checks over the run.")
+    eval_limit: int = Field(32, ge=0, le=100_000, description="Held-out questions answered (greedy) at each check; "
+                                                              "0 turns the checks off.")
     seed: int = Field(3407, description="Random seed.")
 
 

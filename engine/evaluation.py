@@ -1,26 +1,38 @@
 """`engine eval`: accuracy and format compliance on the held-out split, base model vs trained adapter.
 
-One greedy completion per held-out prompt, scored by the run's own reward functions; the reward registry says which
-rewards measure what (engine.rewards.registry: each kind's category):
+One greedy completion per held-out prompt, scored by the run's own reward functions:
 - accuracy: share of completions whose correctness rewards are all at their maximum;
 - format compliance: share whose format rewards are all at their maximum.
-Greedy decoding makes the figures repeatable; HF generate keeps it to one code path on CPU and GPU.
+Which reward is which comes from the reward registry (each kind's category, engine.rewards.registry) through
+`reward_category`, which the probe, the eval during training and the app's health hints ask too. Greedy decoding makes
+the figures repeatable; HF generate keeps it to one code path on CPU and GPU.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from engine import model_loading
-from engine.config import RunConfig
+from engine.config import RewardConfig, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
-from engine.rewards import RewardFunction, Row, in_category
+from engine.rewards import RewardFunction, Row, kind_of
 from engine.run_folder import RunFolder
+
+def reward_category(spec: RewardConfig) -> str:
+    """'correctness' (compares the answer with the gold one), 'format' (checks the answer's shape) or 'shaping'."""
+    return kind_of(spec).category
+
+
+def reward_maximum(spec: RewardConfig) -> float | None:
+    """The best score the reward can give; None where it cannot be known beforehand (a python function)."""
+    return max(spec.reward, spec.penalty) if kind_of(spec).bounded else None
 
 
 def _at_max(function: RewardFunction, score) -> bool:
-    return score is not None and score >= function.spec.reward - 1e-9
+    maximum = reward_maximum(function.spec)
+    return score is not None and maximum is not None and score >= maximum - 1e-9
 
 
 def score_completions(config: RunConfig, completions: list[str], examples: list[dict]) -> dict:
@@ -28,8 +40,8 @@ def score_completions(config: RunConfig, completions: list[str], examples: list[
     functions = [RewardFunction(spec, config.prompt) for spec in config.rewards]
     rows = [Row.from_example(example) for example in examples]
     scores = {f.spec.name: f.score_rows(completions, rows) for f in functions}  # a timed-out pattern: None
-    correctness = [f for f in functions if in_category(f.spec, "correctness")]
-    formats = [f for f in functions if in_category(f.spec, "format")]
+    correctness = [f for f in functions if reward_category(f.spec) == "correctness"]
+    formats = [f for f in functions if reward_category(f.spec) == "format"]
     correct = formatted = 0
     totals = []
     for i in range(len(completions)):
@@ -41,26 +53,53 @@ def score_completions(config: RunConfig, completions: list[str], examples: list[
             "mean_reward": sum(totals) / n, "n": len(completions)}
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
-             answer_prefix: str = "", sampling: dict | None = None) -> list[str]:
-    """Greedy answers, or sampled with `sampling` (generate's temperature/top_p/min_p); each starts with
+@dataclass(frozen=True)
+class Completion:
+    text: str  # the answer as the rewards score it: the answer prefix, then what the model wrote
+    clipped: bool  # cut at max_new_tokens before the end-of-sequence token
+
+
+def rollout_sampling(config: RunConfig) -> dict:
+    """generate()'s sampling arguments for the run's rollouts, as TRL's GRPOTrainer sets them for HF generate
+    (top_k 0: TRL turns top-k off, where a model's generation_config often turns it on)."""
+    t = config.train
+    return {"temperature": t.temperature, "top_p": t.top_p, "top_k": 0, **({"min_p": t.min_p} if t.min_p else {})}
+
+
+def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
+                         answer_prefix: str = "", sampling: dict | None = None) -> list[Completion]:
+    """Greedy answers, or sampled with `sampling` (generate's temperature/top_p/top_k/min_p); each starts with
     `answer_prefix`, the text the chat template put after the assistant header (see data.start_answers_with_prefix),
     so that they read and score like the answers seen in training."""
     import torch
 
-    tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
+    padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"  # continue from the right edge
     outputs = []
-    for start in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
-                 for p in prompts[start:start + batch_size]]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        with torch.inference_mode():
-            generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sampling is not None,
-                                       **(sampling or {}), pad_token_id=tokenizer.pad_token_id,
-                                       eos_token_id=tokenizer.eos_token_id)
-        new_tokens = generated[:, batch["input_ids"].shape[1]:]
-        outputs += [answer_prefix + text for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    try:
+        for start in range(0, len(prompts), batch_size):
+            texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+                     for p in prompts[start:start + batch_size]]
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            with torch.inference_mode():
+                # use_cache: gradient checkpointing turns the model config's cache off while training.
+                generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=sampling is not None,
+                                           **(sampling or {}), pad_token_id=tokenizer.pad_token_id,
+                                           eos_token_id=tokenizer.eos_token_id, use_cache=True)
+            new_tokens = generated[:, batch["input_ids"].shape[1]:]
+            ended = (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
+            decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            outputs += [Completion(answer_prefix + text, clipped=not done and new_tokens.shape[1] >= max_new_tokens)
+                        for text, done in zip(decoded, ended)]
+    finally:
+        tokenizer.padding_side = padding_side
     return outputs
+
+
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
+             answer_prefix: str = "", sampling: dict | None = None) -> list[str]:
+    """The texts of generate_completions."""
+    return [c.text for c in generate_completions(model, tokenizer, prompts, max_new_tokens, batch_size,
+                                                 answer_prefix, sampling)]
 
 
 def load_for_eval(config: RunConfig, adapter_dir=None):
@@ -93,9 +132,19 @@ def eval_rows(config: RunConfig, tokenizer, data_path: str | None) -> list[dict]
 
 
 def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_path: str | None = None,
-             batch_size: int | None = None) -> dict:
-    """Base (and, for a run with an adapter, tuned) metrics on held-out rows; written to run/eval.json."""
+             batch_size: int | None = None, checkpoint: str = "best") -> dict:
+    """Base (and, for a run with an adapter, tuned) metrics on held-out rows; written to run/eval.json. The tuned
+    model is the run's best checkpoint by held-out eval, or with checkpoint="last" its last adapter
+    (best_checkpoint.adapter_source)."""
+    from engine.best_checkpoint import NoAdapter, adapter_source, describe_source
+
     started = time.time()
+    adapter = None
+    if run is not None:
+        try:
+            adapter = adapter_source(run, checkpoint)
+        except NoAdapter:
+            pass  # base only
     base_model, tokenizer = load_for_eval(config)
     # HF generate is latency-bound on a GPU: a wide batch costs little more per step than a narrow one.
     batch_size = batch_size or (64 if base_model.device.type == "cuda" else 16)
@@ -113,8 +162,9 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
                 for p, a, c in zip(prompts[:5], answers[:5], base_completions[:5])]
-    if run is not None and (run.adapter_dir / "adapter_config.json").is_file():
-        tuned_model, _ = load_for_eval(config, run.adapter_dir)
+    if adapter is not None:
+        result["tuned_adapter"] = describe_source(run, adapter)
+        tuned_model, _ = load_for_eval(config, adapter)
         tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix)
         result["tuned"] = score_completions(config, tuned_completions, rows)
         for example, completion in zip(examples, tuned_completions):

@@ -8,6 +8,8 @@
               checkpoints/    trainer checkpoints every save_steps (resume starts from the last one)
               adapter/        the LoRA adapter + tokenizer, at the end and when stopped
               eval.json       base vs tuned accuracy and format compliance (engine eval)
+              best.json       the checkpoint with the best held-out eval during training (engine/best_checkpoint.py)
+              probe.json      the learnability probe's report (engine probe RUN_DIR)
               STOP            created to ask the trainer to stop after the current step
 """
 
@@ -63,6 +65,14 @@ class RunFolder:
     @property
     def eval_path(self) -> Path:
         return self.path / "eval.json"
+
+    @property
+    def best_path(self) -> Path:
+        return self.path / "best.json"
+
+    @property
+    def probe_path(self) -> Path:
+        return self.path / "probe.json"
 
     @property
     def stop_path(self) -> Path:

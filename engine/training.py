@@ -23,6 +23,7 @@ from engine.model_shape import shape_for_training
 from engine.progress import progress_line
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights
 from engine.run_folder import RunFolder
+from engine.training_eval import make_heldout_eval
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
               "model.load_in_4bit, or lower model.lora_rank")
@@ -220,10 +221,12 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
         mask_truncated_completions=False,
         disable_tqdm=True, reward_weights=reward_weights(config), log_completions=False,
         dataloader_num_workers=0, **arguments)
+    monitor = make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)
+    held_out = make_heldout_eval(config, run, tokenizer, data.eval)  # before the monitor: it adds to the step's logs
     trainer = with_generation_timing(GRPOTrainer)(
         model=loaded.model, reward_funcs=build_reward_functions(config, buffer), args=args,
         train_dataset=train_dataset, processing_class=tokenizer, peft_config=loaded.peft_config,
-        callbacks=[make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress)])
+        callbacks=[c for c in (held_out, monitor) if c is not None])
     trainer.remove_callback(PrinterCallback)  # it prints each raw logs dict; our progress line replaces it
     return trainer, tokenizer, data
 

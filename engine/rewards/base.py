@@ -113,6 +113,7 @@ class RewardKind:
     web: bool = True  # may the web app offer it (False for anything that runs user code)
     starters: dict[str, Any] = field(default_factory=dict)  # what a new row in the form starts with
     needs_gold: bool = False  # needs the data's gold answers (an answer column)
+    bounded: bool = True  # its scores lie between penalty and reward (a python function's need not)
     # (field, sentence) for each problem a spec has beyond its types (a regex that does not compile, a missing file)
     problems: Callable[[RewardSpec, PromptConfig], list[tuple[str, str]]] = _no_problems
     # the data columns a spec reads besides the prompt and the gold answer (checked against the data file)

@@ -98,6 +98,6 @@ def _problems(spec: Spec, prompt) -> list[tuple[str, str]]:
     return []
 
 
-KIND = RewardKind(Spec, Scorer, category="shaping", web=False, problems=_problems,
+KIND = RewardKind(Spec, Scorer, category="shaping", web=False, bounded=False, problems=_problems,
                   help="Your own TRL-style reward function f(prompts, completions, completion_ids, **columns) "
                        "(YAML and the CLI only: the web app does not run user code).")
