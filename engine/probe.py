@@ -24,7 +24,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from engine import model_loading
+from engine import backends, model_loading
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import (Completion, generate_completions, reward_category, reward_maximum, rollout_sampling)
@@ -96,7 +96,8 @@ def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool)
 
     started = time.perf_counter()
     path = model_loading.resolve_model_path(config.model.name)
-    model, tokenizer, peft_config = model_loading.load_hf(config.model, path, cuda, config.train.seed)
+    loaded = backends.BACKENDS["hf"].load(config, path, "hf", None)
+    model, tokenizer, peft_config = loaded.model, loaded.tokenizer, loaded.peft_config
     model.eval()
     start_answers_with_prefix(tokenizer, config.prompt)
     rows = rows_for_tokenizer(tokenizer)[:n_prompts]
@@ -168,7 +169,10 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
     """vLLM, as the unsloth backend's rollouts use it (same sampling settings, stopping at the tokenizer's EOS)."""
     # In-process engine (as Unsloth runs it): no engine-core subprocess to spawn from `python -m engine`.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    import torch
     from vllm import LLM, SamplingParams
+
+    from engine.model_shape import shape_for_training
 
     started = time.perf_counter()
     path = model_loading.resolve_model_path(config.model.name)
@@ -177,7 +181,11 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
     rows = rows_for_tokenizer(tokenizer)[:n_prompts]
     m, t = config.model, config.train
     quantization = "bitsandbytes" if m.load_in_4bit else "fp8" if m.load_in_fp8 else None
-    llm = LLM(model=path, max_model_len=m.max_seq_length, gpu_memory_utilization=m.gpu_memory_utilization,
+    # vLLM on its own (a share of the whole card), sized to one generation batch as the run's rollouts are.
+    free, total = torch.cuda.mem_get_info()
+    plan = backends.plan_run(config, backends.BACKENDS["hf"], True, shape_for_training(path), free / 2**30,
+                             total / 2**30)
+    llm = LLM(model=path, max_model_len=m.max_seq_length, gpu_memory_utilization=plan.vllm_share,
               quantization=quantization, seed=t.seed, enforce_eager=True)
     load_seconds = time.perf_counter() - started
     params = SamplingParams(n=t.num_generations, temperature=t.temperature, top_p=t.top_p, min_p=t.min_p,
@@ -300,9 +308,15 @@ def _larger_model(why: str) -> dict:
 
 
 def _uses_thought_tag(config: RunConfig, specs) -> bool:
+    """Whether a reward asks for the opening thought tag: the structural format always does; a pattern or a tag
+    list does where it names it."""
     tag = config.prompt.thought_tags[0]
-    return any(tag in config.prompt.fill(s.pattern or "") or any(tag in config.prompt.fill(x) for x in s.tags or [])
-               for s in specs)
+
+    def asks(spec) -> bool:
+        texts = [getattr(spec, "pattern", None) or "", *(getattr(spec, "tags", None) or [])]
+        return spec.kind == "format" or any(tag in config.prompt.fill(text) for text in texts)
+
+    return any(asks(spec) for spec in specs)
 
 
 def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list[dict]:
@@ -420,8 +434,8 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
     """Sample, score and judge; the report as probe.json holds it. Raises ConfigError for what the user must fix."""
     started = time.perf_counter()
     cuda = model_loading.cuda_visible()
-    backend = model_loading.choose_backend(config.model, cuda)
-    vllm = model_loading.use_vllm(config.model, backend) and model_loading.installed("vllm")
+    backend = backends.backend_for(config, cuda).name
+    vllm = backends.choose_rollout(config.model, cuda) == "vllm"
     longest: dict = {}
 
     def training_rows(tokenizer) -> list[dict]:

@@ -50,7 +50,7 @@ def assert_probe_report(report: dict) -> None:
 
 @needs_vllm
 def test_probe_samples_with_vllm_where_training_would(tmp_path, random_model):
-    _, report = probe_run(tmp_path, random_model, {"backend": "unsloth", "fast_inference": True,
+    _, report = probe_run(tmp_path, random_model, {"backend": "unsloth", "rollout": "vllm",
                                                 "gpu_memory_utilization": TEST_VLLM_MEMORY})
     assert report["generator"] == "vLLM" and report["backend"] == "unsloth"
     assert_probe_report(report)
@@ -82,14 +82,14 @@ CHECKS = {"max_steps": 2, "eval_steps": 1, "eval_limit": 2, "save_steps": 100}
 
 @needs_vllm
 def test_held_out_checks_on_the_vllm_rollout_engine(tmp_path, random_model):
-    process, run = train_run(tmp_path, random_model, model={"fast_inference": True,
+    process, run = train_run(tmp_path, random_model, model={"rollout": "vllm",
                                                          "gpu_memory_utilization": TEST_VLLM_MEMORY}, train=CHECKS)
     assert_checked(process, run, 2)
 
 
 @needs_vllm
 def test_held_out_checks_in_vllm_standby(tmp_path, random_model):
-    process, run = train_run(tmp_path, random_model, model={"fast_inference": True, "vllm_standby": True,
+    process, run = train_run(tmp_path, random_model, model={"rollout": "vllm", "vllm_standby": True,
                                                          "gpu_memory_utilization": TEST_VLLM_MEMORY},
                              train=CHECKS, env={"UNSLOTH_VLLM_STANDBY_UTIL_OVERRIDE": "1"})
     assert_checked(process, run, 2)
