@@ -50,6 +50,10 @@ find torch_c_dlpack_ext -name 'libtorch_c_dlpack_addon_torch2[4-9]-*.so' -delete
 # Unsloth Studio, a separate web app (AGPL-3.0) that the unsloth wheel installs as the top-level package `studio`;
 # unsloth and unsloth_zoo never import it.
 rm -rf studio
+# bitsandbytes' builds for other CUDA versions, ROCm and Intel XPU: it loads the one for torch's CUDA, 13.0 for the
+# lock's torch 2.11.0 (libbitsandbytes_cuda130.so), or the CPU one.
+find bitsandbytes -maxdepth 1 -name 'libbitsandbytes_*.so' ! -name 'libbitsandbytes_cuda130.so' \
+    ! -name 'libbitsandbytes_cpu.so' -delete 2>/dev/null || true
 # Static CUPTI libraries that Triton's wheel carries for building its profiler; nothing links at run time.
 rm -f triton/backends/nvidia/lib/cupti/*_static.a
 # FlashAttention-2 serves GPUs before Hopper (and ALiBi models); on Hopper alone vLLM picks FlashAttention-3.
@@ -58,7 +62,7 @@ if [ "$ONLY_SM" = 90 ]; then rm -f vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so; fi
 # What the stack loads must still be there.
 needed="vllm/_C_stable_libtorch.abi3.so vllm/_moe_C_stable_libtorch.abi3.so vllm/vllm_flash_attn/_vllm_fa3_C.abi3.so
         vllm/cumem_allocator.abi3.so xgrammar/libxgrammar_bindings.so nvidia_cutlass_dsl.pth flashinfer/__init__.py
-        flashinfer_cubin/__init__.py"
+        flashinfer_cubin/__init__.py bitsandbytes/libbitsandbytes_cuda130.so bitsandbytes/libbitsandbytes_cpu.so"
 if [ "$ONLY_SM" != 90 ]; then needed="$needed vllm/vllm_flash_attn/_vllm_fa2_C.abi3.so"; fi
 for file in $needed; do
     [ -e "$file" ] || { echo "prune: $site/$file is missing after pruning" >&2; exit 1; }
