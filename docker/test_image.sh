@@ -139,6 +139,8 @@ build() {
     set -e
     [[ $rc == 0 ]] || { tail -40 "$STATE_DIR/build.log"; echo "test_image.sh: the build failed" >&2; exit 1; }
     BUILD_S=$(( $(now) - t0 ))
+    # Earlier builds of this image, now untagged, would keep ~9 GB each on the disk: remove those (and only those).
+    $DOCKER image prune --force --filter 'label=org.opencontainers.image.title=GRPO Studio' >/dev/null
     IMAGE_BYTES=$($DOCKER image inspect -f '{{.Size}}' "$IMAGE")
     say "built $IMAGE in $(( BUILD_S / 60 )) min $(( BUILD_S % 60 )) s; size $(numfmt --to=si --suffix=B "$IMAGE_BYTES")"
 }

@@ -123,6 +123,17 @@ class Container:
         """The run's status.json as the engine wrote it ({} before it exists)."""
         return json.loads(self.exec("sh", "-c", f"cat /data/runs/{run_id}/status.json 2>/dev/null || echo {{}}"))
 
+    def run_log(self, run_id: str) -> str:
+        return self.exec("cat", f"/data/runs/{run_id}/log.txt")
+
+    def run_ended(self, run_id: str) -> bool:
+        """Its state is final, or its trainer process is gone (a trainer that died before saying so)."""
+        status = self.run_status(run_id)
+        if status.get("state") in ("completed", "stopped", "failed"):
+            return True
+        pid = status.get("pid")
+        return bool(pid) and not self.exec("sh", "-c", f"test -d /proc/{int(pid)} && echo alive").strip()
+
     def remove(self) -> None:
         docker("rm", "-f", "-v", self.name, check=False)
         docker("volume", "rm", "-f", self.volume, check=False)
@@ -228,9 +239,11 @@ def test_browser_walkthrough_against_the_container(studio, page, tmp_path):
 
 def test_docker_stop_during_a_run_then_start_and_resume(studio, page):
     # A run from the CLI inside the container (the app lists every run of the volume), long enough to be mid-way.
+    # The data path is absolute: the app resumes runs from its own working folder.
     before = studio.run_ids()
     docker("exec", "-d", "-w", "/opt/grpo-studio", studio.name, "python", "-m", "engine", "train",
-           "examples/quickstart.yaml", "--set", "train.max_steps=12")
+           "examples/quickstart.yaml", "--set", "train.max_steps=12",
+           "--set", "data.path=/opt/grpo-studio/tests/data/gsm8k_slice.jsonl")
     run_id = wait_until(lambda: sorted(studio.run_ids() - before), 60, "the run folder")[0]
     wait_until(lambda: studio.run_status(run_id).get("step", 0) >= 2, 300, "two training steps")
 
@@ -254,10 +267,9 @@ def test_docker_stop_during_a_run_then_start_and_resume(studio, page):
     page.locator("#run-pick").get_by_role("option", name=run_id, exact=True).click()
     page.locator("#run-resume").click()
     wait_text(page, "#results-message", f"Resuming run {run_id}")
-    wait_until(lambda: studio.run_status(run_id).get("state") in ("completed", "failed"), 2 * TRAIN_WAIT_MS / 1000,
-               "the resumed run to end", every=2)
+    wait_until(lambda: studio.run_ended(run_id), 2 * TRAIN_WAIT_MS / 1000, "the resumed run to end", every=2)
     status = studio.run_status(run_id)
-    assert status["state"] == "completed" and status["step"] == 12, status
+    assert status["state"] == "completed" and status["step"] == 12, (status, studio.run_log(run_id)[-2000:])
 
 
 def test_with_a_password_set_the_page_asks_for_it(studio, page):
