@@ -35,7 +35,7 @@ test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu
 
 # The image, built from the Dockerfile and driven while it runs (installs and starts a Docker engine when none runs;
-# see docker/test_image.sh). About 25 min on a fresh 2-core machine, ~25 GB of disk at the build's peak.
+# see docker/test_image.sh). About 20 min on a fresh 2-core machine, ~25 GB of disk at the build's peak.
 test-image: $(STAMP) /usr/bin/chromium
 	PYTHON=$(PY) bash docker/test_image.sh
 
