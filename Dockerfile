@@ -1,54 +1,57 @@
-# GRPO Studio: the single-GPU appliance (Gradio app + engine, Unsloth / TRL / vLLM on CUDA 13).
+# GRPO Studio: the single-GPU appliance (Gradio app + engine, Unsloth / TRL / vLLM on CUDA 13.0).
 #   docker compose up -d     then open http://localhost:7860
 #
-# Host requirements: an NVIDIA GPU with 8 GB or more, NVIDIA driver 580 or newer (CUDA 13.0, which torch 2.13's
-# wheels are built for) and the NVIDIA Container Toolkit. Without a usable GPU the container still starts, in CPU demo
-# mode, and its log says what to fix (docker/preflight.py).
+# Host requirements: an NVIDIA GPU with 8 GB or more, NVIDIA driver 580 or newer and the NVIDIA Container Toolkit.
+# Why 580: torch 2.11.0's wheels from PyPI are built for CUDA 13.0 (their metadata requires cuda-toolkit==13.0.2 and
+# nvidia-cudnn-cu13 as pip packages), and CUDA 13.0 needs an R580 driver. Without a usable GPU the container still
+# starts, in CPU demo mode, and its log says what to fix (docker/preflight.py).
 
-# The "base" flavour: Ubuntu 24.04 plus the NVIDIA container environment, no CUDA libraries. torch 2.13's wheels bring
-# CUDA 13.0 and cuDNN 9.20 as nvidia-* pip packages (requirements/gpu.lock), so a -runtime or -cudnn base would only add
-# a second, unused copy of the same libraries (several GB).
-FROM nvidia/cuda:13.0.2-base-ubuntu24.04
+# Debian trixie with its own CPython 3.13: a base that `debootstrap` can rebuild byte for byte from Debian's archive,
+# so that `make test-image` builds this very file even where no registry answers. No CUDA libraries in the base:
+# torch's wheels bring CUDA 13.0 and cuDNN as nvidia-* pip packages (requirements/gpu.lock), and the NVIDIA Container
+# Toolkit mounts the host's driver (libcuda, nvidia-smi) into the container.
+FROM debian:trixie-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# - python3.12 (+ venv): Ubuntu 24.04's CPython 3.12, the version requirements/gpu.lock is resolved for.
-# - build-essential and python3.12-dev are needed at run time, not only at build time: Triton (Unsloth's kernels,
+# - python3 (+ venv): trixie's CPython 3.13, the version requirements/gpu.lock is resolved for.
+# - build-essential and python3-dev are needed at run time, not only at build time: Triton (Unsloth's kernels,
 #   torch.compile, vLLM) compiles a small C launcher for each new kernel with the system C compiler against Python.h,
 #   and torch inductor and FlashInfer's JIT call g++. Without them training stops at its first step
 #   ("Failed to find C compiler", "Python.h: No such file or directory").
-# - curl: the HEALTHCHECK. tini: PID 1, forwards `docker stop`'s SIGTERM and reaps the training subprocesses.
-# Versions are not pinned: Ubuntu's archive drops superseded package versions, so exact pins would break rebuilds;
-# the base image tag fixes the Ubuntu release.
+# - curl: the HEALTHCHECK. tini: PID 1, forwards `docker stop`'s SIGTERM to the app and reaps the training processes.
+# Versions are not pinned: Debian's archive drops superseded package versions, so exact pins would break rebuilds;
+# the base image tag fixes the Debian release.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential \
         ca-certificates \
         curl \
-        python3.12 \
-        python3.12-dev \
-        python3.12-venv \
+        python3 \
+        python3-dev \
+        python3-venv \
         tini \
     && rm -rf /var/lib/apt/lists/*
 
-# The user that runs the app, with uid 1000 (the usual desktop uid, for host folders mounted at /data): Ubuntu's
-# images ship a user "ubuntu" with that uid. /data is the volume: runs, uploads, the built-in models cache, HF downloads.
-RUN if id ubuntu >/dev/null 2>&1; then userdel --remove ubuntu; fi \
-    && useradd --create-home --uid 1000 --shell /bin/bash studio \
+# The user that runs the app, with uid 1000 (the usual desktop uid, for host folders mounted at /data).
+# /data is the volume: runs, uploads, the built-in models cache, HF downloads.
+RUN useradd --create-home --uid 1000 --shell /bin/bash studio \
     && mkdir -p /data/runs /data/cache /data/uploads /data/hf \
     && chown -R studio:studio /data
 
 # The GPU stack, before the source so that editing the app does not reinstall it. --no-deps installs exactly the lock
 # (requirements/check_lock.sh proves it is complete and installs from wheels on this platform); --only-binary keeps
-# source builds out of the image build.
+# source builds out of the image build. The prune script removes, in the same layer, files a run never loads.
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 COPY requirements/gpu.lock /opt/grpo-studio/requirements/gpu.lock
-RUN python3.12 -m venv /opt/venv \
-    && pip install --no-cache-dir --no-deps --only-binary=:all: -r /opt/grpo-studio/requirements/gpu.lock
+COPY docker/prune_site_packages.sh /opt/grpo-studio/docker/prune_site_packages.sh
+RUN python3 -m venv /opt/venv \
+    && pip install --no-cache-dir --no-deps --only-binary=:all: -r /opt/grpo-studio/requirements/gpu.lock \
+    && sh /opt/grpo-studio/docker/prune_site_packages.sh /opt/venv/lib/python3.13/site-packages
 
 # The app and the engine. Editable, so that the engine's repo-relative files (presets/, the bundled sample data) are
 # found next to the code, and `python -m engine` in a training subprocess imports the same files as the app.
@@ -59,10 +62,12 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation --editable /opt/gr
     && python -m compileall -q /opt/grpo-studio/engine /opt/grpo-studio/app
 
 # The app's settings (see the README): listen on all interfaces of the container, keep everything under /data.
-# NVIDIA_DISABLE_REQUIRE: the base image asks the NVIDIA runtime to refuse to start on a driver older than CUDA 13
-#   needs; starting anyway lets the preflight explain it in the log and the app run in CPU demo mode.
+# NVIDIA_VISIBLE_DEVICES / NVIDIA_DRIVER_CAPABILITIES: what the NVIDIA Container Toolkit hands in when the container
+#   is started with a GPU (compose's reservation or `--gpus all`): every GPU, the CUDA driver and nvidia-smi.
+# GRPO_STUDIO_STOP_RUNS_ON_EXIT: `docker stop` ends every process of the container, so the app, on SIGTERM, stops the
+#   running training first and waits for it to save its checkpoint and adapter (the run ends `stopped`, resumable).
 # CUDA_DEVICE_ORDER: CUDA numbers GPUs as nvidia-smi and NVML do (the preflight and the VRAM bar read those).
-# VLLM_USE_FLASHINFER_SAMPLER=0: with FlashInfer's sampler vLLM was seen to stall after CUDA-graph capture (DESIGN.md).
+# VLLM_USE_FLASHINFER_SAMPLER=0: with FlashInfer's sampler vLLM was seen to stall after CUDA-graph capture.
 # UNSLOTH_COMPILE_LOCATION: Unsloth writes generated code to ./unsloth_compiled_cache unless told; keep it in the
 #   container, so that a new image never runs code generated by an older Unsloth.
 ENV GRPO_STUDIO_HOST=0.0.0.0 \
@@ -70,8 +75,10 @@ ENV GRPO_STUDIO_HOST=0.0.0.0 \
     GRPO_STUDIO_RUNS_DIR=/data/runs \
     GRPO_STUDIO_CACHE_DIR=/data/cache \
     GRPO_STUDIO_UPLOADS_DIR=/data/uploads \
+    GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 \
     HF_HOME=/data/hf \
-    NVIDIA_DISABLE_REQUIRE=1 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     CUDA_DEVICE_ORDER=PCI_BUS_ID \
     VLLM_USE_FLASHINFER_SAMPLER=0 \
     UNSLOTH_COMPILE_LOCATION=/home/studio/.cache/unsloth_compiled_cache \

@@ -7,7 +7,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-gpu check-lock clean
+.PHONY: run test test-gpu test-image check-lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ test: $(STAMP) /usr/bin/chromium
 test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu
 
+# The image, built from the Dockerfile and driven while it runs (installs and starts a Docker engine when none runs;
+# see docker/test_image.sh). About 20 min on a fresh 2-core machine, ~25 GB of disk at the build's peak.
+test-image: $(STAMP) /usr/bin/chromium
+	PYTHON=$(PY) bash docker/test_image.sh
+
+# The lock resolves for the image's platform, and its GPU-critical packages are those of the last GPU run.
 check-lock: $(STAMP)
-	bash requirements/check_lock.sh
+	PYTHON=$(PY) bash requirements/check_lock.sh
+	$(PY) requirements/compare_freeze.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

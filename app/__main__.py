@@ -2,7 +2,8 @@
 
 Environment: GRPO_STUDIO_HOST (default 127.0.0.1), GRPO_STUDIO_PORT (7860), GRPO_STUDIO_PASSWORD (set: a login is
 required, user GRPO_STUDIO_USER, default admin), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU:
-show the CPU demo banner). --host and --port override the environment.
+show the CPU demo banner), GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 (the Docker image: on SIGTERM, stop the running training
+and wait for it to save before exiting; elsewhere runs outlive the app). --host and --port override the environment.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 DEFAULT_HOST = "127.0.0.1"
@@ -30,6 +32,21 @@ def login() -> tuple[str, str] | None:
     if not password:
         return None
     return (os.environ.get("GRPO_STUDIO_USER") or "admin", password)
+
+
+def stop_runs_on_sigterm() -> None:
+    """In a container, SIGTERM (`docker stop`, forwarded by tini) precedes the end of every process in it: stop the
+    active run gracefully first, then close the server (Gradio's launch() closes it on KeyboardInterrupt)."""
+    from app import runner, strings
+
+    def on_sigterm(signum, frame) -> None:
+        run = runner.active_run()
+        if run is not None:
+            print(strings.STOPPING_RUN_ON_EXIT.format(id=run.id), flush=True)
+            runner.stop_and_wait(run)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (settings.runs_dir(), settings.uploads_dir()):
         folder.mkdir(parents=True, exist_ok=True)
     demo = build_ui()
+    if os.environ.get("GRPO_STUDIO_STOP_RUNS_ON_EXIT") == "1":
+        stop_runs_on_sigterm()
     demo.queue(default_concurrency_limit=4)
     print(f"GRPO Studio on http://{arguments.host}:{arguments.port}", flush=True)
     demo.launch(server_name=arguments.host, server_port=arguments.port, auth=login(),

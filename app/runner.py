@@ -129,6 +129,23 @@ def stop(run: RunFolder, grace_s: float = STOP_GRACE_S) -> None:
     timer.start()
 
 
+def stop_and_wait(run: RunFolder, poll_s: float = 0.5) -> None:
+    """For an app going away with everything around it (`docker stop` ends every process of the container): stop the
+    run now, with SIGTERM (the engine's graceful stop: at the end of the current step it saves a checkpoint and the
+    adapter and ends `stopped`, so it can be resumed), and wait until its process has exited. Whoever stops the
+    container bounds the wait (`docker stop -t`, compose's stop_grace_period)."""
+    pid = int(run.read_status().get("pid") or 0)
+    if not pid:
+        return
+    run.request_stop()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    while pid_alive(pid):
+        time.sleep(poll_s)
+
+
 def _terminate_if_alive(run: RunFolder, pid: int) -> None:
     if is_active(run) and int(run.read_status().get("pid") or 0) == pid:
         try:

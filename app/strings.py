@@ -140,6 +140,8 @@ TRAIN_LAUNCHED = "Launched run **{id}**. The first step starts after the model l
 TRAIN_STOP_REQUESTED = ("Stopping run {id}: it finishes the current step, then saves a checkpoint and the adapter. "
                         "If it is still running in {grace} s, it is asked to stop at once.")
 TRAIN_NOT_RUNNING = "Run {id} is not running ({state}); there is nothing to stop."
+STOPPING_RUN_ON_EXIT = ("GRPO Studio is shutting down: run {id} stops after its current step (checkpoint and adapter "
+                        "saved; resume it from step 6).")
 TRAIN_NO_RUN = "No run yet. Check the summary above and launch one."
 TRAIN_RUN_HEADER = "**Run {id}** · {model} · preset {preset} · backend {backend}"
 TRAIN_STEP = "Step {step}/{max_steps}"

