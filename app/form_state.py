@@ -133,10 +133,17 @@ def row_to_raw(row: RewardRow) -> dict:
             raw[name] = getattr(row, name)
     kind = KINDS.get(row.kind)
     for name in kind.fields() if kind else []:
-        value = value_from_widget(field_widget(kind.spec.model_fields[name].annotation), row.values.get(name))
-        if value is not None:
+        annotation = kind.spec.model_fields[name].annotation
+        value = value_from_widget(field_widget(annotation), row.values.get(name))
+        # An emptied field that may be None means none (code_tests' entry_point_column: plain assert scripts);
+        # any other emptied field is left out, so a required one is reported missing.
+        if value is not None or _allows_none(annotation):
             raw[name] = value
     return raw
+
+
+def _allows_none(annotation) -> bool:
+    return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
 
 
 def form_to_raw(form: FormValues) -> dict:
@@ -374,8 +381,7 @@ def value_to_widget(widget: str, value: Any) -> Any:
 
 
 def value_from_widget(widget: str, value: Any) -> Any:
-    """The config value of a widget's value; None when empty (left out of the config, so a required field is
-    reported as missing and an optional one takes its default)."""
+    """The config value of a widget's value; None when empty (row_to_raw says what None means for the field)."""
     if widget == "list":
         return parse_tags(value) or None
     if widget == "text":

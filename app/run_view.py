@@ -283,4 +283,5 @@ def eval_markdown(result: dict) -> str:
             for name in ("base", "tuned") if name in result]
     data = Path(str(result.get("data", ""))).name or "held-out rows"
     return strings.EVAL_TABLE.format(rows="\n".join(rows), data=data, tokens=result.get("max_new_tokens", "?"),
-                                     seconds=result.get("seconds", "?"))
+                                     seconds=result.get("seconds", "?"),
+                                     metric=result.get("accuracy_metric", "accuracy"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from engine.config import RunConfig
 from engine.data import prepare_data
+from engine.rewards import Row
 
 from app import model_slot
 
@@ -26,6 +27,7 @@ class Sample:
     question: str
     completion: str
     gold: str | None
+    columns: dict  # the row's data columns by their own names (the try-it box scores code rewards against its tests)
 
 
 def _load(config: RunConfig):
@@ -49,4 +51,5 @@ def generate_sample(config: RunConfig) -> Sample:
         row = random.choice(prepare_data(config, tokenizer).train)
         completion = generate(model, tokenizer, [row["prompt"]], t.max_completion_length, batch_size=1,
                               answer_prefix=config.prompt.answer_prefix(), sampling=rollout_sampling(config))[0]
-    return Sample(question=row["prompt"][-1]["content"], completion=completion, gold=row["answer"])
+    return Sample(question=row["prompt"][-1]["content"], completion=completion, gold=row["answer"],
+                  columns=Row.from_example(row).columns)

@@ -54,9 +54,11 @@ OPTIONAL_NUMBER_HINT = "Leave empty for the default."
 
 # 3 Data ---------------------------------------------------------------------------------------------------------
 DATA_INTRO = ("Bring a file of questions (and gold answers, for rewards that check correctness): JSONL, JSON, CSV or "
-              "Parquet, up to {limit}. Without one, the bundled GSM8K sample (grade-school math) is used.")
+              "Parquet, up to {limit}. Without one, the bundled GSM8K sample (grade-school math) is used; for the "
+              "rlvr-code preset, use the bundled HumanEval sample (164 Python problems with their tests).")
 DATA_UPLOAD_LABEL = "Upload a data file (.jsonl, .json, .csv, .parquet; up to {limit})"
 DATA_SAMPLE_BUTTON = "Use the bundled GSM8K sample"
+DATA_CODE_SAMPLE_BUTTON = "Use the bundled HumanEval sample (code)"
 DATA_PATH_LABEL = "Data file in use"
 DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type a path on this machine or "
                   "hf:<dataset id>[:config][:split] and press Enter.")
@@ -100,13 +102,14 @@ REWARD_REMOVE = "✕"
 REWARD_LIMIT = "At most {limit} rewards; remove one first."
 REWARD_NEEDS_ONE = "There are no rewards; add at least one, or choose a preset again."
 REWARD_SCORE_NONE = "n/a"
-REWARD_SCORE_NONE_TIP = "not scored: no gold answer for this completion"
+REWARD_SCORE_NONE_TIP = "not scored: no gold answer (or tests, for code) for this completion"
 REWARD_DUPLICATE = "the name '{name}' is used by another reward; names must be unique"
 TRY_HEADING = "### Try it"
 TRY_INTRO = "Paste or type a completion and see how each reward scores it, live as you edit the text or the rewards."
 TRY_COMPLETION = "Completion"
 TRY_GOLD = "Gold answer"
-TRY_GOLD_INFO = "What a correctness reward (answer match) compares with."
+TRY_GOLD_INFO = ("What a correctness reward (answer match) compares with. Code rewards run the program against the "
+                 "tests of the question \"Generate one\" answered, else of your data's first row.")
 TRY_EXAMPLE_COMPLETION = ("<thought>\nThere are 3 boxes with 4 apples each, so 3 * 4 = 12.\n</thought>\n"
                           "<answer>12</answer>")
 TRY_EXAMPLE_GOLD = "12"
@@ -228,7 +231,7 @@ EVAL_STARTED = "Evaluating run {id} (greedy, one completion per held-out questio
 EVAL_RUNNING = "Evaluation running…"
 EVAL_FAILED = "The evaluation failed: {error} (log: `{path}`)."
 EVAL_NONE = "Not evaluated yet."
-EVAL_TABLE = ("| | accuracy | format | mean reward | questions |\n|---|---|---|---|---|\n{rows}\n\n"
+EVAL_TABLE = ("| | {metric} | format | mean reward | questions |\n|---|---|---|---|---|\n{rows}\n\n"
               "*{data}, greedy decoding, up to {tokens} new tokens, {seconds} s.*")
 EVAL_ROW = "| **{name}** | {accuracy} | {format} | {reward:.3f} | {n} |"
 CHAT_HEADING = "### Chat: base and tuned side by side"

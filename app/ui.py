@@ -197,15 +197,16 @@ def _wire_data(data: data_step.DataStep, form: FormWidgets) -> None:
             return {data.message: message, data.upload: None}
         return {data.path: stored, data.message: message}
 
-    @guarded
-    def use_sample() -> dict:
-        return {data.path: data_step.sample_path(), data.upload: None, data.message: ""}
+    def use_sample(path: str) -> dict:
+        return {data.path: path, data.upload: None, data.message: ""}
 
     inputs = form.value_components() | {data.shown_path}
     data.upload.upload(uploaded, inputs=data.upload, outputs=[data.path, data.message, data.upload],
                        show_progress="minimal").then(refresh, inputs=inputs, outputs=outputs)
-    data.use_sample.click(use_sample, outputs=[data.path, data.upload, data.message]).then(
-        refresh, inputs=inputs, outputs=outputs)
+    for button, path in ((data.use_sample, data_step.sample_path()), (data.use_code_sample,
+                                                                       data_step.code_sample_path())):
+        button.click(guarded(partial(use_sample, path)), outputs=[data.path, data.upload, data.message]).then(
+            refresh, inputs=inputs, outputs=outputs)
     gr.on([data.path.submit, data.path.blur], refresh, inputs=inputs, outputs=outputs)
     gr.on([data.prompt_column.change, data.answer_column.change, data.answer_pattern.change]
           + [c.change for c in data.settings.values()], refresh, inputs=inputs, outputs=outputs,
@@ -248,7 +249,8 @@ def _wire_rewards(rewards: rewards_step.RewardsStep, form: FormWidgets) -> None:
                         show_progress="hidden")
 
     prompt_widgets = [form.system_prompt, form.thought_open, form.thought_close, form.answer_open, form.answer_close]
-    try_inputs = rows_inputs | set(prompt_widgets) | {rewards.completion, rewards.gold}
+    try_inputs = rows_inputs | set(prompt_widgets) | {rewards.completion, rewards.gold, form.data_path,
+                                                      rewards.generated_row}
     try_outputs = [s.score for s in form.slots] + [s.error for s in form.slots] + [rewards.total, rewards.breakdown]
 
     @guarded
@@ -257,7 +259,8 @@ def _wire_rewards(rewards: rewards_step.RewardsStep, form: FormWidgets) -> None:
         prompt = prompt_config(FormValues(system_prompt=values[form.system_prompt],
                                           thought_tags=(values[form.thought_open], values[form.thought_close]),
                                           answer_tags=(values[form.answer_open], values[form.answer_close])))
-        result = preview(rows, prompt, values[rewards.completion], values[rewards.gold]) if rows else None
+        columns = rewards_step.try_row_columns(values[form.data_path], values[rewards.generated_row]) if rows else {}
+        result = preview(rows, prompt, values[rewards.completion], values[rewards.gold], columns) if rows else None
         badges, errors, total, table = rewards_step.preview_outputs(rows, result)
         return badges + errors + [total, table]
 
@@ -278,10 +281,11 @@ def _wire_rewards(rewards: rewards_step.RewardsStep, form: FormWidgets) -> None:
         question = " ".join(sample.question.split())
         question = question if len(question) <= 160 else question[:157] + "…"
         return {rewards.completion: sample.completion, rewards.gold: sample.gold or "",
+                rewards.generated_row: (values[form.data_path], sample.columns),
                 rewards.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question)}
 
     rewards.generate.click(generate_one, inputs=form.value_components(),
-                           outputs=[rewards.completion, rewards.gold, rewards.generate_message])
+                           outputs=[rewards.completion, rewards.gold, rewards.generated_row, rewards.generate_message])
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from engine import backends, builtin_models, gpu, model_loading
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.model_shape import model_shape
-from engine.rewards import reward_problems
+from engine.rewards import reward_problems, sandbox_report
 from engine.vram_estimate import estimate_peak_gib
 
 SMALL_MODEL_BILLIONS = 1.5
@@ -86,6 +86,10 @@ def check_config(config: RunConfig) -> CheckReport:
                              f"{t.batch_size * t.gradient_accumulation_steps // max(1, t.num_generations)} prompts "
                              f"x {t.num_generations} generations")
     report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
+    sandbox = sandbox_report(config.rewards)
+    if sandbox is not None:
+        report.facts["code sandbox"], missing_layers = sandbox
+        report.warnings += missing_layers
 
     local_folder, tokenizer = None, None
     if not any(p.key == "model.name" for p in report.problems):

@@ -162,8 +162,8 @@ def cmd_eval(args) -> int:
             r = result[name]
             accuracy = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
             formatting = "n/a" if r["format_compliance"] is None else f"{r['format_compliance']:.1%}"
-            print(f"{name:6} accuracy {accuracy:>7}  format {formatting:>7}  mean reward {r['mean_reward']:.3f}"
-                  f"  (n={r['n']})")
+            print(f"{name:6} {result['accuracy_metric']} {accuracy:>7}  format {formatting:>7}  mean reward "
+                  f"{r['mean_reward']:.3f}  (n={r['n']})")
     if "tuned_adapter" in result:
         print(f"tuned = base + {result['tuned_adapter']}")
     if run is not None:

@@ -1,7 +1,8 @@
 """`engine eval`: accuracy and format compliance on the held-out split, base model vs trained adapter.
 
 One greedy completion per held-out prompt, scored by the run's own reward functions:
-- accuracy: share of completions whose correctness rewards are all at their maximum;
+- accuracy: share of completions whose correctness rewards are all at their maximum (for code rewards that is
+  pass@1, and eval.json's `accuracy_metric` says so);
 - format compliance: share whose format rewards are all at their maximum.
 Which reward is which comes from the reward registry (each kind's category, engine.rewards.registry) through
 `reward_category`, which the probe, the eval during training and the app's health hints ask too. Greedy decoding makes
@@ -20,9 +21,17 @@ from engine.data import prepare_data, start_answers_with_prefix
 from engine.rewards import RewardFunction, Row, kind_of
 from engine.run_folder import RunFolder
 
+
 def reward_category(spec: RewardConfig) -> str:
     """'correctness' (compares the answer with the gold one), 'format' (checks the answer's shape) or 'shaping'."""
     return kind_of(spec).category
+
+
+def accuracy_metric(config: RunConfig) -> str:
+    """What eval's accuracy is: 'pass@1' when the correctness rewards run the model's program against tests (a greedy
+    completion whose program passes every test), else 'accuracy'."""
+    correctness = [spec for spec in config.rewards if reward_category(spec) == "correctness"]
+    return "pass@1" if correctness and all(kind_of(spec).runs_model_code for spec in correctness) else "accuracy"
 
 
 def reward_maximum(spec: RewardConfig) -> float | None:
@@ -155,7 +164,7 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     prompts, answers = [r["prompt"] for r in rows], [r["answer"] for r in rows]
     max_new = config.train.max_completion_length
     result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows),
-              "max_new_tokens": max_new, "decoding": "greedy"}
+              "max_new_tokens": max_new, "decoding": "greedy", "accuracy_metric": accuracy_metric(config)}
     prefix = config.prompt.answer_prefix()
     base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix)
     result["base"] = score_completions(config, base_completions, rows)

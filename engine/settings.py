@@ -34,3 +34,13 @@ def presets_dir() -> Path:
 def sample_data_path() -> Path:
     """The bundled GSM8K slice used when the user brings no data."""
     return REPO_ROOT / "tests" / "data" / "gsm8k_slice.jsonl"
+
+
+def code_sample_data_path() -> Path:
+    """The bundled HumanEval problems (prompt, test, entry_point; MIT) for the rlvr-code preset."""
+    return REPO_ROOT / "tests" / "data" / "humaneval" / "humaneval.jsonl"
+
+
+def bundled_samples() -> tuple[Path, ...]:
+    """Every bundled data file the app offers (besides uploads)."""
+    return sample_data_path(), code_sample_data_path()

@@ -21,7 +21,7 @@ from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.model_shape import shape_for_training
 from engine.progress import progress_line
-from engine.rewards import SampleBuffer, build_reward_functions, reward_weights
+from engine.rewards import SampleBuffer, build_reward_functions, reward_weights, sandbox_report
 from engine.run_folder import RunFolder
 from engine.training_eval import make_heldout_eval
 
@@ -204,6 +204,11 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     data = prepare_data(config, tokenizer)
     print(f"data: {data.describe()}")
     print(_describe_rollouts(config, tokenizer, plan))
+    sandbox = sandbox_report(config.rewards)
+    if sandbox is not None:
+        print(f"code sandbox: {sandbox[0]}")
+        for missing_layer in sandbox[1]:
+            print(f"warning: {missing_layer}")
     train_dataset = Dataset.from_list(data.train)
     t = config.train
     arguments = plan.backend.grpo_arguments(config, tokenizer, plan.rollout, plan.vllm_share, cuda)

@@ -25,6 +25,7 @@ from pathlib import Path
 from engine.best_checkpoint import write_best
 from engine.config import RunConfig
 from engine.evaluation import generate, reward_category, score_completions
+from engine.rewards import kind_of
 from engine.run_folder import RunFolder
 
 EVAL_KEYS = ("eval/accuracy", "eval/format", "eval/mean_reward")
@@ -36,9 +37,11 @@ def eval_every(config: RunConfig) -> int:
 
 
 def best_metric(config: RunConfig, rows: list[dict]) -> str | None:
-    """Accuracy where there is something to be right about, else the mean reward; None without rewards."""
+    """Accuracy where there is something to be right about (a correctness reward with the gold answers it needs, or
+    one that needs none, such as code tests), else the mean reward; None without rewards."""
     has_gold = any(row["answer"] not in (None, "") for row in rows)
-    if has_gold and any(reward_category(spec) == "correctness" for spec in config.rewards):
+    if any(reward_category(spec) == "correctness" and (has_gold or not kind_of(spec).needs_gold)
+           for spec in config.rewards):
         return "eval/accuracy"
     return "eval/mean_reward" if config.rewards else None
 

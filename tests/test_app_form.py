@@ -126,7 +126,8 @@ def test_reward_widgets_come_from_the_registry():
     assert {name: f.widget for name, f in fields.items()} == {
         "nothing_after": "checkbox", "trailing_penalty": "number", "tags": "list", "pattern": "text",
         "match": "dropdown", "after_thought": "checkbox", "compare": "dropdown", "tolerance": "number",
-        "target": "integer"}
+        "extract": "dropdown", "score": "dropdown", "tests_column": "text", "entry_point_column": "text",
+        "helpers_column": "text", "time_limit": "number", "target": "integer"}
     assert fields["compare"].choices == ("numeric", "math", "exact", "casefold")
     for kind in web_kinds():  # one widget per field name: every kind that has the name agrees on its type
         for name in kind.fields():
@@ -291,6 +292,7 @@ def test_generate_one_samples_the_forms_model_on_its_data(app_dirs, tmp_path):
     assert any(q in sample.question for q in questions)  # a real question of the data, in its prompt
     assert sample.completion.startswith("<thought>\n") and len(sample.completion) > len("<thought>\n")
     assert sample.gold and sample.gold.replace(",", "").isdigit()  # GSM8K's number after '####'
+    assert sample.columns["question"] in sample.question  # the row's own columns, for the try-it's code rewards
 
     missing = config.model_copy(update={"model": config.model.model_copy(update={"name": str(tmp_path / "none")})})
     with pytest.raises(sample_completion.ModelLoadError, match=r"^model\.name: .* could not be loaded"):

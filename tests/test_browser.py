@@ -2,13 +2,15 @@
 
 Walks the six steps as a user would: model, preset with small advanced settings, a CSV upload whose columns must
 be mapped, a reward regex edited (the live score changes) and broken (its error shows next to it), a 3-step run of
-builtin:tiny on the CPU watched to the end, the run listed as completed and its adapter downloaded. Screenshots of each
-step go to test-artifacts/. The walkthrough itself (`walkthrough`) only talks to the page, so the image test
-(tests/image) drives the running container through the same steps.
+builtin:tiny on the CPU watched to the end, the run listed as completed and its adapter downloaded, and the rlvr-code
+preset on the bundled HumanEval sample with a program scored in the try-it box. Screenshots of each step go to
+test-artifacts/. The walkthrough itself (`walkthrough`) only talks to the page, so the image test (tests/image)
+drives the running container through the same steps.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -215,6 +217,23 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     assert page.locator("#data-path textarea").input_value() == str(stored)
     assert page.locator("#data-prompt-column input").input_value() == "task"
     wait_text(page, "#data-summary", "12 rows")
+
+    # The code preset on the bundled HumanEval sample: the try-it box runs a pasted program against the tests of the
+    # file's first row, in the sandbox.
+    open_tab(page, "2 · Preset")
+    page.locator("#preset-pick").get_by_label("rlvr-code").check()
+    open_tab(page, "3 · Data")
+    page.locator("#data-use-code-sample").click()
+    wait_text(page, "#data-summary", "164 rows")
+    assert page.locator("#data-prompt-column input").input_value() == "prompt"
+    open_tab(page, "4 · Rewards")
+    first = json.loads((REPO / "tests" / "data" / "humaneval" / "humaneval.jsonl").read_text().splitlines()[0])
+    program = first["prompt"] + first["canonical_solution"]
+    fill(page, "#try-completion textarea", f"<thought>\nEvery pair.\n</thought>\n<answer>\n```python\n{program}"
+                                           "```\n</answer>")
+    wait_text(page, "#reward-2-score", "2")
+    wait_text(page, "#try-total", "Total: 4")
+    shot(page, "07-code-try-it")
     return Walked(stored, run_id, adapter_zip)
 
 

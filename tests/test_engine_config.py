@@ -14,7 +14,7 @@ def test_presets_command_lists_each_preset_with_its_description():
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["fp8-fast", "reasoning", "rlvr-math"]
+    assert names == ["fp8-fast", "reasoning", "rlvr-code", "rlvr-math"]
     assert all(len(line.split(None, 1)[1]) > 30 for line in lines)
 
 
@@ -59,7 +59,7 @@ def test_invalid_values_become_one_sentence_per_key():
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(ConfigError, match="choose one of: fp8-fast, reasoning, rlvr-math"):
+    with pytest.raises(ConfigError, match="choose one of: fp8-fast, reasoning, rlvr-code, rlvr-math"):
         build_config({"preset": "nope"})
 
 

@@ -50,13 +50,15 @@ def correct(text: str, gold: str, **fields) -> float | None:
 # The registry
 
 def test_every_kind_declares_what_the_schema_form_and_eval_derive_from():
-    assert list(KINDS) == ["format", "tag_count", "regex_match", "answer_match", "length", "python"]
+    assert list(KINDS) == ["format", "tag_count", "regex_match", "answer_match", "code_tests", "length", "python"]
     for kind in KINDS.values():
         assert kind.help and kind.category in ("format", "correctness", "shaping")
         assert kind.fields() and all(kind.spec.model_fields[f].description for f in kind.fields()), kind.name
         assert set(kind.starters) <= set(kind.fields()), kind.name
-    assert [k.name for k in web_kinds()] == ["format", "tag_count", "regex_match", "answer_match", "length"]
-    assert {k.name for k in KINDS.values() if k.category == "correctness"} == {"answer_match"}
+    assert [k.name for k in web_kinds()] == ["format", "tag_count", "regex_match", "answer_match", "code_tests",
+                                             "length"]
+    assert {k.name for k in KINDS.values() if k.category == "correctness"} == {"answer_match", "code_tests"}
+    assert {k.name for k in KINDS.values() if k.runs_model_code} == {"code_tests"}
     assert KINDS["answer_match"].needs_gold and not KINDS["format"].needs_gold
 
 

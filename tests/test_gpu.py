@@ -233,3 +233,18 @@ def test_unsloth_hands_rewards_every_data_column(tmp_path, model_dir):
     assert_completed(process, run, "unsloth", 1)
     samples = run.read_samples()
     assert samples and all(s["scores"]["columns"] == 1.0 for s in samples), samples
+
+
+@needs_unsloth
+def test_code_rewards_score_rollouts_in_the_cuda_training_process(tmp_path, model_dir):
+    """The code_tests reward (tests/test_code_reward.py on the CPU) inside Unsloth's training process: the sandbox's
+    probe and children start from a process that holds CUDA, the log says which isolation holds, and the rows' tests
+    reach the reward (the random model writes no code: the penalty, where a row without tests would score None)."""
+    rewards = [{"name": "tests", "kind": "code_tests", "reward": 2.0, "penalty": -1.0},
+               {"name": "strict_format", "kind": "format"}]
+    process, run = train_run(tmp_path, model_dir, model={"max_seq_length": 2048}, rewards=rewards,
+                             data={"path": str(DATA / "humaneval" / "humaneval.jsonl")}, train={"max_steps": 1})
+    assert_completed(process, run, "unsloth", 1)
+    assert "code sandbox: Model-written code runs in a fresh process" in run.log_path.read_text(errors="replace")
+    samples = run.read_samples()
+    assert samples and all(s["scores"]["tests"] == -1.0 for s in samples), samples

@@ -1,5 +1,6 @@
-"""Step 3 · Data: upload a file (or keep the bundled GSM8K sample), map its question and answer columns, set the
-answer-extraction regex, and see the first rows with the gold answer as the rewards will see it."""
+"""Step 3 · Data: upload a file (or keep the bundled GSM8K sample, or take the bundled HumanEval sample for code),
+map its question and answer columns, set the answer-extraction regex, and see the first rows with the gold answer as
+the rewards will see it."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ TABLES_KEPT = 4
 
 def sample_path() -> str:
     return str(settings.sample_data_path())
+
+
+def code_sample_path() -> str:
+    return str(settings.code_sample_data_path())
 
 
 def _table_key(path: str) -> tuple:
@@ -130,6 +135,7 @@ def preview_update(frame: pd.DataFrame) -> dict:
 class DataStep:
     upload: gr.File
     use_sample: gr.Button
+    use_code_sample: gr.Button
     message: gr.Markdown
     path: gr.Textbox
     prompt_column: gr.Dropdown
@@ -155,7 +161,9 @@ def build(form: FormValues) -> DataStep:
         with gr.Column(scale=3):
             path = gr.Textbox(form.data_path, label=strings.DATA_PATH_LABEL, info=strings.DATA_PATH_INFO,
                               elem_id="data-path")
-            use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
+            with gr.Row():
+                use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
+                use_code_sample = gr.Button(strings.DATA_CODE_SAMPLE_BUTTON, size="sm", elem_id="data-use-code-sample")
             message = gr.Markdown("", elem_id="data-message")
     error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
     with gr.Row():
@@ -177,8 +185,8 @@ def build(form: FormValues) -> DataStep:
         with gr.Row():
             settings_widgets = {key: setting_component(key, form.settings.get(key)) for key in DATA_SETTINGS}
     next_button = gr.Button(strings.NEXT, elem_id="data-next", size="sm", elem_classes=["gs-next"])
-    return DataStep(upload, use_sample, message, path, prompt_column, answer_column, answer_pattern, pattern_error,
-                    summary, error, preview, settings_widgets, next_button, gr.State(form.data_path))
+    return DataStep(upload, use_sample, use_code_sample, message, path, prompt_column, answer_column, answer_pattern,
+                    pattern_error, summary, error, preview, settings_widgets, next_button, gr.State(form.data_path))
 
 
 def stored_upload(temporary: str | None) -> tuple[str | None, str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from engine.config import ConfigError
 from engine.rewards import KINDS, web_kinds
 
 from app import strings
@@ -16,6 +17,7 @@ from app.form_state import (NUMBER_WIDGETS, PROMPT_SETTINGS, FormValues, RewardR
                             reward_field_help, row_fields, starter_for_kind)
 from app.form_widgets import MAX_REWARDS, RewardSlot, setting_component
 from app.reward_preview import Preview
+from app.steps.data_step import read_table
 
 
 @dataclass
@@ -33,6 +35,7 @@ class RewardsStep:
     gold: gr.Textbox
     generate: gr.Button
     generate_message: gr.Markdown
+    generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
     total: gr.Markdown
     breakdown: gr.Dataframe
     next: gr.Button
@@ -118,8 +121,21 @@ def build(form: FormValues) -> RewardsStep:
                                      elem_id="try-breakdown")
     next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
     return RewardsStep(slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
-                       answer_close, settings, completion, gold, generate, generate_message, total, breakdown,
-                       next_button)
+                       answer_close, settings, completion, gold, generate, generate_message, gr.State(None), total,
+                       breakdown, next_button)
+
+
+def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> dict:
+    """The data row whose columns the try-it box scores with (a code reward runs the pasted program against its
+    tests): the row "Generate one" answered while the data file is still the same, else the file's first row; {} when
+    the file cannot be read (the data step says why)."""
+    if generated_row is not None and generated_row[0] == data_path:
+        return generated_row[1]
+    try:
+        table = read_table(data_path)
+    except ConfigError:
+        return {}
+    return dict(table[0]) if len(table) else {}
 
 
 def _number_text(value: float) -> str:

@@ -114,6 +114,9 @@ class RewardKind:
     starters: dict[str, Any] = field(default_factory=dict)  # what a new row in the form starts with
     needs_gold: bool = False  # needs the data's gold answers (an answer column)
     bounded: bool = True  # its scores lie between penalty and reward (a python function's need not)
+    # its scorer runs model-written code (in engine.sandbox): `check` and the log say which isolation holds, and eval
+    # calls its accuracy pass@1
+    runs_model_code: bool = False
     # (field, sentence) for each problem a spec has beyond its types (a regex that does not compile, a missing file)
     problems: Callable[[RewardSpec, PromptConfig], list[tuple[str, str]]] = _no_problems
     # the data columns a spec reads besides the prompt and the gold answer (checked against the data file)

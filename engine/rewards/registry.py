@@ -12,7 +12,7 @@ from pydantic import Field
 
 from engine.rewards.base import Category, RewardKind, RewardSpec
 
-KIND_MODULES = ("format", "tag_count", "regex_match", "answer_match", "length", "python_function")
+KIND_MODULES = ("format", "tag_count", "regex_match", "answer_match", "code_tests", "length", "python_function")
 
 KINDS: dict[str, RewardKind] = {}
 for _module in KIND_MODULES:
@@ -35,3 +35,19 @@ def web_kinds() -> list[RewardKind]:
 
 def in_category(spec: RewardSpec, category: Category) -> bool:
     return kind_of(spec).category == category
+
+
+def runs_model_code(specs: list[RewardSpec]) -> bool:
+    """Whether any of these rewards runs model-written code (in the sandbox)."""
+    return any(kind_of(spec).runs_model_code for spec in specs)
+
+
+def sandbox_report(specs: list[RewardSpec]) -> tuple[str, list[str]] | None:
+    """For rewards that run model-written code: which isolation holds here (one sentence) and a warning per layer
+    that does not; None when no reward runs code. `check` and the training log print it."""
+    if not runs_model_code(specs):
+        return None
+    from engine.sandbox import isolation  # probes the kernel once per process: only when a reward needs it
+
+    layers = isolation()
+    return layers.describe(), layers.warnings()

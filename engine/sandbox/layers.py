@@ -48,6 +48,8 @@ from dataclasses import dataclass
 from engine.sandbox.spawn import job_basics, spawn
 
 PROBE_TIMEOUT_S = 60
+MISSING_MEANS = {"seccomp": "so the program could open network connections and start processes",
+                 "landlock": "so the program can read and change every file this user can"}
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,15 @@ class Isolation:
                          "writing the throw-away folder" + (f" and also blocks {' and '.join(extra)}" if extra else ""))
         if "no-capabilities" in layers:
             parts.append("the app runs as root, so the sandbox drops every capability")
-        consequences = {"seccomp": "so the program could open network connections and start processes",
-                        "landlock": "so the program can read and change every file this user can"}
         for layer, why in self.missing:
-            parts.append(f"{layer} is unavailable ({why}), {consequences.get(layer, '')}".rstrip(", "))
+            parts.append(f"{layer} is unavailable ({why}), {MISSING_MEANS.get(layer, '')}".rstrip(", "))
         sentence = "; ".join(parts) + "."
         return sentence[0].upper() + sentence[1:]
+
+    def warnings(self) -> list[str]:
+        """One sentence per layer that does not hold here: what it is, why, and what that lets a program do."""
+        return [f"the code sandbox runs without {layer} ({why}), {MISSING_MEANS.get(layer, '')}".rstrip(", ")
+                for layer, why in self.missing]
 
 
 def from_probe(found: dict) -> Isolation:
