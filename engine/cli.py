@@ -6,7 +6,9 @@
   score CONFIG --completion TEXT [--answer GOLD]
   eval RUN_DIR|CONFIG [--limit N] [--data FILE]
   watch RUN_DIR                         follow a run until it ends
-  export RUN_DIR [--merge]              zip the adapter; --merge also saves base+adapter as one 16-bit model
+  export RUN_DIR [--merge] [--gguf f16|q8_0|q4_k_m] [--checkpoint last|best]
+         [--push ORG/NAME [--what adapter|merged|gguf] [--private] [--dry-run]]
+                                        zip the adapter; merge; GGUF + Ollama Modelfile; push with a model card
   reference                             the config keys with their help (Markdown)
 """
 
@@ -134,13 +136,41 @@ def cmd_watch(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.export import ExportError, adapter_zip, merge_and_save
+    from engine.export import (ExportError, adapter_zip, check_push, check_run, export_gguf, folder_size, human_size,
+                               merge_and_save, push)
+    from engine.gguf_export import outtype_problem
 
     run = RunFolder(Path(args.run_dir))
     try:
-        print(f"adapter: {adapter_zip(run)}")
+        check_run(run)
+        if args.push is None and (args.private or args.what or args.dry_run):
+            raise ExportError("--private, --what and --dry-run go with --push ORG/NAME")
+        if args.push is not None:
+            check_push(args.push, args.what or "adapter", args.dry_run)
+        if args.gguf and outtype_problem(args.gguf):
+            raise ExportError(outtype_problem(args.gguf))
+        if args.checkpoint == "last":  # the final adapter; a best checkpoint may come from a run that has none
+            archive = adapter_zip(run)
+            print(f"adapter: {archive} ({human_size(archive.stat().st_size)})")
         if args.merge:
-            print(f"merged model: {merge_and_save(run)}")
+            merged = merge_and_save(run, args.checkpoint)
+            print(f"merged model: {merged} ({human_size(folder_size(merged))})")
+        if args.gguf:
+            made = export_gguf(run, args.gguf, args.checkpoint)
+            print(f"gguf: {made.gguf} ({human_size(made.gguf.stat().st_size)})")
+            print(f"ollama: {made.modelfile}  (cd {made.modelfile.parent} && ollama create NAME -f Modelfile)")
+            if made.note:
+                print(f"note: {made.note}")
+        if args.push is not None:
+            where = push(run, args.push, args.what or "adapter", args.private, args.gguf or "q8_0", args.checkpoint,
+                         args.dry_run)
+            staged = Path(where)
+            if args.dry_run:
+                print(f"dry run: would upload {staged} ({human_size(folder_size(staged))}) to {args.push}")
+                for file in sorted(p for p in staged.rglob("*") if p.is_file()):
+                    print(f"  {file.relative_to(staged)} ({human_size(file.stat().st_size)})")
+            else:
+                print(f"pushed: {where}")
     except ExportError as error:
         print(str(error), file=sys.stderr)
         return EXIT_PROBLEMS
@@ -156,6 +186,9 @@ def cmd_reference(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.export import CHECKPOINT_CHOICES, PUSH_WHAT
+    from engine.gguf_export import OUTTYPES
+
     parser = argparse.ArgumentParser(prog="python -m engine", description="GRPO Studio's headless engine.")
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
@@ -196,9 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0)
     p.set_defaults(run=cmd_watch)
 
-    p = sub.add_parser("export", help="zip the adapter, optionally merge it into the base model")
+    p = sub.add_parser("export", help="zip the adapter; merge, GGUF + Ollama Modelfile, push to the Hub")
     p.add_argument("run_dir")
     p.add_argument("--merge", action="store_true", help="also save base + adapter merged, in 16-bit")
+    p.add_argument("--gguf", choices=OUTTYPES, help="also write a GGUF of the merged model and an Ollama Modelfile")
+    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last",
+                   help="last: the final adapter; best: the checkpoint after the steps with the highest mean reward")
+    p.add_argument("--push", metavar="ORG/NAME", help="upload to the Hugging Face Hub with a model card (HF_TOKEN)")
+    p.add_argument("--what", choices=PUSH_WHAT, help="what --push uploads (default: adapter; gguf uses --gguf, q8_0)")
+    p.add_argument("--private", action="store_true", help="--push: make a new repo private")
+    p.add_argument("--dry-run", action="store_true", help="--push: stage the upload in the run folder, send nothing")
     p.set_defaults(run=cmd_export)
 
     sub.add_parser("reference", help="the config keys (Markdown)").set_defaults(run=cmd_reference)
