@@ -173,7 +173,8 @@ _WHAT = {"adapter": "the LoRA adapter (load it on top of the base model with pef
 def _usage(what: str, repo_id: str, base: str, gguf_name: str | None) -> list[str]:
     lines = ["## Use it", ""]
     if what == "adapter":
-        lines += ["```python", "from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer", "",
+        lines += ["```python", "from peft import AutoPeftModelForCausalLM",
+                  "from transformers import AutoTokenizer", "",
                   f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id}")',
                   f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")', "```",
                   "", f"The base model is `{base}`."]
