@@ -210,6 +210,13 @@ def _add_vocabulary(writer, model_dir: Path, hparams: dict) -> None:
 
     if not (model_dir / "tokenizer.json").is_file():
         raise GgufError("GGUF export needs a fast tokenizer (tokenizer.json) next to the model; this model has none")
+    spec = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    if '"ByteLevel"' not in json.dumps([spec.get("pre_tokenizer"), spec.get("decoder")]):
+        # SentencePiece-style vocabularies (Llama 2, Mistral 7B) are another GGUF tokenizer model ('llama'), which
+        # this writer does not make: refuse rather than write a file that tokenizes wrongly.
+        raise GgufError("GGUF export supports byte-level BPE tokenizers (Llama 3, Qwen, SmolLM); this model's is "
+                        "SentencePiece-style: export the merged model (--merge) and convert it with llama.cpp's "
+                        "convert_hf_to_gguf.py")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     vocab = tokenizer.get_vocab()
     vocab_size = max(hparams.get("vocab_size", 0), max(vocab.values()) + 1)

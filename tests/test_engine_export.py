@@ -373,6 +373,14 @@ def test_push_adapter_and_gguf_to_a_standin_hub(trained_run, tmp_path):
         assert f"FROM ./{gguf_name}" in repo["files"]["Modelfile"].decode()
         assert "library_name: gguf" in repo["files"]["README.md"].decode()
 
+        result = run_engine("export", trained_run.path, "--push", "me/tiny-merged", "--what", "merged",
+                            env=hub_env(hub.url, tmp_path))
+        assert result.returncode == 0, result.stdout + result.stderr
+        files = hub.repos["me/tiny-merged"]["files"]
+        assert files["model.safetensors"] == (trained_run.path / "merged" / "model.safetensors").read_bytes()
+        assert {"config.json", "tokenizer.json", "README.md", "reward_curve.png"} <= set(files)
+        assert "grpo_studio_merge.json" not in files and "library_name: transformers" in files["README.md"].decode()
+
 
 def test_the_card_reports_eval_and_a_builtins_origin(smollm2_run):
     from engine.model_card import write_card
@@ -445,6 +453,14 @@ def test_unsupported_architectures_and_unwritable_prompts_are_sentences(trained_
     with pytest.raises(GgufError, match="supports Llama, Mistral, Qwen2 and Qwen3 models, not GPT2LMHeadModel"):
         convert(folder, tmp_path / "out.gguf", "f16", "x")
     assert not list(tmp_path.glob("*.gguf*"))  # nothing half-written left behind
+
+    (folder / "config.json").write_text(json.dumps(config))  # a Qwen2 again, with a SentencePiece-style tokenizer
+    spec = json.loads((folder / "tokenizer.json").read_text())
+    metaspace = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
+    (folder / "tokenizer.json").write_text(json.dumps({**spec, "pre_tokenizer": metaspace, "decoder": metaspace}))
+    with pytest.raises(GgufError, match="supports byte-level BPE tokenizers"):
+        convert(folder, tmp_path / "out.gguf", "q8_0", "x")
+    assert not list(tmp_path.glob("*.gguf*"))
 
     hostile = load_config(trained_run.config_path, ["prompt.system_prompt='end \"\"\" the Modelfile here'"])
     with pytest.raises(ModelfileError, match="cannot hold"):
