@@ -136,42 +136,42 @@ def cmd_watch(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.export import (ExportError, adapter_zip, check_push, check_run, export_gguf, folder_size, human_size,
-                               merge_and_save, push)
+    from engine import export
     from engine.gguf_export import outtype_problem
 
     run = RunFolder(Path(args.run_dir))
     try:
-        check_run(run)
+        export.check_run(run)
         if args.push is None and (args.private or args.what or args.dry_run):
-            raise ExportError("--private, --what and --dry-run go with --push ORG/NAME")
+            raise export.ExportError("--private, --what and --dry-run go with --push ORG/NAME")
         if args.push is not None:
-            check_push(args.push, args.what or "adapter", args.dry_run)
+            export.check_push(args.push, args.what or "adapter", args.dry_run)
         if args.gguf and outtype_problem(args.gguf):
-            raise ExportError(outtype_problem(args.gguf))
+            raise export.ExportError(outtype_problem(args.gguf))
         if args.checkpoint == "last":  # the final adapter; a best checkpoint may come from a run that has none
-            archive = adapter_zip(run)
-            print(f"adapter: {archive} ({human_size(archive.stat().st_size)})")
+            archive = export.adapter_zip(run)
+            print(f"adapter: {archive} ({export.human_size(archive.stat().st_size)})")
         if args.merge:
-            merged = merge_and_save(run, args.checkpoint)
-            print(f"merged model: {merged} ({human_size(folder_size(merged))})")
+            merged = export.merge_and_save(run, args.checkpoint)
+            print(f"merged model: {merged} ({export.human_size(export.folder_size(merged))})")
         if args.gguf:
-            made = export_gguf(run, args.gguf, args.checkpoint)
-            print(f"gguf: {made.gguf} ({human_size(made.gguf.stat().st_size)})")
+            made = export.export_gguf(run, args.gguf, args.checkpoint)
+            print(f"gguf: {made.gguf} ({export.human_size(made.gguf.stat().st_size)})")
             print(f"ollama: {made.modelfile}  (cd {made.modelfile.parent} && ollama create NAME -f Modelfile)")
             if made.note:
                 print(f"note: {made.note}")
         if args.push is not None:
-            where = push(run, args.push, args.what or "adapter", args.private, args.gguf or "q8_0", args.checkpoint,
-                         args.dry_run)
-            staged = Path(where)
+            where = export.push(run, args.push, args.what or "adapter", args.private, args.gguf or "q8_0",
+                                args.checkpoint, args.dry_run)
             if args.dry_run:
-                print(f"dry run: would upload {staged} ({human_size(folder_size(staged))}) to {args.push}")
+                staged = Path(where)
+                size = export.human_size(export.folder_size(staged))
+                print(f"dry run: would upload {staged} ({size}) to {args.push}")
                 for file in sorted(p for p in staged.rglob("*") if p.is_file()):
-                    print(f"  {file.relative_to(staged)} ({human_size(file.stat().st_size)})")
+                    print(f"  {file.relative_to(staged)} ({export.human_size(file.stat().st_size)})")
             else:
                 print(f"pushed: {where}")
-    except ExportError as error:
+    except export.ExportError as error:
         print(str(error), file=sys.stderr)
         return EXIT_PROBLEMS
     return 0

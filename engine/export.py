@@ -216,8 +216,11 @@ def export_gguf(run: RunFolder, outtype: str, checkpoint: str = "last") -> GgufE
     merged = merge_and_save(run, checkpoint)
     folder = gguf_folder(run, outtype, source)
     name = f"{run.id}-{outtype}.gguf"
+    path = folder / name
     try:
-        path = convert(merged, folder / name, outtype, run.id)
+        # Converted again only when the merge is newer than the file (e.g. `--gguf q8_0 --push ... --what gguf`).
+        if not path.is_file() or path.stat().st_mtime_ns < (merged / MERGE_MARKER).stat().st_mtime_ns:
+            convert(merged, path, outtype, run.id)
         modelfile, note = write_modelfile(folder, name, load_tokenizer(str(merged)), load_config(run.config_path))
     except (GgufError, ModelfileError) as error:
         raise ExportError(str(error)) from None
