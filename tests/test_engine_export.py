@@ -212,6 +212,50 @@ def test_llama_cpp_tokenizes_and_continues_like_the_merged_model(smollm2_run, tr
     assert generated == greedy(merged, tokenizer, 12)
 
 
+def test_qwen3_and_llama3_rope_details(tmp_path):
+    """The two architectures no built-in has: a random tiny Qwen3 (q/k norms, explicit head_dim) written as GGUF and
+    read back gives the same logits; Llama 3.1's rope factors equal transformers' own llama3 frequencies."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config, Qwen3ForCausalLM
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from engine.gguf_export import _llama3_rope_factors, convert
+    from engine.model_loading import load_tokenizer, resolve_model_path
+
+    tokenizer = load_tokenizer(resolve_model_path("builtin:tiny"))
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=128, max_position_embeddings=512,
+                         tie_word_embeddings=True, initializer_range=0.1)
+    Qwen3ForCausalLM(config).save_pretrained(tmp_path / "qwen3")
+    tokenizer.save_pretrained(tmp_path / "qwen3")
+    path = convert(tmp_path / "qwen3", tmp_path / "gguf" / "qwen3-f16.gguf", "f16", "qwen3")
+    fields = gguf_fields(path)
+    # head_dim 128 is Qwen3's own (and what transformers' GGUF reader assumes: it does not read key_length).
+    assert fields["general.architecture"] == "qwen3" and fields["qwen3.attention.key_length"] == 128
+    reference = AutoModelForCausalLM.from_pretrained(tmp_path / "qwen3", dtype=torch.float32)
+    back, _ = load_gguf(path)
+    ids = torch.tensor([tokenizer("There are 3 boxes with 4 apples each.").input_ids])
+    with torch.inference_mode():
+        expected, got = reference(ids).logits, back(ids).logits
+    assert (expected - got).abs().max().item() < 0.01 * (expected.max() - expected.min()).item()
+    if importlib.util.find_spec("llama_cpp") is not None:  # llama.cpp's Qwen3 reads the same file
+        from llama_cpp import Llama
+
+        llm = Llama(model_path=str(path), n_ctx=64, verbose=False, logits_all=True)
+        llm.eval(ids[0].tolist())
+        scores = torch.tensor(llm.scores[:ids.shape[1]])
+        assert (expected[0] - scores).abs().max().item() < 0.01 * (expected.max() - expected.min()).item()
+
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_theta": 500000.0}
+    llama = LlamaConfig(hidden_size=256, num_attention_heads=4, rope_scaling=rope, max_position_embeddings=131072)
+    scaled, _ = ROPE_INIT_FUNCTIONS["llama3"](llama, "cpu")
+    unscaled = 1.0 / (500000.0 ** (torch.arange(0, 64, 2, dtype=torch.float32) / 64))
+    factors = torch.from_numpy(_llama3_rope_factors(llama.to_dict()))
+    assert torch.allclose(unscaled / factors, scaled, rtol=1e-5)
+
+
 GO_RENDER = r"""
 package main
 
