@@ -14,8 +14,10 @@ from app import model_slot, strings
 
 
 def _adapter_stamp(run: RunFolder) -> float | None:
-    adapter_config = run.adapter_dir / "adapter_config.json"
-    return adapter_config.stat().st_mtime if adapter_config.is_file() else None
+    try:
+        return (run.adapter_dir / "adapter_config.json").stat().st_mtime if run.has_adapter else None
+    except OSError:  # replaced while we looked (a resumed run saving a new adapter)
+        return None
 
 
 def _load(run: RunFolder, with_adapter: bool):

@@ -168,9 +168,9 @@ def run_variant(args, variant: str, length: int, model: Path) -> dict:
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []
-    status = run.read_status() if run.status_path.exists() else {}
+    status = run.read_status()
     result = {"variant": variant, "length": length, "settings": run_settings(args, variant), "steps_asked": args.steps,
-              "exit": code, "wall_s": round(wall, 1), "state": status.get("state"), "error": status.get("error"),
+              "exit": code, "wall_s": round(wall, 1), "state": status.state, "error": status.error,
               "steps": len(events),
               "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak}
     if events:

@@ -29,6 +29,11 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, problems: list[Problem]) -> None:
+        """One sentence per key: a pattern that does not compile is found by two checks but reported once."""
+        seen = {p.key for p in self.problems if p.key}
+        self.problems += [p for p in problems if not p.key or p.key not in seen]
+
 
 def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Problem]:
     """What this machine cannot do that the config asks for."""
@@ -86,10 +91,10 @@ def check_config(config: RunConfig) -> CheckReport:
     info = gpu.gpu_info()
     cuda = model_loading.cuda_visible()
     backend = model_loading.choose_backend(config.model, cuda)
-    report.problems += model_loading.model_problems(config.model)
-    report.problems += reward_problems(config)
-    report.problems += batch_problems(config)
-    report.problems += machine_problems(config, info)
+    report.add(model_loading.model_problems(config.model))
+    report.add(reward_problems(config))
+    report.add(batch_problems(config))
+    report.add(machine_problems(config, info))
 
     report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
     report.facts["backend"] = backend + (" with vLLM rollouts" if model_loading.use_vllm(config.model, backend)
@@ -119,10 +124,10 @@ def check_config(config: RunConfig) -> CheckReport:
         if data.longest_prompt_tokens is not None:
             report.facts["longest prompt"] = f"{data.longest_prompt_tokens} tokens"
         if not data.train:
-            report.problems.append(Problem("data.eval_fraction", "no rows are left for training; lower "
-                                                                  "data.eval_fraction or add rows"))
+            report.add([Problem("data.eval_fraction", "no rows are left for training; lower data.eval_fraction or "
+                                                      "add rows")])
     except ConfigError as e:
-        report.problems += e.problems
+        report.add(e.problems)
 
     shape = model_shape(config.model.name, local_folder)
     if shape is not None:

@@ -117,7 +117,7 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
                 for p, a, c in zip(prompts[:5], answers[:5], base_completions[:5])]
-    if run is not None and (run.adapter_dir / "adapter_config.json").is_file():
+    if run is not None and run.has_adapter:
         tuned_model, _ = load_for_eval(config, run.adapter_dir)
         tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix)
         result["tuned"] = score_completions(config, tuned_completions, answers)

@@ -15,9 +15,9 @@ class ExportError(Exception):
 
 def adapter_zip(run: RunFolder) -> Path:
     """runs/<id>/<id>-adapter.zip holding adapter/ (the adapter, its config and the tokenizer)."""
-    if not (run.adapter_dir / "adapter_config.json").is_file():
+    if not run.has_adapter:
         raise ExportError(f"run {run.id} has no adapter yet; it is saved when the run completes or is stopped")
-    archive = shutil.make_archive(str(run.path / f"{run.id}-adapter"), "zip", root_dir=run.adapter_dir)
+    archive = shutil.make_archive(str(run.adapter_zip.with_suffix("")), "zip", root_dir=run.adapter_dir)
     return Path(archive)
 
 
@@ -29,7 +29,7 @@ def merge_and_save(run: RunFolder) -> Path:
 
     from engine.model_loading import load_tokenizer, resolve_model_path
 
-    if not (run.adapter_dir / "adapter_config.json").is_file():
+    if not run.has_adapter:
         raise ExportError(f"run {run.id} has no adapter yet; it is saved when the run completes or is stopped")
     config = load_config(run.config_path)
     if config.model.load_in_4bit or config.model.load_in_fp8:
@@ -39,7 +39,7 @@ def merge_and_save(run: RunFolder) -> Path:
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
     merged = PeftModel.from_pretrained(model, str(run.adapter_dir)).merge_and_unload()
-    target = run.path / "merged"
+    target = run.merged_dir
     merged.save_pretrained(target)
     load_tokenizer(str(run.adapter_dir)).save_pretrained(target)
     return target
