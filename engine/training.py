@@ -98,12 +98,15 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
     from transformers import TrainerCallback
 
     class RunMonitor(TrainerCallback):
+        # The identity is written again with each step: a library that retitles the process while the model loads
+        # (setproctitle) changes the command line that the app's identity check compares.
         def on_train_begin(self, args, state, control, **kwargs):
             run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
-                             session_started=time.time(), pace_from_time=None, pace_from_step=None)
+                             session_started=time.time(), pace_from_time=None, pace_from_step=None,
+                             **trainer_process.own_identity())
 
         def on_step_end(self, args, state, control, **kwargs):
-            run.write_status(step=state.global_step)
+            run.write_status(step=state.global_step, **trainer_process.own_identity())
             if stop.requested:
                 control.should_training_stop = True
                 control.should_save = True  # a checkpoint at this step, so --resume continues from here
