@@ -335,7 +335,6 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
     _log_to_run_folder(run)
     stop = stop or begin(config, run, resume)
     try:
-        config.save(run.config_path)
         disk_space.reserve(run.path)
         cuda = model_loading.cuda_visible()
         backend = model_loading.choose_backend(config.model, cuda)
