@@ -2,7 +2,6 @@
 toy reward that the model learns."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
