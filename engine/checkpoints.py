@@ -112,7 +112,9 @@ def save_whole_checkpoints(trainer, folder: Path) -> None:
         finally:
             del trainer._get_output_dir
         name = f"{PREFIX}{trainer.state.global_step}"
-        publish(staging / name, folder / name)
+        if (staging / name).is_dir():
+            publish(staging / name, folder / name)
+        # else a trainer class that ignores _get_output_dir wrote it in place: is_complete() still guards resuming
         shutil.rmtree(staging, ignore_errors=True)
 
     trainer._save_checkpoint = save_whole
