@@ -1,9 +1,14 @@
 """`python -m app` (or `grpo-studio`): serve the UI.
 
 Environment: GRPO_STUDIO_HOST (default 127.0.0.1), GRPO_STUDIO_PORT (7860), GRPO_STUDIO_PASSWORD (set: a login is
-required, user GRPO_STUDIO_USER, default admin), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU:
-show the CPU demo banner), GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 (the Docker image: on SIGTERM, stop the running training
-and wait for it to save before exiting; elsewhere runs outlive the app). --host and --port override the environment.
+required, user GRPO_STUDIO_USER, default admin; unset on an address beyond loopback: a password is made and printed
+once, see app/login.py), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU: show the CPU demo
+banner), GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 (the Docker image: on SIGTERM, stop the running training and wait for it to
+save before exiting; elsewhere runs outlive the app). --host and --port override the environment.
+
+The app is served by uvicorn with Gradio mounted on a FastAPI app (gr.mount_gradio_app) rather than by
+`Blocks.launch`: launch() probes its own page with a 3-second timeout and refuses to start when a busy machine
+answers later ("When localhost is not accessible, a shareable link must be created"); mounting has no such probe.
 """
 
 from __future__ import annotations
@@ -27,26 +32,41 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def login() -> tuple[str, str] | None:
-    password = os.environ.get("GRPO_STUDIO_PASSWORD")
-    if not password:
-        return None
-    return (os.environ.get("GRPO_STUDIO_USER") or "admin", password)
+def served_paths() -> list[str]:
+    """What Gradio may serve and hand to downloads besides its own upload cache: the run folders (logs, adapter
+    zips, configs) and the uploads folder. Nothing else on the machine."""
+    from engine import settings
+
+    return [str(settings.runs_dir().resolve()), str(settings.uploads_dir().resolve())]
 
 
-def stop_runs_on_sigterm() -> None:
-    """In a container, SIGTERM (`docker stop`, forwarded by tini) precedes the end of every process in it: stop the
-    active run gracefully first, then close the server (Gradio's launch() closes it on KeyboardInterrupt)."""
-    from app import runner, strings
+def build_server(auth: tuple[str, str] | None):
+    """The FastAPI app with the Gradio UI mounted at /."""
+    import gradio as gr
+    from fastapi import FastAPI
 
-    def on_sigterm(signum, frame) -> None:
-        run = runner.active_run()
-        if run is not None:
-            print(strings.STOPPING_RUN_ON_EXIT.format(id=run.id), flush=True)
-            runner.stop_and_wait(run)
-        raise KeyboardInterrupt
+    from app.ui import CSS_PATH, build_ui
+    from app.uploads import MAX_UPLOAD_TEXT
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    demo = build_ui()
+    demo.queue(default_concurrency_limit=4)
+    # Gradio embeds a description of every public endpoint, with each input's default value (the sample's path,
+    # run ids), in the page it serves to anyone, the login page included. The UI calls its events by number and
+    # needs none of it; a private endpoint is left out.
+    for fn in demo.fns.values():
+        fn.api_visibility = "private"
+    no_docs = {"docs_url": None, "redoc_url": None, "openapi_url": None}  # FastAPI's pages need no login
+    server = gr.mount_gradio_app(
+        FastAPI(**no_docs), demo, path="", app_kwargs=no_docs, auth=auth,
+        auth_message="GRPO Studio: sign in with the user and password set in GRPO_STUDIO_USER / "
+                     "GRPO_STUDIO_PASSWORD, or the ones the app printed when it first started.",
+        max_file_size=MAX_UPLOAD_TEXT.replace(" ", "").lower(), allowed_paths=served_paths(),
+        theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="sky"), css_paths=[CSS_PATH],
+        footer_links=[], show_error=False, ssr_mode=False)
+    # Gradio checks that a file named in an event's input was uploaded through it only once the app counts as
+    # launched; launch() sets this, mounting does not.
+    demo.has_launched = True
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,28 +80,42 @@ def main(argv: list[str] | None = None) -> int:
     forbid_user_code()  # the web never runs user Python: a second lock behind the form's refusal (app.form_state)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    import gradio as gr
+    import uvicorn
 
     from engine import settings
 
-    from app.ui import CSS_PATH, build_ui
-    from app.uploads import MAX_UPLOAD_TEXT
+    from app.login import LoginError, resolve_login
 
+    try:
+        auth = resolve_login(arguments.host)
+    except LoginError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for folder in (settings.runs_dir(), settings.uploads_dir()):
         folder.mkdir(parents=True, exist_ok=True)
-    demo = build_ui()
-    if os.environ.get("GRPO_STUDIO_STOP_RUNS_ON_EXIT") == "1":
-        stop_runs_on_sigterm()
-    demo.queue(default_concurrency_limit=4)
+    server = build_server(auth)
+    stop_runs_on_exit = os.environ.get("GRPO_STUDIO_STOP_RUNS_ON_EXIT") == "1"
+    if stop_runs_on_exit:
+        # uvicorn handles SIGTERM (it closes the server) and then raises it again under the handler it found: this
+        # one, so that the process lives on to stop the run below instead of dying in the default handler.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
     print(f"GRPO Studio on http://{arguments.host}:{arguments.port}", flush=True)
-    demo.launch(server_name=arguments.host, server_port=arguments.port, auth=login(),
-                auth_message="GRPO Studio: sign in with the user and password set in GRPO_STUDIO_USER / "
-                             "GRPO_STUDIO_PASSWORD.",
-                max_file_size=MAX_UPLOAD_TEXT.replace(" ", "").lower(),
-                allowed_paths=[str(settings.runs_dir().resolve()), str(settings.uploads_dir().resolve())],
-                theme=gr.themes.Soft(primary_hue="indigo", secondary_hue="sky"), css_paths=[CSS_PATH],
-                footer_links=[], show_error=False, quiet=False, ssr_mode=False)
+    # A short graceful shutdown: open event streams would otherwise hold a SIGTERM for a long time.
+    uvicorn.run(server, host=arguments.host, port=arguments.port, log_level="warning", timeout_graceful_shutdown=3)
+    if stop_runs_on_exit:
+        stop_active_run()
     return 0
+
+
+def stop_active_run() -> None:
+    """In a container, SIGTERM (`docker stop`, forwarded by tini) precedes the end of every process in it: stop the
+    active run gracefully (checkpoint and adapter saved) before the app exits."""
+    from app import runner, strings
+
+    run = runner.active_run()
+    if run is not None:
+        print(strings.STOPPING_RUN_ON_EXIT.format(id=run.id), flush=True)
+        runner.stop_and_wait(run)
 
 
 if __name__ == "__main__":

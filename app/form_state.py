@@ -174,10 +174,17 @@ def empty_setting_problems(form: FormValues) -> list[Problem]:
 
 def form_to_config(form: FormValues) -> RunConfig:
     """The validated RunConfig of the form; ConfigError lists every problem (one sentence each) otherwise."""
+    from app.web_paths import PathRefused, web_data_path
+
     row_problems = reward_row_problems(form.rewards, prompt_config(form))
     problems = empty_setting_problems(form) + row_problems
+    raw = form_to_raw(form)
     try:
-        config = build_config(form_to_raw(form))
+        raw["data"]["path"] = web_data_path(form.data_path)  # the web reads only its uploads and the sample
+    except PathRefused as refused:
+        problems += refused.problems
+    try:
+        config = build_config(raw)
     except ConfigError as error:
         # The rows were checked one by one above, with the row's number and name; skip the engine's copies.
         engine_problems = [p for p in error.problems

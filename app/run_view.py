@@ -53,8 +53,8 @@ def reward_names(events: list[dict]) -> list[str]:
 
 def _long_frame(events: list[dict], series: dict[str, str]) -> pd.DataFrame:
     """A step/value/series frame (what gr.LinePlot draws with color='series') from event keys -> series labels."""
-    rows = [{"step": int(event["step"]), "value": value, "series": label}
-            for event in events if "step" in event
+    rows = [{"step": int(step), "value": value, "series": label}
+            for event in events if (step := _number(event.get("step"))) is not None and math.isfinite(step)
             for key, label in series.items() if (value := _number(event.get(key))) is not None
             and math.isfinite(value)]
     return pd.DataFrame(rows, columns=["step", "value", "series"])
@@ -77,6 +77,11 @@ def loss_frame(events: list[dict]) -> pd.DataFrame:
     return _long_frame(events, {"loss": "loss"})
 
 
+def _scores(sample: dict) -> dict:
+    scores = sample.get("scores")
+    return scores if isinstance(scores, dict) else {}
+
+
 def _format_score(value) -> str:
     number = _number(value)
     return "—" if number is None else f"{number:.2f}"
@@ -88,11 +93,11 @@ def samples_frame(samples: list[dict], weights: dict[str, float] | None = None,
     recent = list(reversed(samples[-rows:]))
     names: list[str] = []
     for sample in recent:
-        names += [n for n in sample.get("scores", {}) if n not in names]
+        names += [str(n) for n in _scores(sample) if str(n) not in names]
     headers = strings.SAMPLES_HEADERS_FIXED + names + [strings.SAMPLES_TOTAL]
     table = []
     for sample in recent:
-        scores = sample.get("scores", {})
+        scores = _scores(sample)
         question = str(sample.get("prompt", ""))
         if len(question) > QUESTION_CHARS:
             question = question[:QUESTION_CHARS] + "…"
@@ -169,8 +174,10 @@ def health_hints(events: list[dict], config: RunConfig | None) -> list[str]:
               if hint]
     timeouts: dict[str, int] = {}
     for event in events:
-        for name, count in (event.get("regex_timeouts") or {}).items():
-            timeouts[name] = timeouts.get(name, 0) + int(count)
+        counts = event.get("regex_timeouts")
+        for name, count in (counts.items() if isinstance(counts, dict) else ()):
+            if (number := _number(count)) is not None and math.isfinite(number):
+                timeouts[name] = timeouts.get(name, 0) + int(number)
     hints += [strings.HINT_REGEX_TIMEOUT.format(name=name, count=count) for name, count in timeouts.items()]
     losses = [e.get("loss") for e in events[-3:] if isinstance(e.get("loss"), float)]
     if any(math.isnan(v) for v in losses):
@@ -206,21 +213,22 @@ class RunStatus:
 
 
 def run_status(run: RunFolder, events: list[dict] | None = None, now: float | None = None) -> RunStatus:
-    status = run.read_status()
-    state = run.state()
+    status = run.status()
+    state = status.state
     events = run.read_events() if events is None else events
-    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
-    started = status.get("started")
-    end = status.get("finished") if state not in ACTIVE_STATES and status.get("finished") else (now or time.time())
+    step, max_steps = status.step, status.max_steps or 0
+    started = status.started
+    end = status.finished if state not in ACTIVE_STATES and status.finished else (now or time.time())
     elapsed = (end - started) if started else None
     eta = eta_seconds(status, events[-1] if events else None) if state in ACTIVE_STATES else 0
-    header = strings.TRAIN_RUN_HEADER.format(id=run.id, model=status.get("model") or "?",
-                                             preset=status.get("preset") or "custom",
-                                             backend=status.get("backend") or "…")
+    header = strings.TRAIN_RUN_HEADER.format(id=run.id, model=status.model or "?", preset=status.preset or "custom",
+                                             backend=status.backend or "…")
     error = ""
     if state == "failed":
-        error = (strings.TRAIN_FAILED.format(error=status.get("error") or strings.TRAIN_FAILED_UNKNOWN) + "  \n"
+        error = (strings.TRAIN_FAILED.format(error=status.error or strings.TRAIN_FAILED_UNKNOWN) + "  \n"
                  + strings.TRAIN_LOG_PATH.format(path=run.log_path))
+    elif state == "unreadable":
+        error = strings.TRAIN_UNREADABLE.format(error=status.error)
     return RunStatus(header=header, state=state, state_text=strings.TRAIN_STATE.get(state, state),
                      step_text=strings.TRAIN_STEP.format(step=step, max_steps=max_steps or "?"),
                      times_text=strings.TRAIN_TIMES.format(elapsed=clock(elapsed), eta=clock(eta)),
@@ -262,10 +270,17 @@ def _reward_text(value) -> str:
     return "" if number is None else f"{number:.3f}"
 
 
+def _when(timestamp) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
+    except (OverflowError, OSError, ValueError):  # a corrupt but well-typed time (year 10^300)
+        return ""
+
+
 def runs_frame(summaries: list[dict]) -> pd.DataFrame:
     rows = []
     for s in summaries:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started"])) if s.get("started") else ""
+        started = _when(s.get("started"))
         rows.append([s["id"], s["state"], f"{s.get('step') or 0}/{s.get('max_steps') or '?'}",
                      _reward_text(s.get("best_reward")), _reward_text(s.get("last_reward")), s.get("model") or "",
                      s.get("preset") or "", started])
@@ -277,9 +292,13 @@ def _percent(value) -> str:
 
 
 def eval_markdown(result: dict) -> str:
-    rows = [strings.EVAL_ROW.format(name=name, accuracy=_percent(result[name].get("accuracy")),
-                                    format=_percent(result[name].get("format_compliance")),
-                                    reward=result[name].get("mean_reward", 0.0), n=result[name].get("n", 0))
+    """The eval.json of a run as a table; a file that is not what `engine eval` writes says so."""
+    if not isinstance(result, dict) or not all(isinstance(result.get(n, {}), dict) for n in ("base", "tuned")):
+        return strings.EVAL_UNREADABLE
+    rows = [strings.EVAL_ROW.format(name=name, accuracy=_percent(_number(result[name].get("accuracy"))),
+                                    format=_percent(_number(result[name].get("format_compliance"))),
+                                    reward=_number(result[name].get("mean_reward")) or 0.0,
+                                    n=int(_number(result[name].get("n")) or 0))
             for name in ("base", "tuned") if name in result]
     data = Path(str(result.get("data", ""))).name or "held-out rows"
     return strings.EVAL_TABLE.format(rows="\n".join(rows), data=data, tokens=result.get("max_new_tokens", "?"),

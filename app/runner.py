@@ -2,15 +2,17 @@
 
 A run's process is started in its own session, so it outlives the app (an app restart re-attaches to it through
 the run folder) and Gradio's Ctrl-C does not reach it. Its stdout and stderr go to the run's log.txt in append
-mode (the engine sees that and does not write the log twice). One training run at a time: a launch or resume
-while another run is starting or running with a live process is refused.
+mode (the engine sees that and does not write the log twice). The app never writes status.json: it starts the
+trainer and waits until the trainer has written its first status, or has refused. One training run at a time is
+the engine's own rule (an OS lock taken by `engine train`), so a launch from here, from the CLI or from another app
+process obey the same lock; the app only asks it first, to refuse without making a run folder.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,15 +20,29 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import settings
+import psutil
+
+from engine import run_lock, settings
 from engine.config import RunConfig
-from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, new_run_folder, pid_alive
+from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
 
 from app import strings
 
 STOP_GRACE_S = 60  # after a STOP file, how long a step may take before the process gets SIGTERM
+LAUNCH_WAIT_S = 120  # how long a launch waits for the trainer's first status (seconds normally; more under load)
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:")
-_launch_lock = threading.Lock()  # two clicks (or two browser tabs) must not both pass the one-run check
+_launch_lock = threading.Lock()  # two clicks (or two browser tabs) of this app: one folder, one trainer
+
+# The trainer's environment: what Python, CUDA, the Hugging Face libraries, Triton, vLLM and Unsloth read, and our
+# own folders. Not the app's login (GRPO_STUDIO_PASSWORD/USER) nor anything else the app's environment holds.
+ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP", "TMP",
+             "LD_LIBRARY_PATH", "LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CC", "CXX", "XDG_CACHE_HOME",
+             "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY",
+             "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM", "MAX_JOBS"}
+ENV_PREFIXES = ("LC_", "PYTHON", "CUDA_", "NVIDIA_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_",
+                "TRITON_", "VLLM_", "UNSLOTH_", "BNB_", "NCCL_", "ACCELERATE_", "GRPO_STUDIO_")
+ENV_SECRETS = {"GRPO_STUDIO_PASSWORD", "GRPO_STUDIO_USER", "GRPO_STUDIO_PASSWORD_FILE"}
 
 
 class RunnerError(Exception):
@@ -40,8 +56,11 @@ def engine_command(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "engine", *arguments]
 
 
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
+def subprocess_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment an engine subprocess gets: the allow-list above, from the app's own environment."""
+    environ = os.environ if environ is None else environ
+    env = {name: value for name, value in environ.items()
+           if name not in ENV_SECRETS and (name in ENV_NAMES or name.startswith(ENV_PREFIXES))}
     env["PYTHONUNBUFFERED"] = "1"  # log.txt shows progress as it happens
     repo = str(settings.REPO_ROOT)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p)
@@ -51,44 +70,72 @@ def subprocess_env() -> dict[str, str]:
 def _spawn(arguments: list[str], log_path: Path) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log:
-        process = subprocess.Popen(engine_command(*arguments), stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, env=subprocess_env(),
-                                   cwd=os.getcwd())
-    # Reap it when it ends, so a finished run is not left as a zombie that still looks alive.
+        return subprocess.Popen(engine_command(*arguments), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=subprocess_env(),
+                                cwd=os.getcwd())
+
+
+def _reap_in_background(process: subprocess.Popen) -> None:
+    """Reap it when it ends, so a finished run is not left as a zombie."""
     threading.Thread(target=process.wait, daemon=True).start()
-    return process
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:400] if lines else ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Training runs
 
 def is_active(run: RunFolder) -> bool:
-    """Starting or running, with a live process (a crashed trainer's stale 'running' does not count)."""
-    status = run.read_status()
-    pid = status.get("pid")
-    return status.get("state") in ACTIVE_STATES and bool(pid) and pid_alive(int(pid))
+    """Starting or running, with its own trainer process alive (see RunFolder.is_active)."""
+    return run.is_active
 
 
 def active_run(root: Path | None = None) -> RunFolder | None:
-    return next((run for run in list_runs(root or settings.runs_dir()) if is_active(run)), None)
+    """The run being trained now, if any: the holder of the engine's lock, else a run whose verified trainer is
+    alive (a stale 'running' of a crashed trainer, or a pid now used by another process, does not count)."""
+    root = root or settings.runs_dir()
+    holder = run_lock.active_holder(root)
+    if holder is not None and (run := run_by_id(root, holder.get("run"))) is not None:
+        return run
+    return next((run for run in list_runs(root) if run.is_active), None)
 
 
 def _refuse_if_busy(root: Path) -> None:
     busy = active_run(root)
     if busy is not None:
-        raise RunnerError(strings.ONE_RUN_AT_A_TIME.format(id=busy.id, state=busy.read_status().get("state")))
+        raise RunnerError(strings.ONE_RUN_AT_A_TIME.format(id=busy.id, state=busy.read_status().state))
+    holder = run_lock.active_holder(root)
+    if holder is not None:  # a run whose folder is elsewhere (engine train --run-dir)
+        raise RunnerError(run_lock.busy_sentence(holder.get("run"), holder.get("pid")))
 
 
-def _start_training(run: RunFolder, arguments: list[str], config: RunConfig) -> None:
-    run.write_status(state="starting", pid=None, model=config.model.name, preset=config.preset,
-                     max_steps=config.train.max_steps, error=None, finished=None,
-                     **({} if run.read_status().get("started") else {"started": time.time(), "step": 0}))
+def _start_training(run: RunFolder, arguments: list[str]) -> None:
+    """Start the trainer and wait for its first status; RunnerError with the engine's own sentence if it refused
+    (another run holds the lock, or the config cannot be loaded)."""
     try:
         process = _spawn(arguments, run.log_path)
     except OSError as error:
-        run.write_status(state="failed", error=strings.LAUNCH_FAILED.format(error=error), finished=time.time())
-        raise RunnerError(strings.LAUNCH_FAILED.format(error=error)) from None
-    run.write_status(pid=process.pid)
+        raise RunnerError(strings.LAUNCH_FAILED.format(error=error.strerror or error)) from None
+    deadline = time.time() + LAUNCH_WAIT_S
+    try:
+        while time.time() < deadline:
+            if run.read_status().pid == process.pid:
+                return
+            if process.poll() is not None:
+                if run.read_status().pid == process.pid:
+                    return  # it wrote its status and already finished
+                raise RunnerError(_last_line(run.log_path) or strings.LAUNCH_FAILED.format(
+                    error=f"exit status {process.returncode}"))
+            time.sleep(0.05)
+    finally:
+        _reap_in_background(process)
 
 
 def launch(config: RunConfig, root: Path | None = None) -> RunFolder:
@@ -98,33 +145,38 @@ def launch(config: RunConfig, root: Path | None = None) -> RunFolder:
         _refuse_if_busy(root)
         run = new_run_folder(config.preset, root)
         config.save(run.config_path)
-        _start_training(run, ["train", str(run.config_path), "--run-dir", str(run.path)], config)
+        try:
+            _start_training(run, ["train", str(run.config_path), "--run-dir", str(run.path)])
+        except RunnerError:
+            if run.read_status().state == "unknown":  # the trainer wrote nothing: the folder is only ours
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
     return run
 
 
 def resume(run: RunFolder) -> str | None:
-    """Continue a stopped or failed run from its last checkpoint; returns a note worth showing, if any."""
-    from engine.config import load_config
-
+    """Continue a stopped or failed run from its last complete checkpoint; returns a note worth showing, if any."""
     with _launch_lock:
         state = run.state()
-        if state not in ("stopped", "failed"):
+        if state not in ("stopped", "failed", "unreadable"):
             raise RunnerError(strings.RESUME_NOT_POSSIBLE.format(id=run.id, state=state))
         _refuse_if_busy(run.path.parent)
-        config = load_config(run.config_path)
-        note = None if run.last_checkpoint() else strings.RESUME_NO_CHECKPOINT.format(id=run.id)
-        _start_training(run, ["train", str(run.path), "--resume"], config)
+        checkpoint = run.last_checkpoint()
+        note = (strings.RESUME_FROM.format(id=run.id, checkpoint=checkpoint.name) if checkpoint
+                else strings.RESUME_NO_CHECKPOINT.format(id=run.id))
+        _start_training(run, ["train", str(run.path), "--resume"])
     return note
 
 
 def stop(run: RunFolder, grace_s: float = STOP_GRACE_S) -> None:
     """Ask the trainer to stop after the current step (it saves a checkpoint and the adapter); SIGTERM it if it is
-    still alive after `grace_s` (the engine treats SIGTERM as the same graceful stop, at the next step end)."""
-    if not is_active(run):
+    still alive after `grace_s` (the engine treats SIGTERM as the same graceful stop, at the next step end). Only the
+    run's own trainer is ever signalled: a pid that now belongs to another process is left alone."""
+    process = run.trainer()
+    if process is None:
         raise RunnerError(strings.TRAIN_NOT_RUNNING.format(id=run.id, state=run.state()))
     run.request_stop()
-    pid = int(run.read_status()["pid"])
-    timer = threading.Timer(grace_s, _terminate_if_alive, args=(run, pid))
+    timer = threading.Timer(grace_s, _terminate_if_still_running, args=(run, process))
     timer.daemon = True
     timer.start()
 
@@ -133,24 +185,26 @@ def stop_and_wait(run: RunFolder, poll_s: float = 0.5) -> None:
     """For an app going away with everything around it (`docker stop` ends every process of the container): stop the
     run now, with SIGTERM (the engine's graceful stop: at the end of the current step it saves a checkpoint and the
     adapter and ends `stopped`, so it can be resumed), and wait until its process has exited. Whoever stops the
-    container bounds the wait (`docker stop -t`, compose's stop_grace_period)."""
-    pid = int(run.read_status().get("pid") or 0)
-    if not pid:
+    container bounds the wait (`docker stop -t`, compose's stop_grace_period). Only the run's own trainer is
+    signalled."""
+    process = run.trainer()
+    if process is None:
         return
     run.request_stop()
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        process.terminate()  # psutil checks the create time first: never a process that reused the pid
+        while process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(poll_s)
+    except psutil.Error:  # it ended meanwhile
         return
-    while pid_alive(pid):
-        time.sleep(poll_s)
 
 
-def _terminate_if_alive(run: RunFolder, pid: int) -> None:
-    if is_active(run) and int(run.read_status().get("pid") or 0) == pid:
+def _terminate_if_still_running(run: RunFolder, process: psutil.Process) -> None:
+    current = run.trainer()
+    if current is not None and current.pid == process.pid:
         try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
+            current.terminate()  # psutil checks the create time first: never a process that reused the pid
+        except psutil.Error:
             pass
 
 
@@ -201,6 +255,7 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
     log_path = run.path / f"{kind}.log"
     log_path.write_text("", encoding="utf-8")  # the log of this attempt only
     started = Job(kind, run.id, _spawn(arguments, log_path), log_path)
+    _reap_in_background(started.process)
     _jobs[(run.id, kind)] = started
     return started
 
@@ -211,6 +266,6 @@ def start_eval(run: RunFolder, limit: int | None = None) -> Job:
 
 
 def start_export(run: RunFolder, merge: bool = False) -> Job:
-    if not (run.adapter_dir / "adapter_config.json").is_file():
+    if not run.has_adapter:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))
     return _start_job(run, "export", ["export", str(run.path)] + (["--merge"] if merge else []))

@@ -60,8 +60,13 @@ DATA_UPLOAD_LABEL = "Upload a data file (.jsonl, .json, .csv, .parquet; up to {l
 DATA_SAMPLE_BUTTON = "Use the bundled GSM8K sample"
 DATA_CODE_SAMPLE_BUTTON = "Use the bundled HumanEval sample (code)"
 DATA_PATH_LABEL = "Data file in use"
-DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type a path on this machine or "
-                  "hf:<dataset id>[:config][:split] and press Enter.")
+DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type the name of an uploaded file, or "
+                  "hf:<owner>/<dataset>[:config][:split], and press Enter.")
+DATA_PATH_REFUSED = ("{path} is not a file uploaded here; from the web page only uploaded files and the bundled "
+                     "sample can be used, so upload it with the box on the left")
+DATA_HUB_ID_REFUSED = "{path} is not a hub dataset id; write hf:<owner>/<dataset>[:config][:split]"
+DATA_UPLOAD_NOT_UPLOADED = "That file did not come through the upload box; upload it again."
+DATA_UPLOAD_WRONG_KIND = "{name} is not a data file; upload a .jsonl, .json, .csv or .parquet file."
 DATA_PROMPT_COLUMN = "Question column"
 DATA_PROMPT_COLUMN_INFO = "The column the model is asked."
 DATA_ANSWER_COLUMN = "Answer column"
@@ -76,7 +81,6 @@ DATA_SUMMARY = "✓ **{file}** · {describe}."
 DATA_SETTINGS_LABEL = "Split settings"
 DATA_UPLOAD_TOO_BIG = "{name} is {size}; the limit is {limit}. Use a smaller file or a sample of it."
 DATA_UPLOAD_STORED = "Uploaded {name}."
-DATA_BAD_PATTERN = "The answer-extraction regex does not compile: {error}. Fix the pattern or leave it empty."
 
 # 4 Rewards ------------------------------------------------------------------------------------------------------
 REWARDS_INTRO = ("Each reward scores every completion; the total (each score times its weight) is what GRPO "
@@ -155,10 +159,13 @@ TRAIN_STATE = {
     "completed": "✓ Completed",
     "stopped": "■ Stopped: resume it from the Results step.",
     "failed": "✗ Failed",
+    "unreadable": "✗ Unreadable",
     "unknown": "…",
 }
 TRAIN_FAILED = "The run failed: {error}"
 TRAIN_FAILED_UNKNOWN = "the trainer process ended without saying why"
+TRAIN_UNREADABLE = ("This run's folder is damaged ({error}); other runs are not affected. Resuming it rewrites its "
+                    "status.")
 TRAIN_LOG_PATH = "The full log is in `{path}`."
 TRAIN_LOG_DOWNLOAD = "Download log.txt"
 TRAIN_VRAM = "VRAM {used:.1f} / {total:.0f} GiB used on the GPU{process}"
@@ -205,7 +212,8 @@ STEP_OF_KEY = [("model.name", "Step 1 · Model"), ("model.", "Step 2 · Preset �
 ONE_RUN_AT_A_TIME = ("Run {id} is still {state}; one training run at a time fits on one GPU. Stop it (step 5) or "
                      "wait until it finishes.")
 RESUME_NOT_POSSIBLE = "Run {id} is {state}; only a stopped or failed run can be resumed."
-RESUME_NO_CHECKPOINT = "Run {id} has no checkpoint yet, so resuming starts it again from step 0."
+RESUME_NO_CHECKPOINT = "Run {id} has no complete checkpoint yet, so resuming starts it again from step 0."
+RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."
 LAUNCH_FAILED = "The trainer could not be started: {error}"
 JOB_BUSY = "A {kind} of run {id} is already running."
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
@@ -221,7 +229,7 @@ RUN_RESUME = "Resume"
 RUN_USE_SETTINGS = "Load its settings into the form"
 RUN_SETTINGS_LOADED = "Loaded the settings of run {id} into steps 1–4; change what you like and launch."
 RUN_SETTINGS_LEFT_OUT = "Its python rewards ({names}) were left out: the web app runs no user code."
-RUN_RESUMED = "Resuming run {id} from its last checkpoint; watch it in the Train view."
+RUN_RESUMED = "Resuming run {id}; watch it in the Train view."
 RUN_NONE_PICKED = "Pick a run first."
 RUN_GONE = "Run {id} is no longer in the runs folder."
 EVAL_HEADING = "### Evaluate: base vs tuned"
@@ -231,6 +239,7 @@ EVAL_STARTED = "Evaluating run {id} (greedy, one completion per held-out questio
 EVAL_RUNNING = "Evaluation running…"
 EVAL_FAILED = "The evaluation failed: {error} (log: `{path}`)."
 EVAL_NONE = "Not evaluated yet."
+EVAL_UNREADABLE = "The eval.json of this run cannot be read; run the evaluation again."
 EVAL_TABLE = ("| | {metric} | format | mean reward | questions |\n|---|---|---|---|---|\n{rows}\n\n"
               "*{data}, greedy decoding, up to {tokens} new tokens, {seconds} s.*")
 EVAL_ROW = "| **{name}** | {accuracy} | {format} | {reward:.3f} | {n} |"

@@ -19,6 +19,7 @@ from app.form_state import (FormValues, add_row, config_to_form, form_to_config,
 from app.form_widgets import MAX_REWARDS, FormWidgets
 from app.reward_preview import preview
 from app.safe import guarded
+from app.web_paths import web_data_path
 from app.steps import data_step, model_step, preset_step, results_step, rewards_step, train_step
 
 CSS_PATH = Path(__file__).with_name("style.css")
@@ -415,7 +416,7 @@ def _wire_results(results: results_step.ResultsStep, results_tab: gr.Tab, data: 
         except ConfigError as error:
             return {results.message: "✗ " + " ".join(problem_sentence(p) for p in error.problems)}
         try:
-            columns = list(data_step.read_table(loaded.data_path).column_names)
+            columns = list(data_step.read_table(web_data_path(loaded.data_path)).column_names)
         except ConfigError:
             columns = []
         message = strings.RUN_SETTINGS_LOADED.format(id=run.id)

@@ -50,9 +50,12 @@ def human_size(size: int) -> str:
 def store_upload(temporary: str | Path, original_name: str | None = None, folder: Path | None = None) -> Path:
     """Copy an uploaded file into the uploads folder; returns the stored path. UploadError says what is wrong."""
     from app import strings
+    from engine.data import FILE_KINDS
 
     source = Path(temporary)
     name = original_name or source.name
+    if Path(safe_upload_name(name, "")).suffix.lower() not in FILE_KINDS:  # served back from our origin: data only
+        raise UploadError(strings.DATA_UPLOAD_WRONG_KIND.format(name=name))
     size = source.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise UploadError(strings.DATA_UPLOAD_TOO_BIG.format(name=name, size=human_size(size),

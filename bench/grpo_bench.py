@@ -254,10 +254,10 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []
-    status = run.read_status() if run.status_path.exists() else {}
+    status = run.read_status()
     result = {"variant": variant, "length": length, "batch": args.batch, "settings": settings,
               "steps_asked": args.steps, "exit": code, "wall_s": round(time.time() - started, 1),
-              "state": status.get("state"), "error": status.get("error"), "steps": len(events),
+              "state": status.state, "error": status.error, "steps": len(events),
               "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak,
               "step_times": [round(e["step_time"], 2) for e in events if "step_time" in e],
               "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e]}

@@ -30,6 +30,11 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def add(self, problems: list[Problem]) -> None:
+        """One sentence per key: a pattern that does not compile is found by two checks but reported once."""
+        seen = {p.key for p in self.problems if p.key}
+        self.problems += [p for p in problems if not p.key or p.key not in seen]
+
 
 def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Problem]:
     """What this machine cannot do that the config asks for, whichever backend runs it."""
@@ -75,10 +80,10 @@ def check_config(config: RunConfig) -> CheckReport:
     report = CheckReport()
     info = gpu.gpu_info()
     cuda = model_loading.cuda_visible()
-    report.problems += model_loading.model_problems(config.model)
-    report.problems += reward_problems(config)
-    report.problems += batch_problems(config)
-    report.problems += machine_problems(config, info)
+    report.add(model_loading.model_problems(config.model))
+    report.add(reward_problems(config))
+    report.add(batch_problems(config))
+    report.add(machine_problems(config, info))
 
     report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
     t = config.train
@@ -110,15 +115,15 @@ def check_config(config: RunConfig) -> CheckReport:
         if data.longest_prompt_tokens is not None:
             report.facts["longest prompt"] = f"{data.longest_prompt_tokens} tokens"
         if not data.train:
-            report.problems.append(Problem("data.eval_fraction", "no rows are left for training; lower "
-                                                                  "data.eval_fraction or add rows"))
+            report.add([Problem("data.eval_fraction", "no rows are left for training; lower data.eval_fraction or "
+                                                      "add rows")])
     except ConfigError as e:
-        report.problems += e.problems
+        report.add(e.problems)
 
     shape = model_shape(config.model.name, local_folder)
     backend = backends.backend_for(config, cuda)
     plan = backends.plan_run(config, backend, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
-    report.problems += backends.plan_problems(config, plan, cuda)
+    report.add(backends.plan_problems(config, plan, cuda))
     report.facts["backend"] = plan.describe()
     if plan.rollout == "vllm":
         report.facts["vLLM memory"] = plan.describe_vllm(config.model.vllm_standby)

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -45,10 +46,16 @@ def _load(argument: str, overrides: list[str]) -> tuple[RunConfig, RunFolder | N
     return load_config(config_path, overrides), run
 
 
+MAX_PROBLEMS_SHOWN = 10  # a config of a thousand broken rows needs the first few, not a thousand lines
+
+
 def _print_problems(error: ConfigError) -> int:
-    print(f"{len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}:", file=sys.stderr)
-    for problem in error.problems:
+    problems = error.problems
+    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:", file=sys.stderr)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
         print(f"  - {problem}", file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"  - ... and {len(problems) - MAX_PROBLEMS_SHOWN} more; fix these first", file=sys.stderr)
     return EXIT_PROBLEMS
 
 
@@ -76,26 +83,50 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from engine.training import prepare_process, train, use_triton_interpreter_without_gpu
-
-    use_triton_interpreter_without_gpu()
-    from engine.checks import check_config
+    """Load the config, take the one-run lock, write the first status (all light), then the heavy checks and the
+    training itself. The lock is held until the process ends; the OS drops it if the process dies."""
+    from engine import training
     from engine.run_folder import new_run_folder
+    from engine.run_lock import RunLock, RunLockBusy
 
     config, run = _load(args.config, args.set)
-    prepare_process(config)  # Unsloth must come before transformers, which check_config imports
-    report = check_config(config)
-    for warning in report.warnings:
-        print(f"warning: {warning}")
-    if not report.ok:
-        return _print_problems(ConfigError(report.problems))
     if args.run_dir:
         run = RunFolder(Path(args.run_dir))
-        run.path.mkdir(parents=True, exist_ok=True)
-    elif run is None or not args.resume:
-        run = new_run_folder(config.preset, settings.runs_dir())
-    state = train(config, run, resume=args.resume)
-    return 0 if state in ("completed", "stopped") else 1
+    elif not args.resume:
+        run = None  # a new folder, made once the checks pass
+    lock = RunLock(settings.runs_dir())
+    try:
+        lock.acquire(run.id if run else None)
+    except RunLockBusy as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        if run is not None:
+            run.path.mkdir(parents=True, exist_ok=True)
+        stop = training.begin(config, run, args.resume) if run is not None else None
+        training.use_triton_interpreter_without_gpu()
+        training.prepare_process(config)  # Unsloth must come before transformers, which check_config imports
+        from engine.checks import check_config
+
+        report = check_config(config)
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        if not report.ok:
+            if run is not None:
+                run.write_status(state="failed", error=str(report.problems[0]), finished=time.time())
+            return _print_problems(ConfigError(report.problems))
+        if run is None:
+            run = new_run_folder(config.preset, settings.runs_dir())
+            lock.name_run(run.id)
+        state = training.train(config, run, resume=args.resume, stop=stop)
+        return 0 if state in ("completed", "stopped") else 1
+    except BaseException as error:  # the run folder must say what happened, whatever happened
+        if run is None or not run.path.is_dir():
+            raise
+        training.fail(run, error)
+        return 1
+    finally:
+        lock.release()
 
 
 def cmd_score(args) -> int:
@@ -182,7 +213,10 @@ def cmd_watch(args) -> int:
     if not run.status_path.is_file():
         print(f"{args.run_dir} is not a run folder (no status.json)", file=sys.stderr)
         return EXIT_PROBLEMS
-    return 0 if watch(run, args.interval) in ("completed", "stopped") else 1
+    state = watch(run, args.interval)
+    if state == "unreadable":
+        return EXIT_PROBLEMS
+    return 0 if state in ("completed", "stopped") else 1
 
 
 def cmd_export(args) -> int:

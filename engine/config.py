@@ -13,27 +13,61 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import KINDS, RewardConfig
 
 THOUGHT_TAGS = ("<thought>", "</thought>")
 ANSWER_TAGS = ("<answer>", "</answer>")
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB; a bigger file is a mistake (or a data file given as a config)
+SEED_MAX = 2**32 - 1  # what numpy's and torch's seeding accept
+PATH_CHARS = 4096  # PATH_MAX on Linux
 
 
 class Section(BaseModel):
     # Unknown keys are a typo far more often than intent: reject them so `lora_rnak: 8` is not silently ignored.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinity are never a setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers_no_nul(cls, value, info: ValidationInfo):
+        """pydantic takes `max_steps: true` as 1; YAML's true/false is never meant as a number. A NUL character
+        is never part of a name, a path or a pattern (and breaks every file call)."""
+        if isinstance(value, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be {_expected(cls.model_fields[info.field_name].annotation)}, not "
+                             f"{str(value).lower()}")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character; remove it")
+        return value
+
+
+def _takes_bool(annotation) -> bool:
+    return annotation is bool or bool in get_args(annotation) or annotation is Any
+
+
+def _expected(annotation) -> str:
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(annotation))
+    kinds = {annotation} | set(get_args(annotation))
+    if int in kinds:
+        return "a whole number"
+    if float in kinds:
+        return "a number"
+    if str in kinds:
+        return "text"
+    return "a value of its kind"
 
 
 class ModelConfig(Section):
-    name: str = Field("builtin:tiny", description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
+    name: str = Field("builtin:tiny", max_length=PATH_CHARS, description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
                                                   "or builtin:tiny / builtin:smollm2-135m (offline).")
     backend: Literal["auto", "unsloth", "hf"] = Field(
         "auto", description="unsloth (CUDA, faster, less VRAM), hf (transformers + peft, any device), or auto.")
     lora_rank: int = Field(16, ge=1, le=512, description="LoRA rank: higher learns more, costs more VRAM.")
-    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; empty means the same as lora_rank.")
+    lora_alpha: int | None = Field(None, ge=1, le=8192, description="LoRA alpha; empty means the same as lora_rank.")
     max_seq_length: int = Field(1024, ge=64, le=262144,
                                 description="Longest prompt + completion in tokens the model is set up for.")
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (QLoRA): much less VRAM, a bit slower.")
@@ -55,7 +89,7 @@ class ModelConfig(Section):
 
 class PromptConfig(Section):
     system_prompt: str = Field(
-        "", description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
+        "", max_length=50_000, description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
                         "replaced by the tags.")
     instructions_in: Literal["system", "user"] = Field(
         "system", description="Where system_prompt goes: a system message, or before the question in the user "
@@ -90,16 +124,16 @@ class PromptConfig(Section):
 
 
 class DataConfig(Section):
-    path: str = Field("", description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
-    prompt_column: str | None = Field(None, description="Column holding the question; empty: guessed "
+    path: str = Field("", max_length=PATH_CHARS, description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
+    prompt_column: str | None = Field(None, max_length=256, description="Column holding the question; empty: guessed "
                                                          "(question, problem, prompt, input).")
-    answer_column: str | None = Field(None, description="Column holding the gold answer; empty: guessed "
+    answer_column: str | None = Field(None, max_length=256, description="Column holding the gold answer; empty: guessed "
                                                          "(answer, solution, output, label).")
-    answer_pattern: str | None = Field(None, description="Regex that extracts the gold answer from the answer "
+    answer_pattern: str | None = Field(None, max_length=2000, description="Regex that extracts the gold answer from the answer "
                                                          "column (group 1), e.g. '####\\s*(.+)' for GSM8K.")
     eval_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of rows held out for evaluation.")
-    max_rows: int | None = Field(None, ge=1, description="Use at most this many rows (after shuffling).")
-    seed: int = Field(0, description="Seed for shuffling and the held-out split.")
+    max_rows: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows (after shuffling).")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for shuffling and the held-out split.")
 
 
 class TrainConfig(Section):
@@ -126,19 +160,19 @@ class TrainConfig(Section):
     min_p: float = Field(0.0, ge=0, lt=1.0, description="Min-p sampling for rollouts (0 = off).")
     beta: float = Field(0.0, ge=0, le=10, description="KL penalty towards the base model (0 = none, TRL default).")
     loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="GRPO loss variant.")
-    save_steps: int = Field(50, ge=1, description="Save a checkpoint every this many steps.")
-    logging_steps: int = Field(1, ge=1, description="Log metrics and samples every this many steps.")
+    save_steps: int = Field(50, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
+    logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log metrics and samples every this many steps.")
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
     eval_steps: int | None = Field(None, ge=1, description="Check the model on held-out questions every this many "
                                                             "steps; empty: ten checks over the run.")
     eval_limit: int = Field(32, ge=0, le=100_000, description="Held-out questions answered (greedy) at each check; "
                                                               "0 turns the checks off.")
-    seed: int = Field(3407, description="Random seed.")
+    seed: int = Field(3407, ge=0, le=SEED_MAX, description="Random seed.")
 
 
 class RunConfig(Section):
-    preset: str | None = Field(None, description="A preset in presets/ that this config starts from.")
-    description: str | None = Field(None, description="One line about the run (presets carry theirs).")
+    preset: str | None = Field(None, max_length=100, description="A preset in presets/ that this config starts from.")
+    description: str | None = Field(None, max_length=2000, description="One line about the run (presets carry theirs).")
     model: ModelConfig = Field(default_factory=ModelConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -185,6 +219,15 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def short_repr(value, limit: int = 60) -> str:
+    """A value as a problem sentence quotes it: a 100k-character name or a 5000-digit number is cut."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python's 4300-digit limit)
+        return "a number with thousands of digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _problems_from_validation(error: ValidationError) -> list[Problem]:
     problems = []
     for e in error.errors():
@@ -204,8 +247,10 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
             message = "unknown key; check the spelling (see `python -m engine reference`)"
         elif e["type"] == "missing":
             message = f"a {kind} reward needs '{loc[-1]}'" if kind else "is required"
+        elif e["type"] == "finite_number":
+            message = "must be a finite number, not NaN or infinity"
         elif "input" in e and not isinstance(e["input"], (dict, list)):  # a whole reward row is noise
-            message = f"{message} (got {e['input']!r})"
+            message = f"{message} (got {short_repr(e['input'])})"
         problems.append(Problem(key, message))
     return problems
 
@@ -232,21 +277,53 @@ def parse_override(text: str) -> dict:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as e:
-        raise ConfigError([Problem(key.strip(), f"the value is not valid YAML ({e.problem})")]) from None
+        raise ConfigError([Problem(key.strip(), f"the value is not valid YAML ({getattr(e, 'problem', e)})")]) from None
+    except (ValueError, RecursionError) as e:  # a number with more than 4300 digits, nesting thousands deep
+        raise ConfigError([Problem(key.strip(), f"the value cannot be read ({_first_words(e)})")]) from None
     tree: Any = value
     for part in reversed(key.strip().split(".")):
         tree = {part: tree}
     return tree
 
 
+def _first_words(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return (lines[0][:200] if lines else "") or type(error).__name__
+
+
+def file_problem(path: Path, what: str, limit: int | None = None) -> str | None:
+    """Why `path` cannot be read as a `what` file (one sentence), or None. Never opens it: a FIFO would block and
+    /dev/zero never ends."""
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return f"{what} {short_repr(str(path), 120)[1:-1]} does not exist"
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
+        return f"{what} {short_repr(str(path), 120)[1:-1]} cannot be read ({getattr(e, 'strerror', None) or e})"
+    if stat.S_ISDIR(info.st_mode):
+        return f"{path} is a folder, not a {what}; choose a file"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path} is not a regular file but a device, pipe or socket; choose a {what}"
+    if limit is not None and info.st_size > limit:
+        return f"{path.name} is {info.st_size / 2**20:.1f} MiB; a {what} may be at most {limit / 2**20:.0f} MiB"
+    return None
+
+
 def read_yaml(path: Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError([Problem("", f"config file {path} does not exist")])
+    problem = file_problem(path, "config file", MAX_CONFIG_BYTES)
+    if problem:
+        raise ConfigError([Problem("", problem)])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+    except yaml.YAMLError as e:
         raise ConfigError([Problem("", f"{path} is not valid YAML: {e}")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([Problem("", f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8")]) from None
+    except (ValueError, RecursionError, OSError) as e:  # 5000-digit numbers, nesting thousands deep, I/O errors
+        raise ConfigError([Problem("", f"{path} cannot be read as a config ({_first_words(e)})")]) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem("", f"{path} must be a YAML mapping with model/data/rewards/train sections")])
     return data
@@ -256,17 +333,22 @@ def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunC
     """Merge the preset named in `raw` (or in an override) under `raw` and the overrides, then validate."""
     from engine import presets
 
-    layered = copy.deepcopy(raw)
-    for text in overrides:
-        layered = deep_merge(layered, parse_override(text))
-    merged = layered
-    if layered.get("preset"):
-        preset_raw = presets.load_preset_raw(str(layered["preset"]))
-        merged = deep_merge(preset_raw, layered)  # a user's rewards list replaces the preset's whole
     try:
+        layered = copy.deepcopy(raw)
+        for text in overrides:
+            layered = deep_merge(layered, parse_override(text))
+        merged = layered
+        if layered.get("preset"):
+            if not isinstance(layered["preset"], str):
+                raise ConfigError([Problem("preset", "must be the name of a preset, such as rlvr-math")])
+            preset_raw = presets.load_preset_raw(layered["preset"])
+            merged = deep_merge(preset_raw, layered)  # a user's rewards list replaces the preset's whole
         return RunConfig.model_validate(_renamed_keys(merged))
     except ValidationError as e:
         raise ConfigError(_problems_from_validation(e)) from None
+    except RecursionError:
+        raise ConfigError([Problem("", "the config is nested thousands of levels deep; it cannot be a config")]) \
+            from None
 
 
 def _renamed_keys(raw: dict) -> dict:

@@ -17,11 +17,17 @@ from pathlib import Path
 
 import regex
 
-from engine.config import ConfigError, Problem, PromptConfig, RunConfig
+from engine.config import ConfigError, Problem, PromptConfig, RunConfig, file_problem, short_repr
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+# Files are read lazily (line by line for the checks, then memory-mapped Arrow through `datasets`), but a data file
+# beyond this is a mistake more often than a dataset for one GPU; the message says the limit.
+MAX_DATA_BYTES = 2**30
+MAX_LINE_BYTES = 16 * 2**20  # one question and answer per line; a longer line is not a row
+JSON_PRECHECK_BYTES = 64 * 2**20  # a whole-document .json is parsed up front only below this (better messages)
+ANSWER_PATTERN_TIMEOUT_S = 0.5
 PROMPT_NAMES = ("question", "problem", "prompt", "input", "query", "instruction")
 ANSWER_NAMES = ("answer", "solution", "output", "label", "target", "response")
 
@@ -43,13 +49,20 @@ def load_table(path: str):
     if path.startswith("hf:"):
         return _load_hub_dataset(path)
     file = Path(path).expanduser()
+    problem = file_problem(file, "file")
+    if problem:
+        raise _error("data.path", problem)
     kind = FILE_KINDS.get(file.suffix.lower())
     if kind is None:
-        raise _error("data.path", f"{file.name} is not a supported file; use .jsonl, .json, .csv or .parquet")
-    if not file.is_file():
-        raise _error("data.path", f"file {path} does not exist")
-    if file.stat().st_size == 0:
+        raise _error("data.path", f"{short_repr(file.name, 80)[1:-1]} is not a supported file; use .jsonl, .json, "
+                                  ".csv or .parquet")
+    size = file.stat().st_size
+    if size == 0:
         raise _error("data.path", f"{file.name} is empty")
+    if size > MAX_DATA_BYTES:
+        raise _error("data.path", f"{file.name} is {size / 2**30:.1f} GiB; data files may be at most "
+                                  f"{MAX_DATA_BYTES / 2**30:.0f} GiB: use a slice of it (data.max_rows only limits "
+                                  "what is used after reading)")
     if kind != "parquet":
         _check_text_file(file)
     try:
@@ -62,28 +75,45 @@ def load_table(path: str):
 
 
 def _check_text_file(file: Path) -> None:
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise _error("data.path", f"{file.name} is not UTF-8 text (line {line}); save it as UTF-8 and upload again")
-    if not text.strip():
-        raise _error("data.path", f"{file.name} is empty")
-    if file.suffix.lower() == ".jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+    """UTF-8 text without NUL bytes, and for .jsonl one JSON object per line: read line by line, so a large file
+    is never held in memory whole."""
+    jsonl = file.suffix.lower() == ".jsonl"
+    seen_text = False
+    with open(file, "rb") as f:
+        number = 0
+        while line := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                raise _error("data.path", f"{file.name} line {number} is longer than {MAX_LINE_BYTES // 2**20} MiB; "
+                                          "one row per line is expected")
+            if b"\0" in line:
+                raise _error("data.path", f"{file.name} contains NUL bytes (line {number}): it is a binary file, "
+                                          "not text; save it as UTF-8 text")
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise _error("data.path", f"{file.name} line {number} is not valid JSON ({e.msg}); "
-                                          "fix or remove that line") from None
-            if not isinstance(record, dict):
-                raise _error("data.path", f"{file.name} line {number} is not a JSON object with named columns")
-    elif file.suffix.lower() == ".json":
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _error("data.path", f"{file.name} is not UTF-8 text (line {number}); save it as UTF-8 and "
+                                          "upload again") from None
+            if not text.strip():
+                continue
+            seen_text = True
+            if jsonl:
+                try:
+                    record = json.loads(text)
+                except (json.JSONDecodeError, RecursionError) as e:
+                    raise _error("data.path", f"{file.name} line {number} is not valid JSON "
+                                              f"({getattr(e, 'msg', 'nested too deeply')}); fix or remove that "
+                                              "line") from None
+                if not isinstance(record, dict):
+                    raise _error("data.path", f"{file.name} line {number} is not a JSON object with named columns")
+    if not seen_text:
+        raise _error("data.path", f"{file.name} is empty")
+    if file.suffix.lower() == ".json" and file.stat().st_size <= JSON_PRECHECK_BYTES:
+        text = file.read_text(encoding="utf-8")
         try:
             json.loads(text)
+        except RecursionError:
+            raise _error("data.path", f"{file.name} is nested too deeply to be a table") from None
         except json.JSONDecodeError as e:
             # A .json file may be JSON Lines too; datasets reads both, so only reject what is neither.
             if not all(_is_json(line) for line in text.splitlines() if line.strip()):
@@ -94,7 +124,7 @@ def _is_json(line: str) -> bool:
     try:
         json.loads(line)
         return True
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 
@@ -153,17 +183,30 @@ def map_columns(config: RunConfig, columns: list[str], file_name: str) -> Column
 
 
 def gold_pattern(text: str | None) -> regex.Pattern | None:
-    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line)."""
-    return regex.compile(text, regex.MULTILINE) if text and text.strip() else None
+    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line).
+    ConfigError (data.answer_pattern) when it does not compile."""
+    if not text or not text.strip():
+        return None
+    try:
+        return regex.compile(text, regex.MULTILINE)
+    except (regex.error, ValueError, OverflowError, RecursionError) as e:
+        raise _error("data.answer_pattern", f"the regex does not compile: {e}; fix the pattern or leave it "
+                                            "empty") from None
 
 
 def extract_gold(value, pattern: regex.Pattern | None) -> str | None:
-    """The gold answer from an answer cell: the pattern's group 1 where it matches, else the whole cell."""
+    """The gold answer from an answer cell: the pattern's group 1 where it matches, else the whole cell. Every
+    search runs under a timeout: ConfigError (data.answer_pattern) for a pattern that backtracks catastrophically."""
     if value is None:
         return None
     text = str(value).strip()
     if pattern is not None:
-        found = pattern.search(text, timeout=1.0)
+        try:
+            found = pattern.search(text, timeout=ANSWER_PATTERN_TIMEOUT_S)
+        except TimeoutError:
+            raise _error("data.answer_pattern", f"the regex took longer than {ANSWER_PATTERN_TIMEOUT_S:g} s on the "
+                                                f"answer {short_repr(text, 50)} (catastrophic backtracking); "
+                                                "simplify nested repeats like (a+)+") from None
         if found:
             return (found.group(1) if pattern.groups else found.group(0)).strip()
     return text

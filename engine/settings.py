@@ -26,6 +26,11 @@ def uploads_dir() -> Path:
     return _dir("GRPO_STUDIO_UPLOADS_DIR", Path("uploads"))
 
 
+def password_file() -> Path:
+    """Where the app keeps the login password it made (listening beyond loopback with no password set)."""
+    return _dir("GRPO_STUDIO_PASSWORD_FILE", cache_dir() / "login-password")
+
+
 def presets_dir() -> Path:
     """The preset YAML files; the repo's presets/ unless moved."""
     return _dir("GRPO_STUDIO_PRESETS_DIR", REPO_ROOT / "presets")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from engine import backends, gpu, model_loading, settings
+from engine import backends, checkpoints, disk_space, gpu, model_loading, settings, trainer_process
 from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.model_shape import shape_for_training
@@ -29,6 +30,7 @@ OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.m
               "model.load_in_4bit, or lower model.lora_rank")
 VLLM_MEMORY_ADVICE = ("vLLM got too little GPU memory for its KV cache; raise model.gpu_memory_utilization (or leave "
                       "it empty to size it to the run) or lower model.max_seq_length")
+ADAPTER_STAGING = ".adapter.incomplete"
 
 
 class StopRequest:
@@ -56,12 +58,14 @@ class Tee:
         self.stream, self.log_file = stream, log_file
 
     def write(self, text):
-        self.log_file.write(text)
-        self.log_file.flush()
+        with contextlib.suppress(OSError):  # a full disk must not turn every print into a new error
+            self.log_file.write(text)
+            self.log_file.flush()
         return self.stream.write(text)
 
     def flush(self):
-        self.log_file.flush()
+        with contextlib.suppress(OSError):
+            self.log_file.flush()
         self.stream.flush()
 
     def isatty(self):
@@ -82,7 +86,10 @@ def _stdout_is(path: Path) -> bool:
 def _log_to_run_folder(run: RunFolder) -> None:
     if _stdout_is(run.log_path):
         return
-    log_file = run.log_path.open("a", encoding="utf-8", buffering=1)
+    try:
+        log_file = run.log_path.open("a", encoding="utf-8", buffering=1)
+    except OSError:  # a full disk or a read-only folder: the status still says what happens
+        return
     sys.stdout = Tee(sys.stdout, log_file)
     sys.stderr = Tee(sys.stderr, log_file)
 
@@ -93,12 +100,15 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
     from transformers import TrainerCallback
 
     class RunMonitor(TrainerCallback):
+        # The identity is written again with each step: a library that retitles the process while the model loads
+        # (setproctitle) changes the command line that the app's identity check compares.
         def on_train_begin(self, args, state, control, **kwargs):
             run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
-                             session_started=time.time(), pace_from_time=None, pace_from_step=None)
+                             session_started=time.time(), pace_from_time=None, pace_from_step=None,
+                             **trainer_process.own_identity())
 
         def on_step_end(self, args, state, control, **kwargs):
-            run.write_status(step=state.global_step)
+            run.write_status(step=state.global_step, **trainer_process.own_identity())
             if stop.requested:
                 control.should_training_stop = True
                 control.should_save = True  # a checkpoint at this step, so --resume continues from here
@@ -118,8 +128,8 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
             run.append_event(event)
             run.append_samples(_samples(buffer, state.global_step, samples_per_step))
             # The first logged step of this session starts the pace clock for the ETA (it carried the warm-up).
-            pace = {} if run.read_status().get("pace_from_time") else {"pace_from_time": event["time"],
-                                                                       "pace_from_step": state.global_step}
+            pace = {} if run.read_status().pace_from_time else {"pace_from_time": event["time"],
+                                                                  "pace_from_step": state.global_step}
             status = run.write_status(step=state.global_step, **pace)
             print_progress(progress_line(status, event))
 
@@ -270,49 +280,115 @@ def _is_vllm_cache_shortage(error: BaseException) -> bool:
     return "no available memory for the cache blocks" in text or "larger than the available kv cache memory" in text
 
 
-def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_overrides: dict | None = None) -> str:
-    """Run GRPO into `run`; returns the final state (completed, stopped or failed). Never raises for a run error."""
-    _log_to_run_folder(run)
-    config.save(run.config_path)
+def begin(config: RunConfig, run: RunFolder, resume: bool = False) -> StopRequest:
+    """The trainer's first writes, before anything heavy is imported: state starting with this process's identity
+    (pid, create time, command line hash), so the app can tell its own trainer from a process that later reuses the
+    pid; SIGTERM turned into a graceful stop; and a STOP file left from an earlier session removed. A STOP made after
+    this process started is kept: a stop asked for while the run is still starting is honoured."""
     stop = StopRequest(run)
     stop.install()
-    run.stop_path.unlink(missing_ok=True)
-    backend = backends.backend_for(config, model_loading.cuda_visible())
+    identity = trainer_process.own_identity()
+    with contextlib.suppress(OSError):
+        if run.stop_path.stat().st_mtime < identity["pid_create_time"]:
+            run.stop_path.unlink()
+    config.save(run.config_path)  # a listed run folder from its first moment
     previous = run.read_status()
-    run.write_status(state="starting", pid=os.getpid(), backend=backend.name, model=config.model.name,
-                     preset=config.preset, max_steps=config.train.max_steps, step=previous.get("step", 0),
-                     started=previous.get("started") if resume and previous.get("started") else time.time(),
-                     error=None, finished=None)
-    print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
+    run.write_status(state="starting", **identity, model=config.model.name, preset=config.preset,
+                     max_steps=config.train.max_steps, step=previous.step if resume else 0,
+                     started=previous.started if resume and previous.started else time.time(), error=None,
+                     finished=None, checkpoint=None)
+    return stop
+
+
+def _say(text: str) -> None:
+    """Print to the log and terminal; on a full disk the run's outcome is in status.json, so a lost line is fine."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
+
+
+def _save_adapter(trainer, tokenizer, run: RunFolder) -> None:
+    """The adapter and tokenizer into a staging folder, then renamed into adapter/: whole or absent."""
+    staged = run.path / ADAPTER_STAGING
+    shutil.rmtree(staged, ignore_errors=True)
+    trainer.save_model(str(staged))
+    tokenizer.save_pretrained(str(staged))
+    checkpoints.publish(staged, run.adapter_dir)
+
+
+def _finish_before_training(run: RunFolder) -> str:
+    run.write_status(state="stopped", finished=time.time())
+    run.stop_path.unlink(missing_ok=True)
+    _say("stopped before the first step (a stop was asked for while the run was starting)")
+    return "stopped"
+
+
+def _failure_sentence(error: BaseException, run: RunFolder) -> str:
+    if disk_space.is_disk_full(error, run.path):
+        return disk_space.full_disk_sentence(run.path)
+    if isinstance(error, ConfigError):  # e.g. the data file changed since `check`
+        return str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C); resume with --resume"
+    if _is_oom(error):
+        return OOM_ADVICE
+    if _is_vllm_cache_shortage(error):
+        return VLLM_MEMORY_ADVICE
+    return error_sentence(error)
+
+
+def fail(run: RunFolder, error: BaseException) -> str:
+    """Record a failure: temporary files and the disk reserve go first (on a full disk that is what makes room),
+    then status.json gets the sentence, then the log gets the traceback and the sentence."""
+    message = _failure_sentence(error, run)  # before the clean-up: the free space as the failing write saw it
+    checkpoints.discard_incomplete(run.checkpoints_dir)
+    shutil.rmtree(run.path / ADAPTER_STAGING, ignore_errors=True)
+    disk_space.release(run.path)
+    with contextlib.suppress(OSError):
+        run.write_status(state="failed", error=message, finished=time.time())
+    with contextlib.suppress(OSError):
+        traceback.print_exception(error)
+    _say(f"failed: {message} (full traceback in {run.log_path})")
+    return "failed"
+
+
+def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_overrides: dict | None = None,
+          stop: StopRequest | None = None) -> str:
+    """Run GRPO into `run`; returns the final state (completed, stopped or failed). Never raises for a run error.
+    `stop` is what `begin` returned when the caller (engine train) wrote the starting status already."""
+    _log_to_run_folder(run)
+    stop = stop or begin(config, run, resume)
     try:
+        disk_space.reserve(run.path)
+        backend = backends.backend_for(config, model_loading.cuda_visible())
+        run.write_status(backend=backend.name)
+        print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
+        if stop.requested:
+            return _finish_before_training(run)
         backend.prepare_process(config)
         trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
                                               grpo_overrides=grpo_overrides)
-        checkpoint = run.last_checkpoint() if resume else None
-        if resume and checkpoint is None:
-            print("no checkpoint to resume from: starting from step 0")
-        elif checkpoint is not None:
-            print(f"resuming from {checkpoint.name}")
-            run.forget_after(int(checkpoint.name.split("-")[-1]))
+        checkpoints.save_whole_checkpoints(trainer, run.checkpoints_dir)
+        checkpoint = None
+        if resume:
+            for name in checkpoints.discard_incomplete(run.checkpoints_dir):
+                print(f"skipping {name}: its save never finished (the trainer was killed or the disk filled up)")
+            checkpoint = run.last_checkpoint()
+            if checkpoint is None:
+                print("no complete checkpoint to resume from: starting from step 0")
+            else:
+                print(f"resuming from {checkpoint.name}")
+                run.forget_after(checkpoints.step_of(checkpoint))
+                run.write_status(checkpoint=checkpoint.name)
+        if stop.requested:
+            return _finish_before_training(run)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        trainer.save_model(str(run.adapter_dir))
-        tokenizer.save_pretrained(str(run.adapter_dir))
+        _save_adapter(trainer, tokenizer, run)
         state = "stopped" if stop.requested else "completed"
         run.write_status(state=state, step=trainer.state.global_step, finished=time.time())
+        run.stop_path.unlink(missing_ok=True)  # honoured; a later resume must not stop at once
         print(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
         return state
     except BaseException as error:  # KeyboardInterrupt too: the run folder must say what happened
-        traceback.print_exc()
-        if isinstance(error, ConfigError):  # e.g. the data file changed since `check`
-            message = str(error)
-        elif isinstance(error, KeyboardInterrupt):
-            message = "interrupted (Ctrl-C); resume with --resume"
-        elif _is_oom(error):
-            message = OOM_ADVICE
-        elif _is_vllm_cache_shortage(error):
-            message = VLLM_MEMORY_ADVICE
-        else:
-            message = error_sentence(error)
-        run.write_status(state="failed", error=message, finished=time.time())
-        print(f"failed: {message} (full traceback in {run.log_path})")
-        return "failed"
+        return fail(run, error)
+    finally:
+        disk_space.release(run.path)

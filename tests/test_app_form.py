@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from engine import settings
+from engine import settings, trainer_process
 from engine.config import ConfigError, build_config
 from engine.rewards import web_kinds
 from engine.run_folder import RunFolder
 
 from app import chat, model_slot, run_view, runner, sample_completion, strings
-from app.__main__ import login, parse_arguments
+from app.__main__ import parse_arguments
 from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, field_widget,
                             form_to_config, kind_help, move_row, preset_form, remove_row, row_fields, row_from_config,
                             row_to_raw, setting_from_widget, setting_to_widget, starter_for_kind, with_preset)
+from app.login import resolve_login
 from app.reward_preview import preview
 from app.steps import data_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
@@ -196,13 +197,32 @@ def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch)
     stored = store_upload(source, "../../weird name?.csv", folder)
     assert stored.parent == folder.resolve() and stored.name.endswith("-weird_name.csv")
     assert stored.read_text() == source.read_text()
+    with pytest.raises(UploadError, match="page.html is not a data file"):
+        store_upload(source, "page.html", folder)  # served back from the app's origin: data files only
     monkeypatch.setattr("app.uploads.MAX_UPLOAD_BYTES", 10)
     with pytest.raises(UploadError, match="the limit is 200 MB"):
         store_upload(source, "big.csv", folder)
 
 
-def test_data_preview_maps_columns_and_reports_problems(tmp_path):
-    data = tmp_path / "q.csv"
+def test_the_upload_event_takes_only_files_gradio_received(app_dirs):
+    """An event's input can name any path on the server; only one in Gradio's upload folder is copied in."""
+    from gradio.utils import get_upload_folder
+
+    foreign = app_dirs / "foreign.csv"
+    foreign.write_text("question,answer\nsecret,1\n")
+    for path in (str(foreign), "/etc/passwd", str(Path(get_upload_folder()) / ".." / "x.csv")):
+        stored, message = data_step.stored_upload(path)
+        assert stored is None and "did not come through the upload box" in message
+    received = Path(get_upload_folder()) / "test-upload" / "mine.csv"
+    received.parent.mkdir(parents=True, exist_ok=True)
+    received.write_text("question,answer\n1+1?,2\n")
+    stored, message = data_step.stored_upload(str(received))
+    assert Path(stored).parent == (app_dirs / "uploads").resolve() and message == "Uploaded mine.csv."
+
+
+def test_data_preview_maps_columns_and_reports_problems(app_dirs):
+    data = app_dirs / "uploads" / "q.csv"
+    data.parent.mkdir()
     data.write_text("id,task,result\n1,What is 1 plus 2?,#### 3\n2,What is 2 plus 3?,#### 5\n")
     form = math_form()
     form.data_path, form.prompt_column, form.answer_column = str(data), "id", None
@@ -214,8 +234,13 @@ def test_data_preview_maps_columns_and_reports_problems(tmp_path):
     assert list(shown.frame[strings.DATA_GOLD_COLUMN]) == ["3", "5"]
     form.answer_pattern = "####(("
     assert "does not compile" in data_step.preview_data(form).pattern_error
-    form.data_path = str(tmp_path / "missing.jsonl")
+    form.data_path = str(app_dirs / "uploads" / "missing.jsonl")
     assert "does not exist" in data_step.preview_data(form).error
+    form.data_path = "q.csv"  # a name in the uploads folder
+    assert "2 rows" in data_step.preview_data(form).summary
+    form.data_path = str(app_dirs / "elsewhere.csv")  # anywhere else: refused, even if it exists
+    (app_dirs / "elsewhere.csv").write_text(data.read_text())
+    assert "is not a file uploaded here" in data_step.preview_data(form).error
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -379,7 +404,7 @@ def test_a_live_run_blocks_a_second_launch(app_dirs):
     root = settings.runs_dir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        busy = write_run(root, flat_events(1), state="running", pid=sleeper.pid)
+        busy = write_run(root, flat_events(1), state="running", **trainer_process.identity_of(sleeper.pid))
         assert runner.active_run(root).id == busy.id
         with pytest.raises(runner.RunnerError, match=f"Run {busy.id} is still running"):
             runner.launch(form_to_config(math_form()))
@@ -402,20 +427,20 @@ def test_launch_stop_resume_a_real_tiny_run(app_dirs):
     form = math_form(**{"train.max_steps": 6, "train.num_generations": 4, "train.batch_size": 4,
                         "train.max_completion_length": 8, "train.save_steps": 100})
     run = runner.launch(form_to_config(form))
-    assert run.config_path.is_file() and run.read_status()["pid"]
+    assert run.config_path.is_file() and run.is_active  # launch returns once the trainer wrote its status
     with pytest.raises(runner.RunnerError, match="one training run at a time"):
         runner.launch(form_to_config(form))
-    wait_for(lambda: run.read_status().get("step", 0) >= 1 or run.state() == "failed", what="the first step")
+    wait_for(lambda: run.read_status().step >= 1 or run.state() == "failed", what="the first step")
     runner.stop(run)
     wait_for(lambda: run.state() in ("stopped", "completed", "failed"), what="the stop")
     assert run.state() == "stopped", run.log_tail()
     assert (run.adapter_dir / "adapter_config.json").is_file() and run.last_checkpoint() is not None
-    stopped_at = run.read_status()["step"]
+    stopped_at = run.read_status().step
     with pytest.raises(runner.RunnerError, match="nothing to stop"):
         runner.stop(run)
-    assert runner.resume(run) is None  # it has a checkpoint, so no note
+    assert runner.resume(run) == f"It continues from checkpoint-{stopped_at}, its newest complete checkpoint."
     wait_for(lambda: run.state() in ("completed", "failed"), what="the resumed run")
-    assert run.state() == "completed" and run.read_status()["step"] == 6 > stopped_at, run.log_tail()
+    assert run.state() == "completed" and run.read_status().step == 6 > stopped_at, run.log_tail()
     log = run.log_path.read_text()
     assert log.count("run folder:") == 2 and "resuming from checkpoint" in log  # one log, appended to
     with pytest.raises(runner.RunnerError, match="only a stopped or failed run"):
@@ -425,17 +450,33 @@ def test_launch_stop_resume_a_real_tiny_run(app_dirs):
 # ---------------------------------------------------------------------------------------------------------------
 # Launching the app
 
-def test_host_port_and_login_from_flags_and_environment(monkeypatch):
+def test_host_port_and_login_from_flags_and_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GRPO_STUDIO_HOST", "0.0.0.0")
     monkeypatch.setenv("GRPO_STUDIO_PORT", "9000")
     assert (parse_arguments([]).host, parse_arguments([]).port) == ("0.0.0.0", 9000)
     assert parse_arguments(["--port", "7001", "--host", "127.0.0.1"]).port == 7001
     monkeypatch.delenv("GRPO_STUDIO_PASSWORD", raising=False)
-    assert login() is None
+    monkeypatch.delenv("GRPO_STUDIO_USER", raising=False)
+    monkeypatch.setenv("GRPO_STUDIO_PASSWORD_FILE", str(tmp_path / "state" / "login-password"))
+    said = []
+
+    def say(text, **_):
+        said.append(text)
+    for loopback in ("127.0.0.1", "localhost", "::1", "127.0.1.1"):
+        assert resolve_login(loopback, say) is None  # the local user's own machine stays open
+    assert not said and not (tmp_path / "state").exists()
+    # Beyond loopback with no password: one is made, saved for the owner only, printed once with the user name.
+    user, password = resolve_login("0.0.0.0", say)
+    saved = tmp_path / "state" / "login-password"
+    assert user == "admin" and len(password) >= 20 and saved.read_text().strip() == password
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert f"sign in as admin with password {password}" in said[0] and str(saved) in said[0]
+    assert resolve_login("192.168.1.20", say) == ("admin", password)  # the next start reuses it, prints no password
+    assert password not in said[1] and str(saved) in said[1]
     monkeypatch.setenv("GRPO_STUDIO_PASSWORD", "secret")
-    assert login() == ("admin", "secret")
+    assert resolve_login("0.0.0.0", say) == ("admin", "secret") == resolve_login("127.0.0.1", say)
     monkeypatch.setenv("GRPO_STUDIO_USER", "teacher")
-    assert login() == ("teacher", "secret")
+    assert resolve_login("my-host", say) == ("teacher", "secret")
 
 
 def test_cpu_demo_hides_the_gpu_and_says_why(monkeypatch):

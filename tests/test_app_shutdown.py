@@ -13,7 +13,7 @@ def test_stop_and_wait_returns_when_the_run_has_saved_and_stopped(app_dirs):  # 
     form = math_form(**{"train.max_steps": 50, "train.num_generations": 4, "train.batch_size": 4,
                         "train.max_completion_length": 8, "train.save_steps": 100})
     run = runner.launch(form_to_config(form))
-    wait_for(lambda: run.read_status().get("step", 0) >= 1 or run.state() == "failed", what="the first step")
+    wait_for(lambda: run.read_status().step >= 1 or run.state() == "failed", what="the first step")
     assert runner.active_run().id == run.id
     runner.stop_and_wait(run)
     # No waiting here: when stop_and_wait returns, the trainer has exited after writing its final state.

@@ -49,6 +49,7 @@ def gpu_env(tmp_path) -> dict:
     trainer code goes to a folder of this test's own, so that parallel tests never write the same files."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["UNSLOTH_COMPILE_LOCATION"] = str(tmp_path / "unsloth_compiled_cache")
+    env["GRPO_STUDIO_RUNS_DIR"] = str(tmp_path / "runs")  # its own one-run lock: parallel tests do not queue
     return env
 
 
@@ -79,10 +80,10 @@ def explain(process, run) -> str:
            f"\n--- log.txt\n{log[-6000:]}"
 
 
-def assert_completed(process, run, backend: str, steps: int) -> dict:
-    status = run.read_status() if run.status_path.exists() else {}
-    assert process.returncode == 0 and status.get("state") == "completed", explain(process, run)
-    assert status["backend"] == backend and status["step"] == steps
+def assert_completed(process, run, backend: str, steps: int):
+    status = run.read_status()
+    assert process.returncode == 0 and status.state == "completed", explain(process, run)
+    assert status.backend == backend and status.step == steps
     events = run.read_events()
     assert [e["step"] for e in events] == list(range(1, steps + 1))
     for event in events:
@@ -214,8 +215,8 @@ def test_out_of_memory_fails_with_advice(tmp_path, model_dir):
            "from engine.cli import main; sys.exit(main(sys.argv[1:]))")
     process, run = train_run(tmp_path, model_dir, model={"backend": "hf"}, prefix=(sys.executable, "-c", cap))
     status = run.read_status()
-    assert process.returncode == 1 and status["state"] == "failed", explain(process, run)
-    assert status["error"] == OOM_ADVICE
+    assert process.returncode == 1 and status.state == "failed", explain(process, run)
+    assert status.error == OOM_ADVICE
     assert "OutOfMemoryError" in run.log_path.read_text()  # the traceback stays in the log
     assert json.loads(run.status_path.read_text())["finished"] is not None
 

@@ -65,8 +65,7 @@ def test_probe_with_hf_generate_on_the_gpu(tmp_path, random_model):
 
 
 def assert_checked(process, run, steps: int) -> None:
-    status = run.read_status() if run.status_path.exists() else {}
-    assert process.returncode == 0 and status.get("state") == "completed", explain(process, run)
+    assert process.returncode == 0 and run.read_status().state == "completed", explain(process, run)
     events = run.read_events()
     assert [e["step"] for e in events] == list(range(1, steps + 1))
     for event in events:

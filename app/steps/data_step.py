@@ -11,7 +11,6 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-import regex
 
 from engine import settings
 from engine.config import ConfigError, build_config
@@ -22,6 +21,7 @@ from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
 from app.form_widgets import setting_component
 from app.uploads import MAX_UPLOAD_TEXT, UploadError, store_upload
+from app.web_paths import web_data_path
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 200
@@ -86,20 +86,22 @@ def preview_data(form: FormValues) -> DataPreview:
     """Everything the data step shows for the current form. Errors come back as sentences, never raised."""
     empty = pd.DataFrame()
     try:
-        table = read_table(form.data_path)
+        path = web_data_path(form.data_path)  # the web reads only its uploads and the bundled sample
+        table = read_table(path)
     except ConfigError as error:
         return DataPreview([], empty, "", sentence(error.problems[0].message), "")
     columns = list(table.column_names)
     pattern, pattern_error = None, ""
-    try:
-        pattern = gold_pattern(form.answer_pattern)
-    except regex.error as error:
-        pattern_error = strings.DATA_BAD_PATTERN.format(error=error)
     head = table.select(range(min(PREVIEW_ROWS, len(table))))
     frame = pd.DataFrame({name: [_cell(v) for v in head[name]] for name in columns})
-    if form.answer_column in columns:
-        frame[strings.DATA_GOLD_COLUMN] = [_cell(extract_gold(v, pattern)) for v in head[form.answer_column]]
+    try:
+        pattern = gold_pattern(form.answer_pattern)
+        if form.answer_column in columns:
+            frame[strings.DATA_GOLD_COLUMN] = [_cell(extract_gold(v, pattern)) for v in head[form.answer_column]]
+    except ConfigError as error:  # does not compile, or backtracks catastrophically on these answers
+        pattern_error = sentence(error.problems[0].message)
     raw = form_to_raw(form)
+    raw["data"]["path"] = path
     if pattern_error:
         raw["data"]["answer_pattern"] = None
     # The data section, and one valid answer_match reward if there is one (it makes gold answers required);
@@ -190,9 +192,12 @@ def build(form: FormValues) -> DataStep:
 
 
 def stored_upload(temporary: str | None) -> tuple[str | None, str]:
-    """(the stored path, a message) for a file Gradio received; (None, the reason) when it cannot be used."""
+    """(the stored path, a message) for a file Gradio received; (None, the reason) when it cannot be used. Only a
+    file in Gradio's own upload folder is taken: an event's input can name any path, and this one copies it."""
     if not temporary:
         return None, ""
+    if not received_upload(temporary):
+        return None, f"✗ {strings.DATA_UPLOAD_NOT_UPLOADED}"
     try:
         stored = store_upload(temporary, Path(temporary).name)
     except UploadError as error:
@@ -200,3 +205,15 @@ def stored_upload(temporary: str | None) -> tuple[str | None, str]:
     except OSError as error:
         return None, f"✗ {sentence(f'the upload could not be stored: {error.strerror or error}')}"
     return str(stored), strings.DATA_UPLOAD_STORED.format(name=Path(temporary).name)
+
+
+def received_upload(path: str) -> bool:
+    """True for a regular file inside Gradio's upload folder (where its upload route puts what a browser sends)."""
+    from gradio.utils import get_upload_folder
+
+    try:
+        folder = Path(get_upload_folder()).resolve()
+        file = Path(path).resolve()
+        return folder in file.parents and file.is_file()
+    except (OSError, ValueError, RuntimeError):
+        return False

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from engine import settings
-from engine.run_folder import RunFolder, list_runs
+from engine.run_folder import RunFolder, list_runs, run_by_id
 
 from app import file_cache, run_view, runner, strings
 
@@ -90,10 +90,8 @@ def build() -> ResultsStep:
 
 
 def picked_run(run_id: str | None) -> RunFolder | None:
-    if not run_id:
-        return None
-    run = RunFolder(settings.runs_dir() / run_id)
-    return run if run.config_path.is_file() else None
+    """The run named by a run id from the page: a folder directly in the runs folder, never a path."""
+    return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
 def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | None:
@@ -112,8 +110,10 @@ def eval_text(run: RunFolder) -> str:
         return busy
     try:
         return run_view.eval_markdown(json.loads(run.eval_path.read_text(encoding="utf-8")))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except FileNotFoundError:
         return strings.EVAL_NONE
+    except (OSError, ValueError, RecursionError):  # not UTF-8, not JSON, a folder
+        return strings.EVAL_UNREADABLE
 
 
 def export_text(run: RunFolder) -> str:
@@ -121,16 +121,11 @@ def export_text(run: RunFolder) -> str:
     if busy:
         return busy
     lines = []
-    if adapter_zip_path(run):
-        lines.append(strings.EXPORT_DONE.format(zip=adapter_zip_path(run)))
-    if (run.path / "merged" / "config.json").is_file():
-        lines.append(strings.EXPORT_MERGED.format(folder=run.path / "merged"))
+    if run.has_adapter_zip:
+        lines.append(strings.EXPORT_DONE.format(zip=run.adapter_zip))
+    if run.has_merged_model:
+        lines.append(strings.EXPORT_MERGED.format(folder=run.merged_dir))
     return "  \n".join(lines)
-
-
-def adapter_zip_path(run: RunFolder) -> str | None:
-    path = run.path / f"{run.id}-adapter.zip"
-    return str(path) if path.is_file() else None
 
 
 def run_details(step: ResultsStep, run_id: str | None) -> dict:
@@ -139,7 +134,7 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
                 step.download_adapter: gr.update(visible=False), step.download_config: gr.update(visible=False)}
-    zip_path = adapter_zip_path(run)
+    zip_path = str(run.adapter_zip) if run.has_adapter_zip else None
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
             step.download_adapter: gr.update(value=zip_path, visible=zip_path is not None),
             step.download_config: gr.update(value=str(run.config_path), visible=True)}

@@ -17,6 +17,7 @@ from app.form_state import (NUMBER_WIDGETS, PROMPT_SETTINGS, FormValues, RewardR
                             reward_field_help, row_fields, starter_for_kind)
 from app.form_widgets import MAX_REWARDS, RewardSlot, setting_component
 from app.reward_preview import Preview
+from app.web_paths import web_data_path
 from app.steps.data_step import read_table
 
 
@@ -132,8 +133,8 @@ def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> d
     if generated_row is not None and generated_row[0] == data_path:
         return generated_row[1]
     try:
-        table = read_table(data_path)
-    except ConfigError:
+        table = read_table(web_data_path(data_path))  # the web reads only its uploads and the bundled samples
+    except ConfigError:  # PathRefused included
         return {}
     return dict(table[0]) if len(table) else {}
 

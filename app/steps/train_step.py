@@ -12,7 +12,7 @@ import gradio as gr
 from engine import gpu, settings
 from engine.checks import CheckReport, check_config
 from engine.config import ConfigError, RunConfig, load_config
-from engine.run_folder import ACTIVE_STATES, RunFolder
+from engine.run_folder import ACTIVE_STATES, RunFolder, run_by_id
 
 from app import file_cache, machine, run_view, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
@@ -57,10 +57,8 @@ def check_form(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
 # The live view
 
 def run_folder(run_id: str | None) -> RunFolder | None:
-    if not run_id:
-        return None
-    run = RunFolder(settings.runs_dir() / run_id)
-    return run if run.path.is_dir() else None
+    """The attached run: a folder directly in the runs folder, never a path."""
+    return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
 def _run_config(run: RunFolder) -> RunConfig | None:
@@ -175,7 +173,7 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     active = status.state in ACTIVE_STATES
     live = None
     if active and machine.has_gpu():
-        live = gpu.vram_reading(run.read_status().get("pid"))
+        live = gpu.vram_reading(run.read_status().pid)
     updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
                step.header: status.header, step.state: status.state_text, step.step: status.step_text,
                step.times: status.times_text,
