@@ -24,15 +24,17 @@ PROMPT = [{"role": "user", "content": "There are 3 boxes with 4 apples each. How
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> RunFolder:
-    """3 real GRPO steps on the tiny model, a checkpoint after each (for --checkpoint best). The random model never
-    answers right, so a length reward (which differs within a group) gives GRPO something to learn from, and a high
-    learning rate makes the adapter change the model visibly."""
+    """3 real GRPO steps on the tiny model, a checkpoint after each. The random model never answers right, so a length
+    reward (which differs within a group) gives GRPO something to learn from, and a high learning rate makes the
+    adapter change the model visibly. No held-out checks: without a best.json, "best" is the last adapter, which the
+    tests compare with (the best-checkpoint test marks one itself)."""
     run = RunFolder(tmp_path_factory.mktemp("export") / "tiny-run")
     rewards = ("rewards=[{name: correct, kind: answer_match, pattern: '{answer_open}(.*?){answer_close}', reward: 2.0, "
                "penalty: -1.0}, {name: length, kind: length, target: 40}]")
     result = run_engine("train", QUICKSTART, "--run-dir", run.path, "--set", "train.max_steps=3", "--set", rewards,
                         "--set", "train.save_steps=1", "--set", "train.learning_rate=0.01",
-                        "--set", "train.max_grad_norm=1.0", "--set", "train.warmup_ratio=0")
+                        "--set", "train.max_grad_norm=1.0", "--set", "train.warmup_ratio=0",
+                        "--set", "train.eval_limit=0")
     assert result.returncode == 0, result.stdout + result.stderr
     return run
 
