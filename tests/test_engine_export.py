@@ -141,7 +141,8 @@ def smollm2_run(tmp_path_factory) -> RunFolder:
     from transformers import AutoModelForCausalLM
 
     from engine.data import start_answers_with_prefix
-    from engine.model_loading import LORA_TARGETS, load_tokenizer, resolve_model_path
+    from engine.backends.hf import LORA_TARGETS
+    from engine.model_loading import load_tokenizer, resolve_model_path
 
     run = RunFolder(tmp_path_factory.mktemp("export") / "smollm2-run")
     run.path.mkdir()
@@ -374,7 +375,7 @@ def test_best_checkpoint_merged_download_and_sizes(trained_run, tmp_path):
     assert download.path.name == f"{trained_run.id}-merged.zip" and download.size == download.path.stat().st_size
     assert download.human_size.endswith("KB")
     labels = {d.path.name: d for d in available_downloads(trained_run)}
-    assert f"{trained_run.id}-merged.zip" in labels and f"{trained_run.id}-checkpoint-2-adapter.zip" in labels
+    assert f"{trained_run.id}-merged.zip" in labels and f"{trained_run.id}-adapter.zip" in labels
     assert human_size(0) == "0 bytes" and human_size(1536) == "1.5 KB" and human_size(5 * 1024 ** 3) == "5.0 GB"
 
 

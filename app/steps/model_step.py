@@ -4,7 +4,6 @@ local folder, validated as it is typed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -13,7 +12,7 @@ from engine import builtin_models, gpu
 from engine.backends import backend_for, plan_run
 from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
 from engine.config import ModelConfig, RunConfig
-from engine.model_loading import model_problems
+from engine.model_loading import local_model_folder, model_problems
 from engine.model_shape import model_shape, size_from_name
 from engine.vram_estimate import estimate_peak_gib
 
@@ -40,7 +39,7 @@ def model_billions(name: str) -> float | None:
 
 
 def _is_local(name: str) -> bool:
-    return Path(name).expanduser().is_dir()
+    return local_model_folder(name) is not None
 
 
 def size_text(billions: float | None) -> str:

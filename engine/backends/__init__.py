@@ -13,7 +13,6 @@ backend is one module with a `BACKEND` object, listed in BACKENDS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.backends import hf, unsloth
 from engine.backends.base import ROLLOUT_LABELS, Backend
@@ -55,12 +54,14 @@ def backend_for(config: RunConfig, cuda: bool) -> Backend:
     first): the model's config.json where it is a local folder or in the HF cache, else its size in the name, and
     the card's size from NVML. `check`, the app and the training process all decide through this."""
     from engine import gpu
+    from engine.model_loading import local_model_folder
     from engine.model_shape import model_shape
 
     name = config.model.name
-    local = name if Path(name).expanduser().is_dir() else None
+    local = local_model_folder(name)
     info = gpu.gpu_info()
-    return choose_backend(config, cuda, model_shape(name, local), info.total_gib if info else None)
+    return choose_backend(config, cuda, model_shape(name, str(local) if local else None),
+                          info.total_gib if info else None)
 
 
 def choose_rollout(model: ModelConfig, cuda: bool) -> str:
