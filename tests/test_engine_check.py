@@ -147,26 +147,16 @@ def test_old_run_configs_with_fast_inference_still_load():
     assert build_config({"model": {"fast_inference": None}}).model.rollout == "auto"
 
 
-def test_auto_takes_the_faster_path_that_fits(monkeypatch):
-    """Where Unsloth and vLLM are both there (pretended here: this machine has neither), auto takes TRL's colocate
-    path (hf + vLLM, faster per step on the H200) when its estimate fits in 60% of the card, Unsloth when memory is
-    tight or only Unsloth can do what is asked; without a GPU it is always hf."""
+def test_auto_takes_unsloth_where_it_can(monkeypatch):
+    """Where Unsloth is there (pretended here: this machine has none), auto takes it on a GPU; without a GPU, or
+    with the backend named, it is what is asked for."""
     from engine import backends
     from engine.config import build_config
-    from engine.model_shape import ModelShape
 
     monkeypatch.setattr(backends.unsloth.UnslothBackend, "usable", lambda self, cuda: cuda)
-    monkeypatch.setattr(backends, "installed", lambda module: True)
-    shape = ModelShape.from_size(1.5)
 
-    def chosen(gpu_gib, **model):
-        config = build_config({"preset": "reasoning", "model": {"max_seq_length": 1536, **model},
-                               "train": {"batch_size": 64, "max_completion_length": 1024}})
-        return backends.choose_backend(config, gpu_gib is not None, shape, gpu_gib).name
+    def chosen(cuda: bool, **model) -> str:
+        return backends.backend_for(build_config({"preset": "reasoning", "model": model}), cuda).name
 
-    assert chosen(140.0) == "hf"  # an H200: the whole run fits easily
-    assert chosen(24.0) == "unsloth"  # a 24 GB card: only Unsloth's shared weights leave room
-    assert chosen(140.0, load_in_4bit=True) == "unsloth" and chosen(140.0, vllm_standby=True) == "unsloth"
-    assert chosen(140.0, rollout="hf") == "unsloth"  # without vLLM, Unsloth's generate is the faster one
-    assert chosen(140.0, backend="unsloth") == "unsloth" and chosen(24.0, backend="hf") == "hf"  # asked for
-    assert chosen(None) == "hf"  # no GPU
+    assert chosen(True) == "unsloth" and chosen(False) == "hf"
+    assert chosen(True, backend="hf") == "hf" and chosen(False, backend="unsloth") == "unsloth"
