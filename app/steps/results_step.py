@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 
 from engine import settings
 from engine.config import ConfigError, load_config
+from engine.export import available_downloads
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
 from app import chat, file_cache, run_view, runner, strings
@@ -126,15 +128,21 @@ def eval_text(run: RunFolder) -> str:
         return strings.EVAL_UNREADABLE
 
 
+def newest_adapter_zip(run: RunFolder) -> Path | None:
+    """The adapter zip `engine export` made last (<id>-adapter.zip, or <id>-checkpoint-N-adapter.zip for the best
+    checkpoint), as engine.export lists the downloads."""
+    zips = [d.path for d in available_downloads(run) if d.path.name.endswith("-adapter.zip")]
+    return max(zips, key=lambda path: path.stat().st_mtime_ns) if zips else None
+
+
 def export_text(run: RunFolder) -> str:
     busy = _job_text(run, "export", strings.EXPORT_RUNNING, strings.EXPORT_FAILED)
     if busy:
         return busy
-    lines = []
-    if run.has_adapter_zip:
-        lines.append(strings.EXPORT_DONE.format(zip=run.adapter_zip))
-    if run.has_merged_model:
-        lines.append(strings.EXPORT_MERGED.format(folder=run.merged_dir))
+    lines = [strings.EXPORT_DOWNLOAD.format(label=d.label[:1].upper() + d.label[1:], name=d.path.name,
+                                            size=d.human_size) for d in available_downloads(run)]
+    lines += [strings.EXPORT_MERGED.format(folder=folder) for folder in sorted(run.path.glob("merged*"))
+              if (folder / "config.json").is_file()]
     return "  \n".join(lines)
 
 
@@ -144,9 +152,9 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
                 step.download_adapter: gr.update(visible=False), step.download_config: gr.update(visible=False)}
-    zip_path = str(run.adapter_zip) if run.has_adapter_zip else None
+    zip_path = newest_adapter_zip(run)
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
-            step.download_adapter: gr.update(value=zip_path, visible=zip_path is not None),
+            step.download_adapter: gr.update(value=str(zip_path) if zip_path else None, visible=zip_path is not None),
             step.download_config: gr.update(value=str(run.config_path), visible=True)}
 
 
