@@ -202,7 +202,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     assert run_id in page.locator("#runs-table").inner_text()
     assert page.locator("#run-pick input").input_value() == run_id  # the newest run is the picked one
     page.locator("#export-zip").click()
-    wait_text(page, "#export-result", "Adapter zip", timeout=TRAIN_WAIT_MS)
+    wait_text(page, "#export-result", "Adapter (zip)", timeout=TRAIN_WAIT_MS)
     page.locator("#download-adapter").wait_for(state="visible")
     with page.expect_download() as download:
         page.locator("#download-adapter").click()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -14,12 +15,13 @@ import pandas as pd
 
 from engine import settings
 from engine.config import ConfigError, build_config
-from engine.data import (ANSWER_NAMES, PROMPT_NAMES, extract_gold, gold_pattern, guess_column, load_table,
-                         prepare_data)
+from engine.data import ANSWER_NAMES, PROMPT_NAMES, extract_gold, gold_pattern, guess_column, load_table, prepare_data
 
 from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
 from app.form_widgets import setting_component
+from app.safe import guarded
+from app.steps.page import Page, wire_next
 from app.uploads import MAX_UPLOAD_TEXT, UploadError, store_upload
 from app.web_paths import web_data_path
 
@@ -135,6 +137,7 @@ def preview_update(frame: pd.DataFrame) -> dict:
 
 @dataclass
 class DataStep:
+    tab: gr.Tab
     upload: gr.File
     use_sample: gr.Button
     use_code_sample: gr.Button
@@ -153,42 +156,110 @@ class DataStep:
 
 
 def build(form: FormValues) -> DataStep:
-    gr.Markdown(strings.DATA_INTRO.format(limit=MAX_UPLOAD_TEXT))
-    initial = preview_data(form)
-    answer_choices = [strings.DATA_NO_ANSWER] + initial.columns
-    with gr.Row():
-        with gr.Column(scale=2):
-            upload = gr.File(label=strings.DATA_UPLOAD_LABEL.format(limit=MAX_UPLOAD_TEXT),
-                             file_types=[".jsonl", ".json", ".csv", ".parquet"], elem_id="data-upload", height=120)
-        with gr.Column(scale=3):
-            path = gr.Textbox(form.data_path, label=strings.DATA_PATH_LABEL, info=strings.DATA_PATH_INFO,
-                              elem_id="data-path")
-            with gr.Row():
-                use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
-                use_code_sample = gr.Button(strings.DATA_CODE_SAMPLE_BUTTON, size="sm", elem_id="data-use-code-sample")
-            message = gr.Markdown("", elem_id="data-message")
-    error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
-    with gr.Row():
-        prompt_column = gr.Dropdown(initial.columns, value=form.prompt_column if form.prompt_column in
-                                    initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
-                                    info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column")
-        answer_column = gr.Dropdown(answer_choices, value=form.answer_column if form.answer_column in
-                                    initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
-                                    info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column")
-        with gr.Column():
-            answer_pattern = gr.Textbox(form.answer_pattern, label=strings.DATA_PATTERN_LABEL,
-                                        info=strings.DATA_PATTERN_INFO, elem_id="data-answer-pattern")
-            pattern_error = gr.Markdown(initial.pattern_error, elem_id="data-pattern-error",
-                                        elem_classes=["gs-error"])
-    summary = gr.Markdown(initial.summary, elem_id="data-summary")
-    preview = gr.Dataframe(initial.frame, label=strings.DATA_PREVIEW_LABEL, interactive=False, wrap=True,
-                           max_height=360, elem_id="data-preview", column_widths=preview_widths(initial.frame))
-    with gr.Accordion(strings.DATA_SETTINGS_LABEL, open=False):
+    with gr.Tab(strings.TAB_DATA, id="data", elem_id="tab-data") as tab:
+        gr.Markdown(strings.DATA_INTRO.format(limit=MAX_UPLOAD_TEXT))
+        initial = preview_data(form)
+        answer_choices = [strings.DATA_NO_ANSWER] + initial.columns
         with gr.Row():
-            settings_widgets = {key: setting_component(key, form.settings.get(key)) for key in DATA_SETTINGS}
-    next_button = gr.Button(strings.NEXT, elem_id="data-next", size="sm", elem_classes=["gs-next"])
-    return DataStep(upload, use_sample, use_code_sample, message, path, prompt_column, answer_column, answer_pattern,
-                    pattern_error, summary, error, preview, settings_widgets, next_button, gr.State(form.data_path))
+            with gr.Column(scale=2):
+                upload = gr.File(label=strings.DATA_UPLOAD_LABEL.format(limit=MAX_UPLOAD_TEXT),
+                                 file_types=[".jsonl", ".json", ".csv", ".parquet"], elem_id="data-upload",
+                                 height=120)
+            with gr.Column(scale=3):
+                path = gr.Textbox(form.data_path, label=strings.DATA_PATH_LABEL, info=strings.DATA_PATH_INFO,
+                                  elem_id="data-path")
+                with gr.Row():
+                    use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
+                    use_code_sample = gr.Button(strings.DATA_CODE_SAMPLE_BUTTON, size="sm",
+                                                elem_id="data-use-code-sample")
+                message = gr.Markdown("", elem_id="data-message")
+        error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
+        with gr.Row():
+            prompt_column = gr.Dropdown(initial.columns, value=form.prompt_column if form.prompt_column in
+                                        initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
+                                        info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column")
+            answer_column = gr.Dropdown(answer_choices, value=form.answer_column if form.answer_column in
+                                        initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
+                                        info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column")
+            with gr.Column():
+                answer_pattern = gr.Textbox(form.answer_pattern, label=strings.DATA_PATTERN_LABEL,
+                                            info=strings.DATA_PATTERN_INFO, elem_id="data-answer-pattern")
+                pattern_error = gr.Markdown(initial.pattern_error, elem_id="data-pattern-error",
+                                            elem_classes=["gs-error"])
+        summary = gr.Markdown(initial.summary, elem_id="data-summary")
+        preview = gr.Dataframe(initial.frame, label=strings.DATA_PREVIEW_LABEL, interactive=False, wrap=True,
+                               max_height=360, elem_id="data-preview", column_widths=preview_widths(initial.frame))
+        with gr.Accordion(strings.DATA_SETTINGS_LABEL, open=False):
+            with gr.Row():
+                settings_widgets = {key: setting_component(key, form.settings.get(key)) for key in DATA_SETTINGS}
+        next_button = gr.Button(strings.NEXT, elem_id="data-next", size="sm", elem_classes=["gs-next"])
+        shown_path = gr.State(form.data_path)  # inside the tab: a Tabs container takes only tabs as children
+    return DataStep(tab, upload, use_sample, use_code_sample, message, path, prompt_column, answer_column,
+                    answer_pattern, pattern_error, summary, error, preview, settings_widgets, next_button, shown_path)
+
+
+def refresh_updates(page: Page, values: dict) -> dict:
+    """The preview for the current settings; for a file other than the one shown, fresh column guesses."""
+    step = page.data
+    current = page.form.read(values)
+    guess = current.data_path != values[step.shown_path]
+    shown = preview_data(current)
+    updates = {step.preview: preview_update(shown.frame), step.summary: shown.summary,
+               step.error: f"✗ {shown.error}" if shown.error else "",
+               step.pattern_error: f"✗ {shown.pattern_error}" if shown.pattern_error else ""}
+    columns = shown.columns
+    if columns:
+        updates[step.shown_path] = current.data_path
+        prompt, answer = current.prompt_column, current.answer_column
+        if guess or prompt not in columns or (answer is not None and answer not in columns):
+            prompt, answer = guess_columns(columns)
+        updates[step.prompt_column] = gr.update(choices=columns, value=prompt)
+        updates[step.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER] + columns,
+                                                value=answer or strings.DATA_NO_ANSWER)
+        if guess and (prompt, answer) != (current.prompt_column, current.answer_column):
+            # The preview above used the old columns; show it for the new ones.
+            current.prompt_column, current.answer_column = prompt, answer
+            shown = preview_data(current)
+            updates |= {step.preview: preview_update(shown.frame), step.summary: shown.summary,
+                        step.error: f"✗ {shown.error}" if shown.error else ""}
+    return updates
+
+
+def refresh_inputs(page: Page) -> set:
+    return page.form.value_components() | {page.data.shown_path}
+
+
+def refresh_outputs(step: DataStep) -> list:
+    return [step.preview, step.summary, step.error, step.pattern_error, step.prompt_column, step.answer_column,
+            step.shown_path]
+
+
+def wire(page: Page) -> None:
+    step = page.data
+    wire_next(step.next, page.tabs, "rewards")
+    outputs = refresh_outputs(step)
+    inputs = refresh_inputs(page)
+    refresh = guarded(lambda values: refresh_updates(page, values))
+
+    @guarded
+    def uploaded(temporary: str | None) -> dict:
+        stored, message = stored_upload(temporary)
+        if stored is None:
+            return {step.message: message, step.upload: None}
+        return {step.path: stored, step.message: message}
+
+    def use_sample(path: str) -> dict:
+        return {step.path: path, step.upload: None, step.message: ""}
+
+    step.upload.upload(uploaded, inputs=step.upload, outputs=[step.path, step.message, step.upload],
+                       show_progress="minimal").then(refresh, inputs=inputs, outputs=outputs)
+    for button, path in ((step.use_sample, sample_path()), (step.use_code_sample, code_sample_path())):
+        button.click(guarded(partial(use_sample, path)), outputs=[step.path, step.upload, step.message]).then(
+            refresh, inputs=inputs, outputs=outputs)
+    gr.on([step.path.submit, step.path.blur], refresh, inputs=inputs, outputs=outputs)
+    gr.on([step.prompt_column.change, step.answer_column.change, step.answer_pattern.change]
+          + [c.change for c in step.settings.values()], refresh, inputs=inputs, outputs=outputs,
+          show_progress="hidden", trigger_mode="always_last")
 
 
 def stored_upload(temporary: str | None) -> tuple[str | None, str]:

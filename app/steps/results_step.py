@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import gradio as gr
 
 from engine import settings
+from engine.config import ConfigError, load_config
+from engine.export import available_downloads
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
-from app import file_cache, run_view, runner, strings
+from app import chat, file_cache, run_view, runner, strings
+from app.form_state import config_to_form, problem_sentence, web_kind_problem
+from app.safe import guarded
+from app.steps import data_step
+from app.steps.page import Page
+from app.web_paths import web_data_path
 
 RUNS_TICK_S = 3.0
 EVAL_DEFAULT_LIMIT = 20
@@ -19,6 +28,7 @@ EVAL_DEFAULT_LIMIT = 20
 
 @dataclass
 class ResultsStep:
+    tab: gr.Tab
     runs: gr.Dataframe
     pick: gr.Dropdown
     attach: gr.Button
@@ -47,44 +57,46 @@ def runs_overview() -> tuple:
 
 
 def build() -> ResultsStep:
-    gr.Markdown(strings.RESULTS_INTRO)
-    frame, ids = runs_overview()
-    runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
-    with gr.Row():
-        pick = gr.Dropdown(ids, value=ids[0] if ids else None, label=strings.RUN_PICK, elem_id="run-pick", scale=2)
-        with gr.Column(scale=3, elem_classes=["gs-button-row"]):
-            with gr.Row():
-                attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
-                resume = gr.Button(strings.RUN_RESUME, size="sm", elem_id="run-resume")
-                use_settings = gr.Button(strings.RUN_USE_SETTINGS, size="sm", elem_id="run-use-settings")
-    message = gr.Markdown("", elem_id="results-message")
-    with gr.Row():
-        with gr.Column():
-            gr.Markdown(strings.EVAL_HEADING)
-            eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=0, minimum=0,
-                                   elem_id="eval-limit")
-            eval_button = gr.Button(strings.EVAL_BUTTON, size="sm", variant="primary", elem_id="eval-button")
-            eval_result = gr.Markdown(strings.EVAL_NONE, elem_id="eval-result")
-        with gr.Column():
-            gr.Markdown(strings.EXPORT_HEADING)
-            with gr.Row():
-                export_zip = gr.Button(strings.EXPORT_ZIP, size="sm", elem_id="export-zip")
-                export_merge = gr.Button(strings.EXPORT_MERGE, size="sm", elem_id="export-merge")
-            export_result = gr.Markdown("", elem_id="export-result")
-            with gr.Row():
-                download_adapter = gr.DownloadButton(strings.DOWNLOAD_ADAPTER, visible=False, size="sm",
-                                                     elem_id="download-adapter")
-                download_config = gr.DownloadButton(strings.DOWNLOAD_CONFIG, visible=False, size="sm",
-                                                    elem_id="download-config")
-    gr.Markdown(strings.CHAT_HEADING)
-    chat_prompt = gr.Textbox(label=strings.CHAT_PROMPT, lines=2, elem_id="chat-prompt")
-    chat_button = gr.Button(strings.CHAT_BUTTON, size="sm", variant="primary", elem_id="chat-button",
-                            elem_classes=["gs-next"])
-    with gr.Row():
-        chat_base = gr.Textbox(label=strings.CHAT_BASE, lines=8, interactive=False, elem_id="chat-base")
-        chat_tuned = gr.Textbox(label=strings.CHAT_TUNED, lines=8, interactive=False, elem_id="chat-tuned")
-    timer = gr.Timer(RUNS_TICK_S)
-    return ResultsStep(runs, pick, attach, resume, use_settings, message, eval_limit, eval_button, eval_result,
+    with gr.Tab(strings.TAB_RESULTS, id="results", elem_id="tab-results") as tab:
+        gr.Markdown(strings.RESULTS_INTRO)
+        frame, ids = runs_overview()
+        runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
+        with gr.Row():
+            pick = gr.Dropdown(ids, value=ids[0] if ids else None, label=strings.RUN_PICK, elem_id="run-pick",
+                               scale=2)
+            with gr.Column(scale=3, elem_classes=["gs-button-row"]):
+                with gr.Row():
+                    attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
+                    resume = gr.Button(strings.RUN_RESUME, size="sm", elem_id="run-resume")
+                    use_settings = gr.Button(strings.RUN_USE_SETTINGS, size="sm", elem_id="run-use-settings")
+        message = gr.Markdown("", elem_id="results-message")
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown(strings.EVAL_HEADING)
+                eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=0, minimum=0,
+                                       elem_id="eval-limit")
+                eval_button = gr.Button(strings.EVAL_BUTTON, size="sm", variant="primary", elem_id="eval-button")
+                eval_result = gr.Markdown(strings.EVAL_NONE, elem_id="eval-result")
+            with gr.Column():
+                gr.Markdown(strings.EXPORT_HEADING)
+                with gr.Row():
+                    export_zip = gr.Button(strings.EXPORT_ZIP, size="sm", elem_id="export-zip")
+                    export_merge = gr.Button(strings.EXPORT_MERGE, size="sm", elem_id="export-merge")
+                export_result = gr.Markdown("", elem_id="export-result")
+                with gr.Row():
+                    download_adapter = gr.DownloadButton(strings.DOWNLOAD_ADAPTER, visible=False, size="sm",
+                                                         elem_id="download-adapter")
+                    download_config = gr.DownloadButton(strings.DOWNLOAD_CONFIG, visible=False, size="sm",
+                                                        elem_id="download-config")
+        gr.Markdown(strings.CHAT_HEADING)
+        chat_prompt = gr.Textbox(label=strings.CHAT_PROMPT, lines=2, elem_id="chat-prompt")
+        chat_button = gr.Button(strings.CHAT_BUTTON, size="sm", variant="primary", elem_id="chat-button",
+                                elem_classes=["gs-next"])
+        with gr.Row():
+            chat_base = gr.Textbox(label=strings.CHAT_BASE, lines=8, interactive=False, elem_id="chat-base")
+            chat_tuned = gr.Textbox(label=strings.CHAT_TUNED, lines=8, interactive=False, elem_id="chat-tuned")
+        timer = gr.Timer(RUNS_TICK_S)
+    return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, eval_limit, eval_button, eval_result,
                        chat_prompt, chat_button, chat_base, chat_tuned, export_zip, export_merge, export_result,
                        download_adapter, download_config, timer)
 
@@ -116,15 +128,21 @@ def eval_text(run: RunFolder) -> str:
         return strings.EVAL_UNREADABLE
 
 
+def newest_adapter_zip(run: RunFolder) -> Path | None:
+    """The adapter zip `engine export` made last (<id>-adapter.zip, or <id>-checkpoint-N-adapter.zip for the best
+    checkpoint), as engine.export lists the downloads."""
+    zips = [d.path for d in available_downloads(run) if d.path.name.endswith("-adapter.zip")]
+    return max(zips, key=lambda path: path.stat().st_mtime_ns) if zips else None
+
+
 def export_text(run: RunFolder) -> str:
     busy = _job_text(run, "export", strings.EXPORT_RUNNING, strings.EXPORT_FAILED)
     if busy:
         return busy
-    lines = []
-    if run.has_adapter_zip:
-        lines.append(strings.EXPORT_DONE.format(zip=run.adapter_zip))
-    if run.has_merged_model:
-        lines.append(strings.EXPORT_MERGED.format(folder=run.merged_dir))
+    lines = [strings.EXPORT_DOWNLOAD.format(label=d.label[:1].upper() + d.label[1:], name=d.path.name,
+                                            size=d.human_size) for d in available_downloads(run)]
+    lines += [strings.EXPORT_MERGED.format(folder=folder) for folder in sorted(run.path.glob("merged*"))
+              if (folder / "config.json").is_file()]
     return "  \n".join(lines)
 
 
@@ -134,11 +152,117 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
                 step.download_adapter: gr.update(visible=False), step.download_config: gr.update(visible=False)}
-    zip_path = str(run.adapter_zip) if run.has_adapter_zip else None
+    zip_path = newest_adapter_zip(run)
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
-            step.download_adapter: gr.update(value=zip_path, visible=zip_path is not None),
+            step.download_adapter: gr.update(value=str(zip_path) if zip_path else None, visible=zip_path is not None),
             step.download_config: gr.update(value=str(run.config_path), visible=True)}
 
 
 def details_outputs(step: ResultsStep) -> list:
     return [step.eval_result, step.export_result, step.download_adapter, step.download_config]
+
+
+def wire(page: Page) -> None:
+    step, form, attached_run, data = page.results, page.form, page.attached_run, page.data
+    known_ids = gr.State(None)
+    details = guarded(partial(run_details, step))
+
+    @guarded
+    def refresh(picked: str | None, known: list | None) -> dict:
+        frame, ids = runs_overview()
+        updates = {step.runs: frame, known_ids: ids}
+        if ids != known:
+            value = picked if picked in ids else (ids[0] if ids else None)
+            updates[step.pick] = gr.update(choices=ids, value=value)
+            picked = value
+        return updates | details(picked)
+
+    refresh_outputs = [step.runs, known_ids, step.pick] + details_outputs(step)
+    gr.on([step.tab.select, step.timer.tick], refresh, inputs=[step.pick, known_ids], outputs=refresh_outputs,
+          show_progress="hidden")
+    step.pick.change(details, inputs=step.pick, outputs=details_outputs(step), show_progress="hidden")
+
+    def row_picked(event: gr.SelectData):
+        """Clicking a row of the runs table picks that run."""
+        return event.row_value[0] if event.row_value else gr.skip()
+
+    step.runs.select(row_picked, outputs=step.pick, show_progress="hidden")
+
+    def with_run(action):
+        """A button handler on the picked run; a missing run or a refusal is one sentence in the message."""
+        @guarded
+        def handler(run_id: str | None, *rest):
+            run = picked_run(run_id)
+            if run is None:
+                return {step.message: strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED}
+            try:
+                return action(run, *rest)
+            except runner.RunnerError as error:
+                return {step.message: f"✗ {error}"}
+        return handler
+
+    step.attach.click(with_run(lambda run: {attached_run: run.id, page.tabs: gr.Tabs(selected="train"),
+                                            step.message: ""}),
+                      inputs=step.pick, outputs=[attached_run, page.tabs, step.message])
+
+    def resume(run):
+        note = runner.resume(run)
+        message = strings.RUN_RESUMED.format(id=run.id) + (f" {note}" if note else "")
+        return {attached_run: run.id, step.message: message}
+
+    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message])
+
+    def use_settings(run):
+        try:
+            loaded = config_to_form(load_config(run.config_path))
+        except ConfigError as error:
+            return {step.message: "✗ " + " ".join(problem_sentence(p) for p in error.problems)}
+        try:
+            columns = list(data_step.read_table(web_data_path(loaded.data_path)).column_names)
+        except ConfigError:
+            columns = []
+        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
+        left_out = [row.name for row in loaded.rewards if web_kind_problem(row.kind)]
+        if left_out:  # a run made with the CLI may use python rewards; the web form never holds them
+            loaded.rewards = [row for row in loaded.rewards if row.name not in left_out]
+            message += " " + strings.RUN_SETTINGS_LEFT_OUT.format(names=", ".join(left_out))
+        # The columns come with the run's settings: mark its file as the one they belong to (no re-guessing).
+        return form.write(loaded, columns) | {data.shown_path: loaded.data_path, step.message: message}
+
+    step.use_settings.click(with_run(use_settings), inputs=step.pick,
+                            outputs=form.write_outputs() + [data.shown_path, step.message]).then(
+        guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
+        outputs=data_step.refresh_outputs(data))
+
+    def evaluate(run, limit):
+        runner.start_eval(run, int(limit) if limit else None)
+        return {step.message: strings.EVAL_STARTED.format(id=run.id)} | details(run.id)
+
+    step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit],
+                           outputs=[step.message] + details_outputs(step))
+
+    def export(run, merge: bool):
+        runner.start_export(run, merge)
+        return {step.message: ""} | details(run.id)
+
+    for button, merge in ((step.export_zip, False), (step.export_merge, True)):
+        button.click(with_run(partial(export, merge=merge)), inputs=step.pick,
+                     outputs=[step.message] + details_outputs(step))
+
+    @guarded
+    def ask(run_id: str | None, question: str):
+        run = picked_run(run_id)
+        if run is None:
+            raise gr.Error(strings.RUN_NONE_PICKED)
+        if not (question or "").strip():
+            raise gr.Error(strings.CHAT_EMPTY)
+        try:
+            base, tuned = chat.answer_both(run, question.strip())
+        except Exception as error:  # a model that cannot be loaded here (offline hub id, deleted folder, memory)
+            lines = str(error).strip().splitlines()
+            raise gr.Error(strings.CHAT_FAILED.format(error=f"{type(error).__name__}: {lines[0] if lines else ''}"),
+                           print_exception=False) from None
+        return base.strip(), tuned.strip()
+
+    step.chat_button.click(ask, inputs=[step.pick, step.chat_prompt], outputs=[step.chat_base, step.chat_tuned],
+                           concurrency_limit=1)

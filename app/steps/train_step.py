@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -12,10 +13,12 @@ import gradio as gr
 from engine import gpu, settings
 from engine.checks import CheckReport, check_config
 from engine.config import ConfigError, RunConfig, load_config
-from engine.run_folder import ACTIVE_STATES, RunFolder, run_by_id
+from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
 
-from app import file_cache, machine, run_view, strings
+from app import file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
+from app.safe import guarded
+from app.steps.page import Page
 
 TICK_S = 1.5
 
@@ -74,6 +77,7 @@ def files_signature(run: RunFolder) -> tuple:
 
 @dataclass
 class TrainStep:
+    tab: gr.Tab
     summary: gr.Markdown
     facts: gr.Markdown
     check: gr.Button
@@ -117,49 +121,123 @@ def _plot(label: str, y_title: str, elem_id: str) -> gr.LinePlot:
 
 
 def build() -> TrainStep:
-    gr.Markdown(strings.TRAIN_CHECK_HEADING)
-    summary = gr.Markdown(strings.TRAIN_CHECKING, elem_id="train-summary")
-    with gr.Accordion(strings.TRAIN_FACTS, open=False, elem_id="train-facts-box"):
-        facts = gr.Markdown("", elem_id="train-facts")
-    with gr.Row():
-        check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
-        launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
-        stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
-                         min_width=240)
-    message = gr.Markdown("", elem_id="launch-message")
-    no_run = gr.Markdown(strings.TRAIN_NO_RUN, elem_id="no-run")
-    with gr.Column(visible=False, elem_id="live-view") as live:
-        with gr.Group(elem_id="run-view"):
-            header = gr.Markdown("", elem_id="run-header", padding=True)
-            with gr.Row(equal_height=True):
-                state = gr.Markdown("", elem_id="run-state", padding=True)
-                step = gr.Markdown("", elem_id="step-counter", padding=True, elem_classes=["gs-step"])
-                times = gr.Markdown("", elem_id="run-times", padding=True)
-            progress = gr.HTML(run_view.bar_html(0, "", "progress-bar"), elem_id="progress")
-            vram = gr.HTML(run_view.vram_html({}), elem_id="vram")
-            error = gr.Markdown("", elem_id="run-error", elem_classes=["gs-error"], padding=True)
-            log = gr.DownloadButton(strings.TRAIN_LOG_DOWNLOAD, visible=False, size="sm", elem_id="log-download")
-        curves_note = gr.Markdown(strings.CURVES_PENDING, elem_id="curves-note")
-        with gr.Column(visible=False, elem_id="curves") as curves:
-            with gr.Row():
-                reward_plot = _plot(strings.PLOT_REWARD, "reward", "reward-plot")
-                spread_plot = _plot(strings.PLOT_SPREAD, "reward_std", "spread-plot")
-            with gr.Row():
-                length_plot = _plot(strings.PLOT_LENGTH, "tokens", "length-plot")
-                loss_plot = _plot(strings.PLOT_LOSS, "loss", "loss-plot")
-        hints = gr.Markdown("", elem_id="health-hints")
-        samples = gr.Dataframe(run_view.samples_frame([]), label=strings.SAMPLES_LABEL, interactive=False,
-                               wrap=True, max_height=420, elem_id="samples-table")
-    with gr.Accordion(strings.CONFIG_EXPORT_LABEL, open=False, elem_id="config-export"):
-        yaml_button = gr.Button(strings.CONFIG_EXPORT_BUTTON, size="sm", elem_id="config-export-button")
-        yaml = gr.Code("", language="yaml", elem_id="config-yaml", interactive=False)
-        yaml_download = gr.DownloadButton(strings.CONFIG_DOWNLOAD, visible=False, size="sm",
-                                          elem_id="config-download")
-    timer = gr.Timer(TICK_S)
-    signature = gr.State(None)
-    return TrainStep(summary, facts, check, launch, stop, message, no_run, live, header, state, step, times,
+    with gr.Tab(strings.TAB_TRAIN, id="train", elem_id="tab-train") as tab:
+        gr.Markdown(strings.TRAIN_CHECK_HEADING)
+        summary = gr.Markdown(strings.TRAIN_CHECKING, elem_id="train-summary")
+        with gr.Accordion(strings.TRAIN_FACTS, open=False, elem_id="train-facts-box"):
+            facts = gr.Markdown("", elem_id="train-facts")
+        with gr.Row():
+            check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
+            launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
+            stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
+                             min_width=240)
+        message = gr.Markdown("", elem_id="launch-message")
+        no_run = gr.Markdown(strings.TRAIN_NO_RUN, elem_id="no-run")
+        with gr.Column(visible=False, elem_id="live-view") as live:
+            with gr.Group(elem_id="run-view"):
+                header = gr.Markdown("", elem_id="run-header", padding=True)
+                with gr.Row(equal_height=True):
+                    state = gr.Markdown("", elem_id="run-state", padding=True)
+                    step = gr.Markdown("", elem_id="step-counter", padding=True, elem_classes=["gs-step"])
+                    times = gr.Markdown("", elem_id="run-times", padding=True)
+                progress = gr.HTML(run_view.bar_html(0, "", "progress-bar"), elem_id="progress")
+                vram = gr.HTML(run_view.vram_html({}), elem_id="vram")
+                error = gr.Markdown("", elem_id="run-error", elem_classes=["gs-error"], padding=True)
+                log = gr.DownloadButton(strings.TRAIN_LOG_DOWNLOAD, visible=False, size="sm", elem_id="log-download")
+            curves_note = gr.Markdown(strings.CURVES_PENDING, elem_id="curves-note")
+            with gr.Column(visible=False, elem_id="curves") as curves:
+                with gr.Row():
+                    reward_plot = _plot(strings.PLOT_REWARD, "reward", "reward-plot")
+                    spread_plot = _plot(strings.PLOT_SPREAD, "reward_std", "spread-plot")
+                with gr.Row():
+                    length_plot = _plot(strings.PLOT_LENGTH, "tokens", "length-plot")
+                    loss_plot = _plot(strings.PLOT_LOSS, "loss", "loss-plot")
+            hints = gr.Markdown("", elem_id="health-hints")
+            samples = gr.Dataframe(run_view.samples_frame([]), label=strings.SAMPLES_LABEL, interactive=False,
+                                   wrap=True, max_height=420, elem_id="samples-table")
+        with gr.Accordion(strings.CONFIG_EXPORT_LABEL, open=False, elem_id="config-export"):
+            yaml_button = gr.Button(strings.CONFIG_EXPORT_BUTTON, size="sm", elem_id="config-export-button")
+            yaml = gr.Code("", language="yaml", elem_id="config-yaml", interactive=False)
+            yaml_download = gr.DownloadButton(strings.CONFIG_DOWNLOAD, visible=False, size="sm",
+                                              elem_id="config-download")
+        timer = gr.Timer(TICK_S)
+        signature = gr.State(None)
+    return TrainStep(tab, summary, facts, check, launch, stop, message, no_run, live, header, state, step, times,
                      progress, vram, error, log, curves_note, curves, reward_plot, spread_plot, length_plot,
                      loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer, signature)
+
+
+def attach_on_load() -> str | None:
+    """After a page load or an app restart: show the run in progress, else the newest one."""
+    active = runner.active_run()
+    if active is not None:
+        return active.id
+    runs = list_runs(settings.runs_dir())
+    return runs[0].id if runs else None
+
+
+def wire(page: Page) -> None:
+    step, form, attached_run = page.train, page.form, page.attached_run
+    inputs = form.value_components()
+    summary_outputs = [step.summary, step.facts]
+
+    @guarded
+    def check(values: dict) -> list:
+        summary = check_form(form.read(values))[1]
+        return [summary.verdict, summary.facts]
+
+    step.tab.select(lambda: strings.TRAIN_CHECKING, outputs=step.summary, show_progress="hidden").then(
+        check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
+    step.check.click(check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
+
+    @guarded
+    def launch(values: dict) -> dict:
+        config, summary = check_form(form.read(values))
+        shown = {step.summary: summary.verdict, step.facts: summary.facts}
+        if config is None:
+            gr.Warning(strings.TRAIN_NOT_READY.replace("*", ""))
+            return shown | {step.message: ""}
+        try:
+            run = runner.launch(config)
+        except runner.RunnerError as error:
+            gr.Warning(str(error))
+            return shown | {step.message: f"✗ {error}"}
+        return shown | {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
+
+    step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
+                      concurrency_limit=1)
+
+    @guarded
+    def stop(run_id: str | None) -> str:
+        run = run_folder(run_id)
+        if run is None:
+            return ""
+        try:
+            runner.stop(run)
+        except runner.RunnerError as error:
+            return f"✗ {error}"
+        return strings.TRAIN_STOP_REQUESTED.format(id=run.id, grace=runner.STOP_GRACE_S)
+
+    step.stop.click(stop, inputs=attached_run, outputs=step.message)
+
+    view = guarded(partial(view_updates, step))
+    step.timer.tick(view, inputs=[attached_run, step.signature], outputs=step.view_outputs(), show_progress="hidden")
+    attached_run.change(lambda run_id: view(run_id, None), inputs=attached_run, outputs=step.view_outputs(),
+                        show_progress="hidden")
+
+    @guarded
+    def export_yaml(values: dict) -> dict:
+        try:
+            config = form_to_config(form.read(values))
+        except ConfigError as error:
+            text = "# " + strings.CONFIG_PROBLEMS + "\n" + "\n".join(f"# - {problem_sentence(p)}"
+                                                                      for p in error.problems)
+            return {step.yaml: text, step.yaml_download: gr.update(visible=False)}
+        return {step.yaml: config.to_yaml(),
+                step.yaml_download: gr.update(value=config_yaml_file(config), visible=True)}
+
+    step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
+    page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
 
 
 def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
