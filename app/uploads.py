@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from engine import settings
+from engine.disk_space import human_size
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UPLOAD_TEXT = "200 MB"  # also Gradio's max_file_size, so the browser refuses larger files before sending them
@@ -37,14 +38,6 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"
 
 
 def store_upload(temporary: str | Path, original_name: str | None = None, folder: Path | None = None) -> Path:
