@@ -13,8 +13,16 @@ import typing
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RunConfig, TrainConfig,
-                           build_config)
+from engine.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    Problem,
+    PromptConfig,
+    RunConfig,
+    TrainConfig,
+    build_config,
+)
 from engine.rewards import KINDS, RewardSpec, web_kinds
 
 # The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.
@@ -405,18 +413,22 @@ def prompt_config(form: FormValues) -> PromptConfig:
     return PromptConfig(system_prompt=form.system_prompt or "", thought_tags=thought, answer_tags=answer)
 
 
-def sentence(text: str) -> str:
-    """'the pattern does not compile' -> 'The pattern does not compile.'"""
+def sentence(text: str, names: tuple[str, ...] = ()) -> str:
+    """'the pattern does not compile' -> 'The pattern does not compile.' A sentence that starts with a name keeps
+    it as written: one of `names` (a data file 'my questions.csv'), or a word that is not plain letters (a key
+    'train.max_steps', a model 'builtin:tiny', a file 'q.csv')."""
     text = str(text).strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    first = text.split(maxsplit=1)[0]
+    if first.isalpha() and not any(name and text.startswith(name) for name in names):
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def problem_sentence(problem: Problem) -> str:
+def problem_sentence(problem: Problem, names: tuple[str, ...] = ()) -> str:
     """'train.learning_rate: Input should be greater than 0 (got -1).' (the key as written in the YAML)."""
-    return f"{problem.key}: {sentence(problem.message)}" if problem.key else sentence(problem.message)
+    return f"{problem.key}: {sentence(problem.message, names)}" if problem.key else sentence(problem.message, names)
 
 
 # ---------------------------------------------------------------------------------------------------------------

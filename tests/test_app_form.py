@@ -178,15 +178,18 @@ def test_check_form_reports_problems_by_step_without_raising(app_dirs):
 # Uploads
 
 @pytest.mark.parametrize("original, expected", [
-    ("questions.csv", "abcdef12-questions.csv"),
-    ("../../etc/passwd", "abcdef12-passwd"),
-    ("C:\\Users\\me\\My Data (1).JSONL", "abcdef12-My_Data_1.JSONL"),
-    ("..hidden.parquet", "abcdef12-hidden.parquet"),
-    ("€€€.csv", "abcdef12-data.csv"),
-    ("", "abcdef12-data"),
+    ("questions.csv", "questions.csv"),
+    ("my questions (v2).csv", "my questions (v2).csv"),  # the name as uploaded: the page shows it
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\me\\My Data (1).JSONL", "My Data (1).JSONL"),
+    ("..hidden.parquet", "hidden.parquet"),
+    ("Fragen für Klasse 5.jsonl", "Fragen für Klasse 5.jsonl"),
+    ("a\x00b\nc;rm -rf.csv", "a_b_c_rm -rf.csv"),
+    ("€€€.csv", "_.csv"),
+    ("", "data"),
 ])
 def test_upload_names_are_sanitised(original, expected):
-    assert safe_upload_name(original, "abcdef1234567890") == expected
+    assert safe_upload_name(original) == expected
 
 
 def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch):
@@ -195,8 +198,11 @@ def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch)
     source.write_text("question,answer\n1+1?,2\n")
     folder = tmp_path / "uploads"
     stored = store_upload(source, "../../weird name?.csv", folder)
-    assert stored.parent == folder.resolve() and stored.name.endswith("-weird_name.csv")
+    assert stored.parent.parent == folder.resolve() and stored.name == "weird name_.csv"
     assert stored.read_text() == source.read_text()
+    other = tmp_path / "other.csv"
+    other.write_text("question,answer\n2+2?,4\n")
+    assert store_upload(other, "weird name?.csv", folder).parent != stored.parent  # same name, other content
     with pytest.raises(UploadError, match="page.html is not a data file"):
         store_upload(source, "page.html", folder)  # served back from the app's origin: data files only
     monkeypatch.setattr("app.uploads.MAX_UPLOAD_BYTES", 10)
@@ -217,7 +223,7 @@ def test_the_upload_event_takes_only_files_gradio_received(app_dirs):
     received.parent.mkdir(parents=True, exist_ok=True)
     received.write_text("question,answer\n1+1?,2\n")
     stored, message = data_step.stored_upload(str(received))
-    assert Path(stored).parent == (app_dirs / "uploads").resolve() and message == "Uploaded mine.csv."
+    assert Path(stored).parent.parent == (app_dirs / "uploads").resolve() and message == "Uploaded mine.csv."
 
 
 def test_data_preview_maps_columns_and_reports_problems(app_dirs):
@@ -241,6 +247,34 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     form.data_path = str(app_dirs / "elsewhere.csv")  # anywhere else: refused, even if it exists
     (app_dirs / "elsewhere.csv").write_text(data.read_text())
     assert "is not a file uploaded here" in data_step.preview_data(form).error
+
+
+def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
+    """Prompts too long for max_seq_length are counted at upload as the train check counts them; an unreadable file
+    shows no table; a question that is an object is flagged; a file's name is kept as uploaded."""
+    from engine.checks import check_config
+
+    data = app_dirs / "uploads" / "abcd1234" / "long questions.csv"
+    data.parent.mkdir(parents=True)
+    long_question = "How many apples are there? " * 200
+    data.write_text("question,answer\n" + "".join(f"What is {i} plus 1?,{i + 1}\n" for i in range(8))
+                    + "".join(f"{long_question},{i}\n" for i in range(3)))
+    form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
+    form.data_path = str(data)
+    shown = data_step.preview_data(form)
+    facts = check_config(form_to_config(form)).facts["data"]
+    assert "3 dropped (prompt too long)" in facts and facts in shown.summary
+    assert shown.summary.startswith("✓ **long questions.csv**")
+    data.write_text("not,a\n\"broken")
+    data_step._TABLES.clear()
+    broken = data_step.preview_data(form)
+    assert broken.error.startswith("long questions.csv cannot be read") and broken.frame.empty  # name as written
+    assert data_step.preview_update(broken.frame)["visible"] is False
+    nested = app_dirs / "uploads" / "nested.jsonl"
+    nested.write_text("".join(json.dumps({"question": {"text": f"{i}+1?"}, "answer": i + 1}) + "\n"
+                              for i in range(4)))
+    form.data_path = str(nested)
+    assert "Column 'question' holds an object in row 1" in data_step.preview_data(form).error
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -147,13 +147,14 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     csv.write_text("id,task,result\n" + "".join(f"{i},What is {i} plus {i + 1}?,{2 * i + 1}\n" for i in range(12)))
     open_tab(page, "3 · Data")
     page.locator("#data-upload input[type=file]").set_input_files(str(csv))
-    page.wait_for_function("document.querySelector('#data-path textarea').value.includes('my_questions.csv')")
+    page.wait_for_function("document.querySelector('#data-path textarea').value.includes('my questions.csv')")
     stored = Path(page.locator("#data-path textarea").input_value())
-    assert stored.name.endswith("-my_questions.csv")
+    assert stored.name == "my questions.csv"  # the name as uploaded
     wait_text(page, "#data-error", "needs gold answers")  # the preset checks answers; none mapped yet
+    assert "Uploaded" not in page.locator("#data-message").inner_text()  # not beside an error
     choose(page, "data-prompt-column", "task")
     choose(page, "data-answer-column", "result")
-    wait_text(page, "#data-summary", "12 rows")
+    wait_text(page, "#data-summary", "my questions.csv · 12 rows")
     wait_text(page, "#data-preview", "What is 3 plus 4?")
     assert page.locator("#data-error").inner_text().strip() == ""
     shot(page, "03-data")
