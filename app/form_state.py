@@ -8,6 +8,7 @@ preset or an earlier run's settings back into the widgets.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from dataclasses import dataclass, field, replace
@@ -260,7 +261,10 @@ def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> st
     except ConfigError as error:
         first = error.problems[0]
         key = first.key.removeprefix("rewards.0").lstrip(".")
-        return f"{key}: {first.message}" if key else first.message
+        message = plain_message(first.message)
+        if not key:
+            return message
+        return f"{key} {message}" if message.startswith(("must ", "is ")) else f"{key}: {message}"
     problems = reward_problems(config)
     return problems[0].message if problems else None
 
@@ -426,9 +430,48 @@ def sentence(text: str, names: tuple[str, ...] = ()) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def key_words(key: str) -> str:
+    """A config key in plain words with the key after them: 'completions per question (train.num_generations)';
+    a reward row's key 'rewards[2] (correct)' is 'reward 3 (correct)'."""
+    from app import strings
+
+    row = re.fullmatch(r"rewards\[(\d+)\] \((.*)\)", key)
+    if row:
+        return strings.REWARD_ROW_WORDS.format(number=int(row.group(1)) + 1, name=row.group(2))
+    words = strings.KEY_WORDS.get(key)
+    return f"{words} ({key})" if words else key
+
+
+def setting_label(key: str) -> str:
+    """A setting widget's label: the plain words first, the key's own name after them."""
+    from app import strings
+
+    words = strings.KEY_WORDS.get(key)
+    name = key.split(".", 1)[1]
+    return f"{words[0].upper()}{words[1:]} ({name})" if words else name
+
+
+def plain_message(message: str) -> str:
+    """A validator's wording ('Input should be greater than 0 (got -1)') as plain words ('must be more than 0 (you
+    entered -1)'); the engine's own sentences pass unchanged."""
+    from app import strings
+
+    for pattern, replacement in strings.VALIDATOR_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return " ".join(message.split())
+
+
 def problem_sentence(problem: Problem, names: tuple[str, ...] = ()) -> str:
-    """'train.learning_rate: Input should be greater than 0 (got -1).' (the key as written in the YAML)."""
-    return f"{problem.key}: {sentence(problem.message, names)}" if problem.key else sentence(problem.message, names)
+    """'Learning rate (train.learning_rate) must be more than 0 (you entered -1).': the key in plain words, then the
+    problem as a sentence."""
+    message = plain_message(problem.message)
+    if not problem.key:
+        return sentence(message, names)
+    subject = key_words(problem.key)
+    subject = subject[0].upper() + subject[1:]
+    if message.startswith(("must ", "is ", "contains ")):
+        return sentence(f"{subject} {message}", names)
+    return sentence(f"{subject}: {message}", names)  # after the colon, the message goes on as written
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -181,27 +181,98 @@ SAMPLES_HEADERS_FIXED = ["step", "question", "completion", "gold"]
 SAMPLES_TOTAL = "total"
 HINTS_HEADING = "**Health:**"
 HINT_ALL_GOOD = "Nothing unusual so far."
-HINT_NO_SPREAD = ("For the last {steps} steps all generations of a prompt scored the same (reward_std 0), so GRPO has "
-                  "nothing to learn from — loosen the format reward (e.g. search instead of whole completion, or "
-                  "add partial credit with tag_count) or raise train.temperature.")
+HINT_NO_SPREAD = ("For the last {steps} steps every answer to a question scored the same, so GRPO has nothing to "
+                  "learn from. Loosen the format reward (let it search the answer instead of matching it whole, or "
+                  "give partial credit with a tag_count reward), or raise the sampling temperature "
+                  "(train.temperature, step 2 → Advanced).")
 HINT_FORMAT_STUCK = ("The format reward '{name}' has stayed at {value:g} for {steps} steps: the model never writes the "
-                     "format — show an example in the system prompt, loosen the pattern, or pick a larger model.")
-HINT_CLIPPED = ("{share:.0%} of the completions hit max_completion_length ({length} tokens) and are cut off before "
-                "their answer — raise train.max_completion_length (step 2, advanced).")
+                     "format. Show an example in the system prompt, turn on \"start inside the thought\" "
+                     "(prompt.start_with_thought, step 4), loosen the pattern, or pick a larger model.")
+HINT_CLIPPED = ("{share:.0%} of the answers reach the longest answer allowed ({length} tokens) and are cut off before "
+                "they end. Raise the longest answer (train.max_completion_length, step 2 → Advanced).")
 HINT_EQUAL_GROUPS = ("Over the last {steps} steps, for {share:.0%} of the questions every answer scored the same, so "
-                     "GRPO learned only from the rest — raise train.temperature or train.num_generations, or give "
-                     "partial credit in the rewards (e.g. tag_count).")
+                     "GRPO learned only from the rest. Raise the sampling temperature (train.temperature) or the "
+                     "completions per question (train.num_generations) in step 2 → Advanced, or give partial credit "
+                     "in the rewards (e.g. a tag_count reward).")
 HINT_GAMING = ("The model may be gaming the rewards: the format reward {names} is at its maximum, but held-out "
-               "accuracy went from {first:.0%} to {last:.0%} over {checks} checks — make the format reward stricter "
-               "or weigh correctness more, and use the best checkpoint rather than the last.")
-HINT_REGEX_TIMEOUT = ("The pattern of '{name}' timed out on {count} completions (catastrophic backtracking) and "
-                      "those were not scored — simplify nested repeats like (a+)+.")
-HINT_NAN = "The loss became NaN — lower train.learning_rate or train.max_grad_norm."
+               "accuracy went from {first:.0%} to {last:.0%} over {checks} checks. Make the format reward stricter or "
+               "give correctness more weight (step 4), and use the best checkpoint rather than the last (step 6).")
+HINT_REGEX_TIMEOUT = ("The pattern of '{name}' timed out on {count} answers (catastrophic backtracking), and those "
+                      "were not scored. Simplify nested repeats like (a+)+ in that reward's pattern (step 4).")
+HINT_NAN = ("The loss became NaN (not a number). Lower the learning rate (train.learning_rate) or the gradient "
+            "clipping (train.max_grad_norm) in step 2 → Advanced, then start a new run.")
 HINT_RISING = "↗ The reward is rising: {first:.2f} → {last:.2f} (average of the first and last few steps)."
 CONFIG_EXPORT_LABEL = "Export config (the YAML that reproduces this run)"
 CONFIG_EXPORT_BUTTON = "Show the YAML for the current settings"
 CONFIG_DOWNLOAD = "Download config.yaml"
 CONFIG_PROBLEMS = "The settings have problems; fix them first:"
+
+# Plain words for each config key, shown first; the key itself follows in brackets ("Completions per question
+# (num_generations)"), since the YAML, the CLI and the docs use it.
+KEY_WORDS = {
+    "model.name": "model",
+    "model.backend": "training backend",
+    "model.lora_rank": "LoRA rank",
+    "model.lora_alpha": "LoRA alpha",
+    "model.max_seq_length": "longest prompt + answer (tokens)",
+    "model.load_in_4bit": "load in 4-bit",
+    "model.load_in_fp8": "load in FP8",
+    "model.rollout": "answer generator",
+    "model.gpu_memory_utilization": "vLLM's share of GPU memory",
+    "model.vllm_standby": "vLLM standby",
+    "model.gradient_checkpointing": "gradient checkpointing",
+    "train.max_steps": "training steps",
+    "train.num_generations": "completions per question",
+    "train.batch_size": "completions per step",
+    "train.gradient_accumulation_steps": "gradient accumulation steps",
+    "train.max_completion_length": "longest answer (tokens)",
+    "train.learning_rate": "learning rate",
+    "train.lr_scheduler_type": "learning-rate schedule",
+    "train.warmup_ratio": "warm-up share of steps",
+    "train.weight_decay": "weight decay",
+    "train.max_grad_norm": "gradient clipping",
+    "train.optim": "optimizer",
+    "train.temperature": "sampling temperature",
+    "train.top_p": "top-p sampling",
+    "train.min_p": "min-p sampling",
+    "train.beta": "KL penalty",
+    "train.loss_type": "loss variant",
+    "train.save_steps": "checkpoint every (steps)",
+    "train.logging_steps": "log every (steps)",
+    "train.samples_per_step": "samples kept per log",
+    "train.eval_steps": "held-out check every (steps)",
+    "train.eval_limit": "questions per held-out check",
+    "train.seed": "random seed",
+    "data.path": "data file",
+    "data.prompt_column": "question column",
+    "data.answer_column": "answer column",
+    "data.answer_pattern": "answer-extraction regex",
+    "data.eval_fraction": "share held out",
+    "data.max_rows": "use at most (rows)",
+    "data.seed": "shuffle seed",
+    "prompt.system_prompt": "system prompt",
+    "prompt.start_with_thought": "start inside the thought",
+    "prompt.instructions_in": "instructions go in",
+    "prompt.thought_tags": "thought tags",
+    "prompt.answer_tags": "answer tags",
+}
+REWARD_ROW_WORDS = "reward {number} ({name})"
+# Validator messages (pydantic's wording) in plain words: (pattern, replacement), tried in order.
+VALIDATOR_WORDS = [
+    (r"^Input should be greater than or equal to (.+?)(?= \(got|$)", r"must be at least \1"),
+    (r"^Input should be greater than (.+?)(?= \(got|$)", r"must be more than \1"),
+    (r"^Input should be less than or equal to (.+?)(?= \(got|$)", r"must be at most \1"),
+    (r"^Input should be less than (.+?)(?= \(got|$)", r"must be less than \1"),
+    (r"^Input should be a valid integer[^(]*", "must be a whole number "),
+    (r"^Input should be a finite number[^(]*", "must be a finite number "),
+    (r"^Input should be a valid number[^(]*", "must be a number "),
+    (r"^Input should be a valid boolean[^(]*", "must be on or off "),
+    (r"^Input should be a valid string[^(]*", "must be text "),
+    (r"^Input should be (.+?)(?= \(got|$)", r"must be \1"),
+    (r"^String should have at most (\d+) characters?", r"is too long: at most \1 characters"),
+    (r"^String should have at least (\d+) characters?", r"is too short: at least \1 characters"),
+    (r"\(got (.+)\)$", r"(you entered \1)"),
+]
 
 # Problem locations: which step a config key is edited in.
 STEP_OF_KEY = [("model.name", "Step 1 · Model"), ("model.", "Step 2 · Preset → Advanced"),

@@ -20,12 +20,32 @@ from engine.run_folder import RunFolder
 
 from app import chat, model_slot, run_view, runner, sample_completion, strings
 from app.__main__ import parse_arguments
-from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, field_widget,
-                            form_to_config, kind_help, move_row, preset_form, remove_row, row_fields, row_from_config,
-                            row_to_raw, setting_from_widget, setting_to_widget, starter_for_kind, with_preset)
+from app.form_state import (
+    CPU_DEMO_SETTINGS,
+    SETTINGS,
+    FormValues,
+    RewardRow,
+    add_row,
+    config_to_form,
+    field_widget,
+    form_to_config,
+    kind_help,
+    move_row,
+    preset_form,
+    problem_sentence,
+    remove_row,
+    row_fields,
+    row_from_config,
+    row_to_raw,
+    setting_from_widget,
+    setting_label,
+    setting_to_widget,
+    starter_for_kind,
+    with_preset,
+)
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, train_step
+from app.steps import data_step, preset_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine
@@ -106,6 +126,31 @@ def test_bad_numbers_and_rows_are_problems_with_keys():
         form_to_config(form)
     messages = " ".join(p.message for p in caught.value.problems)
     assert "does not compile" in messages and "used by another reward" in messages and "enter a number" in messages
+
+
+def test_fractions_are_refused_not_rounded_and_problems_read_as_sentences():
+    form = math_form(**{"train.max_steps": 2.5, "train.learning_rate": -1, "data.max_rows": "7.5"})
+    form.rewards[0].kind, form.rewards[0].values = "length", {"target": 300.5}
+    with pytest.raises(ConfigError) as caught:
+        form_to_config(form)
+    said = " ".join(problem_sentence(p) for p in caught.value.problems)
+    assert "Training steps (train.max_steps) must be a whole number (you entered 2.5)." in said
+    assert "Learning rate (train.learning_rate) must be more than 0 (you entered -1)." in said
+    assert "Use at most (rows) (data.max_rows) must be a whole number (you entered 7.5)." in said
+    assert "Reward 1 (strict_format): target must be a whole number (you entered 300.5)." in said
+    assert "Input should" not in said
+    assert setting_from_widget("train.max_steps", 3.0) == 3  # a whole number typed as 3.0 is fine
+
+
+def test_every_setting_has_plain_words_and_a_mismatched_batch_is_said_on_the_preset_step():
+    from engine.checks import batch_problems
+
+    for key in SETTINGS:
+        assert key in strings.KEY_WORDS, key
+    assert setting_label("train.num_generations") == "Completions per question (num_generations)"
+    config = form_to_config(math_form(**{"train.num_generations": 3, "train.batch_size": 8}))
+    said = preset_step.settings_problems(batch_problems(config))
+    assert said.startswith("✗ Completions per question (train.num_generations): 3 must divide the generation batch")
 
 
 def test_reward_rows_keep_only_their_kinds_fields():
@@ -274,7 +319,8 @@ def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app
     nested.write_text("".join(json.dumps({"question": {"text": f"{i}+1?"}, "answer": i + 1}) + "\n"
                               for i in range(4)))
     form.data_path = str(nested)
-    assert "Column 'question' holds an object in row 1" in data_step.preview_data(form).error
+    said = data_step.preview_data(form).error
+    assert "Question column (data.prompt_column): column 'question' holds an object in row 1" in said
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -391,9 +437,9 @@ def test_health_hints_say_what_to_change(tmp_path):
     run = write_run(tmp_path, flat_events(12))
     config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
     hints = " ".join(run_view.health_hints(run.read_events(), config))
-    assert "all generations of a prompt scored the same" in hints and "raise train.temperature" in hints
+    assert "every answer to a question scored the same" in hints and "raise the sampling temperature" in hints
     assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
-    assert "raise train.max_completion_length" in hints and "timed out on 2 completions" in hints
+    assert "Raise the longest answer (train.max_completion_length" in hints and "timed out on 2 answers" in hints
     early = " ".join(run_view.health_hints(flat_events(2), config))
     assert "scored the same" not in early and "has stayed at" not in early  # too early to say
     rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]

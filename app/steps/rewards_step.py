@@ -71,7 +71,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "dropdown":
         return gr.Dropdown(list(field.choices), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
-        return gr.Number(precision=0 if field.widget == "integer" else None, scale=1, **common)
+        return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
 
 
