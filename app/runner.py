@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -217,6 +217,7 @@ class Job:
     run_id: str
     process: subprocess.Popen
     log_path: Path
+    started: float = field(default_factory=time.time)
 
     @property
     def running(self) -> bool:
@@ -248,6 +249,11 @@ def job(run: RunFolder, kind: str) -> Job | None:
     return _jobs.get((run.id, kind))
 
 
+def jobs_running() -> bool:
+    """Whether an eval or export job of any run is still running (the results view then keeps refreshing)."""
+    return any(started.running for started in list(_jobs.values()))
+
+
 def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
     current = job(run, kind)
     if current is not None and current.running:
@@ -260,12 +266,23 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
     return started
 
 
-def start_eval(run: RunFolder, limit: int | None = None) -> Job:
-    arguments = ["eval", str(run.path)] + (["--limit", str(int(limit))] if limit else [])
-    return _start_job(run, "eval", arguments)
+def start_eval(run: RunFolder, limit: int | None = None, which: str = "best") -> Job:
+    """`engine eval` of the run: base against the tuned model, its best checkpoint or its last adapter."""
+    arguments = ["eval", str(run.path), "--checkpoint", _which(which)]
+    return _start_job(run, "eval", arguments + (["--limit", str(int(limit))] if limit else []))
 
 
-def start_export(run: RunFolder, merge: bool = False) -> Job:
-    if not run.has_adapter:
+def start_export(run: RunFolder, merge: bool = False, which: str = "best") -> Job:
+    if not run.has_adapter and run.last_checkpoint() is None:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))
-    return _start_job(run, "export", ["export", str(run.path)] + (["--merge"] if merge else []))
+    arguments = ["export", str(run.path), "--checkpoint", _which(which)]
+    return _start_job(run, "export", arguments + (["--merge"] if merge else []))
+
+
+def _which(which: str) -> str:
+    """best or last, whatever a request sends."""
+    from engine.best_checkpoint import WHICH
+
+    if which not in WHICH:
+        raise RunnerError(strings.ADAPTER_CHOICE_UNKNOWN.format(which=str(which)[:40]))
+    return which

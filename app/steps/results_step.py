@@ -4,6 +4,7 @@ evaluate base vs tuned, chat with both side by side, and export (adapter zip, me
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import gradio as gr
 
 from engine import settings
+from engine.best_checkpoint import WHICH, read_best
 from engine.config import ConfigError, load_config
 from engine.export import available_downloads
+from engine.progress import clock
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
 from app import chat, file_cache, run_view, runner, strings
@@ -35,6 +38,7 @@ class ResultsStep:
     resume: gr.Button
     use_settings: gr.Button
     message: gr.Markdown
+    adapter: gr.Radio  # best checkpoint (default) or last adapter, for eval, chat and export
     eval_limit: gr.Number
     eval_button: gr.Button
     eval_result: gr.Markdown
@@ -42,6 +46,7 @@ class ResultsStep:
     chat_button: gr.Button
     chat_base: gr.Textbox
     chat_tuned: gr.Textbox
+    chat_note: gr.Markdown
     export_zip: gr.Button
     export_merge: gr.Button
     export_result: gr.Markdown
@@ -70,10 +75,12 @@ def build() -> ResultsStep:
                     resume = gr.Button(strings.RUN_RESUME, size="sm", elem_id="run-resume")
                     use_settings = gr.Button(strings.RUN_USE_SETTINGS, size="sm", elem_id="run-use-settings")
         message = gr.Markdown("", elem_id="results-message")
+        adapter = gr.Radio(run_view.adapter_choices(None, None), value="best", label=strings.ADAPTER_LABEL,
+                           elem_id="adapter-choice")
         with gr.Row():
             with gr.Column():
                 gr.Markdown(strings.EVAL_HEADING)
-                eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=0, minimum=0,
+                eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=None, minimum=0,
                                        elem_id="eval-limit")
                 eval_button = gr.Button(strings.EVAL_BUTTON, size="sm", variant="primary", elem_id="eval-button")
                 eval_result = gr.Markdown(strings.EVAL_NONE, elem_id="eval-result")
@@ -95,10 +102,11 @@ def build() -> ResultsStep:
         with gr.Row():
             chat_base = gr.Textbox(label=strings.CHAT_BASE, lines=8, interactive=False, elem_id="chat-base")
             chat_tuned = gr.Textbox(label=strings.CHAT_TUNED, lines=8, interactive=False, elem_id="chat-tuned")
-        timer = gr.Timer(RUNS_TICK_S)
-    return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, eval_limit, eval_button, eval_result,
-                       chat_prompt, chat_button, chat_base, chat_tuned, export_zip, export_merge, export_result,
-                       download_adapter, download_config, timer)
+        chat_note = gr.Markdown("", elem_id="chat-note", elem_classes=["gs-help"])
+        timer = gr.Timer(RUNS_TICK_S, active=False)  # ticks only while a run or a job is live
+    return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, adapter, eval_limit, eval_button,
+                       eval_result, chat_prompt, chat_button, chat_base, chat_tuned, chat_note, export_zip,
+                       export_merge, export_result, download_adapter, download_config, timer)
 
 
 def picked_run(run_id: str | None) -> RunFolder | None:
@@ -106,11 +114,16 @@ def picked_run(run_id: str | None) -> RunFolder | None:
     return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
+def anything_live() -> bool:
+    """A run is training or a job is running: the runs list and the picked run's boxes keep refreshing."""
+    return runner.active_run() is not None or runner.jobs_running()
+
+
 def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | None:
-    """What an eval or export job of this run is doing, if it is running or has failed."""
+    """What an eval or export job of this run is doing (and for how long), if it is running or has failed."""
     current = runner.job(run, kind)
     if current is not None and current.running:
-        return running
+        return running.format(elapsed=clock(time.time() - current.started))
     if current is not None and current.failed:
         return "✗ " + failed.format(error=current.last_error(), path=current.log_path)
     return None
@@ -151,15 +164,17 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     run = picked_run(run_id)
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
+                step.adapter: gr.update(choices=run_view.adapter_choices(None, None)),
                 step.download_adapter: gr.update(visible=False), step.download_config: gr.update(visible=False)}
     zip_path = newest_adapter_zip(run)
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
+            step.adapter: gr.update(choices=run_view.adapter_choices(read_best(run), run.read_status().step)),
             step.download_adapter: gr.update(value=str(zip_path) if zip_path else None, visible=zip_path is not None),
             step.download_config: gr.update(value=str(run.config_path), visible=True)}
 
 
 def details_outputs(step: ResultsStep) -> list:
-    return [step.eval_result, step.export_result, step.download_adapter, step.download_config]
+    return [step.eval_result, step.export_result, step.adapter, step.download_adapter, step.download_config]
 
 
 def wire(page: Page) -> None:
@@ -170,14 +185,14 @@ def wire(page: Page) -> None:
     @guarded
     def refresh(picked: str | None, known: list | None) -> dict:
         frame, ids = runs_overview()
-        updates = {step.runs: frame, known_ids: ids}
+        updates = {step.runs: frame, known_ids: ids, step.timer: gr.Timer(active=anything_live())}
         if ids != known:
             value = picked if picked in ids else (ids[0] if ids else None)
             updates[step.pick] = gr.update(choices=ids, value=value)
             picked = value
         return updates | details(picked)
 
-    refresh_outputs = [step.runs, known_ids, step.pick] + details_outputs(step)
+    refresh_outputs = [step.runs, known_ids, step.pick, step.timer] + details_outputs(step)
     gr.on([step.tab.select, step.timer.tick], refresh, inputs=[step.pick, known_ids], outputs=refresh_outputs,
           show_progress="hidden")
     step.pick.change(details, inputs=step.pick, outputs=details_outputs(step), show_progress="hidden")
@@ -208,9 +223,9 @@ def wire(page: Page) -> None:
     def resume(run):
         note = runner.resume(run)
         message = strings.RUN_RESUMED.format(id=run.id) + (f" {note}" if note else "")
-        return {attached_run: run.id, step.message: message}
+        return {attached_run: run.id, step.message: message, step.timer: gr.Timer(active=True)}
 
-    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message])
+    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message, step.timer])
 
     def use_settings(run):
         try:
@@ -234,35 +249,46 @@ def wire(page: Page) -> None:
         guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
         outputs=data_step.refresh_outputs(data))
 
-    def evaluate(run, limit):
-        runner.start_eval(run, int(limit) if limit else None)
-        return {step.message: strings.EVAL_STARTED.format(id=run.id)} | details(run.id)
+    def evaluate(run, limit, which):
+        if limit is not None and (limit < 0 or not float(limit).is_integer()):
+            return {step.message: f"✗ {strings.EVAL_LIMIT_WHOLE.format(limit=limit)}"}
+        runner.start_eval(run, int(limit) if limit else None, which)
+        # The eval box says it is running, for how long, then the result: no message here to go stale.
+        return {step.message: "", step.timer: gr.Timer(active=True)} | details(run.id)
 
-    step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit],
-                           outputs=[step.message] + details_outputs(step))
+    step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit, step.adapter],
+                           outputs=[step.message, step.timer] + details_outputs(step))
 
-    def export(run, merge: bool):
-        runner.start_export(run, merge)
-        return {step.message: ""} | details(run.id)
+    def export(run, which, merge: bool):
+        runner.start_export(run, merge, which)
+        return {step.message: "", step.timer: gr.Timer(active=True)} | details(run.id)
 
     for button, merge in ((step.export_zip, False), (step.export_merge, True)):
-        button.click(with_run(partial(export, merge=merge)), inputs=step.pick,
-                     outputs=[step.message] + details_outputs(step))
+        button.click(with_run(partial(export, merge=merge)), inputs=[step.pick, step.adapter],
+                     outputs=[step.message, step.timer] + details_outputs(step))
 
     @guarded
-    def ask(run_id: str | None, question: str):
+    def ask(run_id: str | None, question: str, which: str):
+        """Both answers, with what is happening while the model loads and how long it took."""
         run = picked_run(run_id)
         if run is None:
             raise gr.Error(strings.RUN_NONE_PICKED)
         if not (question or "").strip():
             raise gr.Error(strings.CHAT_EMPTY)
+        if which not in WHICH:
+            raise gr.Error(strings.ADAPTER_CHOICE_UNKNOWN.format(which=str(which)[:40]))
+        started = time.monotonic()
+        yield {step.chat_base: "", step.chat_tuned: "", step.chat_note: strings.CHAT_LOADING}
         try:
-            base, tuned = chat.answer_both(run, question.strip())
+            base, tuned = chat.answer_both(run, question.strip(), which)
         except Exception as error:  # a model that cannot be loaded here (offline hub id, deleted folder, memory)
             lines = str(error).strip().splitlines()
+            yield {step.chat_note: ""}
             raise gr.Error(strings.CHAT_FAILED.format(error=f"{type(error).__name__}: {lines[0] if lines else ''}"),
                            print_exception=False) from None
-        return base.strip(), tuned.strip()
+        yield {step.chat_base: base.strip(), step.chat_tuned: tuned.strip(),
+               step.chat_note: strings.CHAT_ANSWERED.format(seconds=time.monotonic() - started)}
 
-    step.chat_button.click(ask, inputs=[step.pick, step.chat_prompt], outputs=[step.chat_base, step.chat_tuned],
-                           concurrency_limit=1)
+    step.chat_button.click(ask, inputs=[step.pick, step.chat_prompt, step.adapter],
+                           outputs=[step.chat_base, step.chat_tuned, step.chat_note], concurrency_limit=1,
+                           show_progress="minimal")

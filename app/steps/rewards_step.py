@@ -4,6 +4,7 @@ tags, and the "try it" box that scores a completion with every reward, live, wit
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -208,24 +209,34 @@ def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
     gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
 
     @guarded
-    def generate_one(values: dict) -> dict:
+    def generate_one(values: dict):
         """A sampled completion from the form's model into the try-it box (which then scores it), or one sentence
-        saying what to fix."""
+        saying what to fix; what is happening while the model loads, and how long it took."""
         try:
             config = form_to_config(form.read(values))
+        except ConfigError as error:
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
+        started = time.monotonic()
+        yield {step.generate_message: strings.TRY_GENERATING.format(model=config.model.name)}
+        try:
             sample = sample_completion.generate_sample(config)
         except ConfigError as error:
-            return {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
         except sample_completion.ModelLoadError as error:
-            return {step.generate_message: f"✗ {error}"}
+            yield {step.generate_message: f"✗ {error}"}
+            return
         question = " ".join(sample.question.split())
         question = question if len(question) <= 160 else question[:157] + "…"
-        return {step.completion: sample.completion, step.gold: sample.gold or "",
-                step.generated_row: (values[form.data_path], sample.columns),
-                step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question)}
+        yield {step.completion: sample.completion, step.gold: sample.gold or "",
+               step.generated_row: (values[form.data_path], sample.columns),
+               step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question,
+                                                                   seconds=time.monotonic() - started)}
 
     step.generate.click(generate_one, inputs=form.value_components(),
-                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message])
+                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message],
+                        show_progress="minimal")
 
 
 def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> dict:
