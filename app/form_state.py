@@ -8,10 +8,11 @@ preset or an earlier run's settings back into the widgets.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from engine.config import (
@@ -51,6 +52,7 @@ class RewardRow:
 
 
 COMMON_ROW_FIELDS = ["name", "kind", "weight", "reward", "penalty"]
+MAX_REWARDS = 8  # the form's reward slots
 
 
 @dataclass
@@ -202,6 +204,46 @@ def form_to_config(form: FormValues) -> RunConfig:
     if problems:
         raise ConfigError(problems)
     return config
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The form as the browser keeps it (a page reload restores it): plain JSON, read back defensively
+
+SAVED_VERSION = 1
+SAVED_MAX_CHARS = 1_000_000
+
+
+def saved_form(form: FormValues) -> dict:
+    return {"version": SAVED_VERSION, **asdict(form)}
+
+
+def form_from_saved(saved) -> FormValues | None:
+    """The form a browser kept, or None for anything else (another version, a hand-edited or oversized value). Only
+    its shape is checked here: every value is validated as if typed, when the form is next read."""
+    if not isinstance(saved, dict) or saved.get("version") != SAVED_VERSION:
+        return None
+    try:
+        if len(json.dumps(saved)) > SAVED_MAX_CHARS:
+            return None
+        text = {name: saved.get(name) for name in ("model_name", "data_path", "answer_pattern", "system_prompt")}
+        optional = {name: saved.get(name) for name in ("preset", "prompt_column", "answer_column")}
+        if not all(isinstance(v, str) for v in text.values()) or \
+                not all(v is None or isinstance(v, str) for v in optional.values()):
+            return None
+        settings = {key: value for key, value in dict(saved.get("settings") or {}).items()
+                    if key in SETTINGS and (value is None or isinstance(value, (str, int, float, bool)))}
+        tags = [tuple(str(t) for t in saved[name]) for name in ("thought_tags", "answer_tags")]
+        rows = []
+        for row in list(saved.get("rewards") or [])[:MAX_REWARDS]:
+            common = {name: row.get(name) for name in COMMON_ROW_FIELDS}
+            if not isinstance(common["name"], str) or not isinstance(common["kind"], str):
+                return None
+            rows.append(RewardRow(**common, values=dict(row.get("values") or {})))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    if any(len(pair) != 2 for pair in tags):
+        return None
+    return FormValues(**text, **optional, settings=settings, thought_tags=tags[0], answer_tags=tags[1], rewards=rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------

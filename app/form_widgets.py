@@ -25,8 +25,6 @@ from app.form_state import (
     setting_widget,
 )
 
-MAX_REWARDS = 8
-
 
 def setting_component(key: str, value, **extra) -> gr.components.Component:
     """The widget of one config field: plain words and the key's name as the label, the field's own help as

@@ -354,3 +354,44 @@ def adapter_choices(best: dict | None, last_step: int | None) -> list[tuple[str,
                   else strings.ADAPTER_BEST_NONE)
     return [(best_label, "best"), (strings.ADAPTER_LAST.format(step=last_step if last_step is not None else "?"),
                                    "last")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The learnability probe's report (probe.json) in words
+
+def applicable_change(report: dict | None, settings: list[str]) -> dict | None:
+    """The verdict's change when the form can apply it (a setting with a value, and those that go with it), else
+    None: "pick a larger model" or "use harder questions" is the user's to do."""
+    verdict = report.get("verdict") if isinstance(report, dict) else None
+    change = verdict.get("change") if isinstance(verdict, dict) else None
+    if not isinstance(change, dict) or change.get("value") is None or change.get("key") not in settings:
+        return None
+    also = [a for a in change.get("also") or [] if isinstance(a, dict) and a.get("key") in settings
+            and a.get("value") is not None]
+    return {"key": change["key"], "value": change["value"], "sentence": str(change.get("sentence", "")),
+            "also": also}
+
+
+def probe_markdown(report: dict) -> str:
+    """The verdict in plain words first, what to change, the other findings, then what was probed and how long a
+    training step will take here."""
+    if not isinstance(report, dict) or not isinstance(report.get("verdict"), dict):
+        return strings.PROBE_UNREADABLE
+    verdict = report["verdict"]
+    icon = "✓" if verdict.get("code") == "ready" else "⚠"
+    title, text = str(verdict.get("title", "")), str(verdict.get("text", ""))
+    # The engine's text starts with its title ("Too hard: none of…"): bold it there rather than say it twice.
+    said = text.replace(title, f"**{title}**", 1) if title and text.startswith(title) else f"**{title}** — {text}"
+    lines = [strings.PROBE_VERDICT.format(icon=icon, text=said)]
+    change = verdict.get("change")
+    if isinstance(change, dict) and change.get("sentence"):
+        lines.append(strings.PROBE_CHANGE.format(sentence=change["sentence"]))
+    for other in report.get("findings") or []:
+        if isinstance(other, dict) and other.get("code") != verdict.get("code") and other.get("text"):
+            lines.append(strings.PROBE_ALSO.format(text=other["text"]))
+    estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
+    lines.append(strings.PROBE_FOOTER.format(
+        prompts=report.get("prompts", "?"), k=report.get("generations_per_prompt", "?"),
+        model=report.get("model", "?"), seconds=_number(report.get("seconds")) or 0.0,
+        step=_number(estimate.get("seconds")) or 0.0))
+    return "  \n".join(lines)

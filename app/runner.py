@@ -239,6 +239,9 @@ class Job:
             return f"exit status {self.process.returncode}"
         said = [line.removeprefix("failed: ") for line in lines if line.startswith("failed: ")]  # the engine's own
         raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        problems = [line.removeprefix("- ") for line in lines if line.startswith("- ")]  # `N problems:` then each
+        if problems and not said:
+            return " ".join(problems)[:800]
         return (said or raised or lines)[-1][:400]
 
 
@@ -263,6 +266,36 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
     started = Job(kind, run.id, _spawn(arguments, log_path), log_path)
     _reap_in_background(started.process)
     _jobs[(run.id, kind)] = started
+    return started
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The learnability probe of the form's config (no run folder yet): one at a time, as it loads the model
+
+PROBE_KEY = ("", "probe")
+PROBES_KEPT = 3
+
+
+def probe_job() -> Job | None:
+    return _jobs.get(PROBE_KEY)
+
+
+def start_probe(config: RunConfig, prompts: int) -> Job:
+    """`engine probe` on the form's config, in a folder of the app's cache: config.yaml, probe.json, probe.log."""
+    current = probe_job()
+    if current is not None and current.running:
+        raise RunnerError(strings.PROBE_BUSY)
+    root = settings.cache_dir() / "probes"
+    for old in sorted(root.glob("*"))[:-PROBES_KEPT] if root.is_dir() else []:
+        shutil.rmtree(old, ignore_errors=True)
+    folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{threading.get_ident() % 10_000}"
+    folder.mkdir(parents=True, exist_ok=True)
+    config.save(folder / "config.yaml")
+    arguments = ["probe", str(folder / "config.yaml"), "--prompts", str(int(prompts)), "--out",
+                 str(folder / "probe.json")]
+    started = Job("probe", "", _spawn(arguments, folder / "probe.log"), folder / "probe.log")
+    _reap_in_background(started.process)
+    _jobs[PROBE_KEY] = started
     return started
 
 

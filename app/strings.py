@@ -135,6 +135,22 @@ PROMPT_THOUGHT_CLOSE = "Thought tag: close"
 PROMPT_ANSWER_OPEN = "Answer tag: open"
 PROMPT_ANSWER_CLOSE = "Answer tag: close"
 
+# The learnability probe (rewards and train steps) -----------------------------------------------------------------
+PROBE_BUTTON = "Will it learn? Probe the model on a few questions"
+PROBE_INFO = ("Samples answers to {prompts} questions of your data exactly as training will, scores them with every "
+              "reward and says whether GRPO has something to learn from — before you spend the run.")
+PROBE_RUNNING = ("⏳ Probing: {model} answers {prompts} questions × {k} times, then every reward scores them "
+                 "(running for {elapsed}; the first part loads the model).")
+PROBE_VERDICT = "{icon} {text}"
+PROBE_CHANGE = "→ {sentence}"
+PROBE_ALSO = "Also: {text}"
+PROBE_FOOTER = ("*Probed {prompts} questions × {k} answers with {model} in {seconds:.0f} s; one training step here "
+                "takes about {step:.1f} s.*")
+PROBE_APPLY = "Apply this change"
+PROBE_APPLIED = "✓ Applied: {changes}. Probe again to see the difference."
+PROBE_FAILED = "✗ The probe could not run: {error}"
+PROBE_UNREADABLE = "✗ The probe's report cannot be read; probe again."
+
 # 5 Train --------------------------------------------------------------------------------------------------------
 TRAIN_CHECK_HEADING = "### Before you launch"
 TRAIN_CHECK_BUTTON = "Check again"
@@ -294,6 +310,7 @@ RESUME_NO_CHECKPOINT = "Run {id} has no complete checkpoint yet, so resuming sta
 RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."
 LAUNCH_FAILED = "The trainer could not be started: {error}"
 JOB_BUSY = "A {kind} of run {id} is already running."
+PROBE_BUSY = "A probe is already running; wait for its verdict (one model is loaded at a time)."
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
 
 # 6 Results ------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from engine.rewards import KINDS, web_kinds
 
 from app import sample_completion, strings
 from app.form_state import (
+    MAX_REWARDS,
     NUMBER_WIDGETS,
     PROMPT_SETTINGS,
     FormValues,
@@ -32,9 +33,10 @@ from app.form_state import (
     row_fields,
     starter_for_kind,
 )
-from app.form_widgets import MAX_REWARDS, FormWidgets, RewardSlot, setting_component
+from app.form_widgets import FormWidgets, RewardSlot, setting_component
 from app.reward_preview import Preview, preview
 from app.safe import guarded
+from app.steps import probe_box
 from app.steps.data_step import read_table
 from app.steps.page import Page, wire_next
 from app.web_paths import web_data_path
@@ -59,6 +61,7 @@ class RewardsStep:
     generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
     total: gr.Markdown
     breakdown: gr.Dataframe
+    probe: probe_box.ProbeBox
     next: gr.Button
 
 
@@ -128,6 +131,7 @@ def build(form: FormValues) -> RewardsStep:
                                                   elem_id="prompt-answer-close")
                     with gr.Row():
                         settings = {key: setting_component(key, form.settings.get(key)) for key in PROMPT_SETTINGS}
+                probe = probe_box.build("rewards")
             with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
                 gr.Markdown(strings.TRY_HEADING)
                 gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
@@ -145,7 +149,7 @@ def build(form: FormValues) -> RewardsStep:
         generated_row = gr.State(None)  # inside the tab: a Tabs container takes only tabs as children
     return RewardsStep(tab, slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
                        answer_close, settings, completion, gold, generate, generate_message, generated_row, total,
-                       breakdown, next_button)
+                       breakdown, probe, next_button)
 
 
 def wire(page: Page) -> None:
@@ -153,6 +157,7 @@ def wire(page: Page) -> None:
     wire_next(step.next, page.tabs, "train")
     _wire_rows(step, form)
     _wire_try_it(step, form)
+    probe_box.wire(page, step.probe)
 
 
 def _wire_rows(step: RewardsStep, form: FormWidgets) -> None:

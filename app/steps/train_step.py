@@ -19,6 +19,7 @@ from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
 from app import file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
 from app.safe import guarded
+from app.steps import probe_box
 from app.steps.page import Page
 
 TICK_S = 1.5
@@ -103,6 +104,7 @@ class TrainStep:
     launch: gr.Button
     stop: gr.Button
     message: gr.Markdown
+    probe: probe_box.ProbeBox
     no_run: gr.Markdown
     live: gr.Column
     header: gr.Markdown
@@ -160,6 +162,7 @@ def build() -> TrainStep:
             stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
                              min_width=240)
         message = gr.Markdown("", elem_id="launch-message")
+        probe = probe_box.build("train")
         no_run = gr.Markdown(strings.TRAIN_NO_RUN, elem_id="no-run")
         with gr.Column(visible=False, elem_id="live-view") as live:
             with gr.Group(elem_id="run-view"):
@@ -192,7 +195,7 @@ def build() -> TrainStep:
                                               elem_id="config-download")
         timer = gr.Timer(TICK_S, active=False)  # ticks only while the attached run is live: an idle page is quiet
         signature = gr.State(None)
-    return TrainStep(tab, summary, facts, check, launch, stop, message, no_run, live, header, state, step, times,
+    return TrainStep(tab, summary, facts, check, launch, stop, message, probe, no_run, live, header, state, step, times,
                      progress, vram, error, log, curves_note, curves, reward_plot, heldout_plot, spread_plot,
                      length_plot, loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer, signature)
 
@@ -277,6 +280,7 @@ def wire(page: Page) -> None:
                 step.yaml_download: gr.update(value=config_yaml_file(config), visible=True)}
 
     step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
+    probe_box.wire(page, step.probe)
     page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
 
 
