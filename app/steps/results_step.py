@@ -18,7 +18,8 @@ from engine.export import available_downloads
 from engine.progress import clock
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
-from app import chat, file_cache, run_view, runner, strings
+from app import chat, example_runs, file_cache, run_view, runner, strings
+from app.example_runs import example_ids
 from app.form_state import config_to_form, problem_sentence, web_kind_problem
 from app.safe import guarded
 from app.steps import data_step
@@ -67,8 +68,8 @@ def build() -> ResultsStep:
         frame, ids = runs_overview()
         runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
         with gr.Row():
-            pick = gr.Dropdown(ids, value=ids[0] if ids else None, label=strings.RUN_PICK, elem_id="run-pick",
-                               scale=2)
+            pick = gr.Dropdown(pick_choices(ids), value=default_pick(ids), label=strings.RUN_PICK,
+                               elem_id="run-pick", scale=2)
             with gr.Column(scale=3, elem_classes=["gs-button-row"]):
                 with gr.Row():
                     attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
@@ -110,8 +111,22 @@ def build() -> ResultsStep:
 
 
 def picked_run(run_id: str | None) -> RunFolder | None:
-    """The run named by a run id from the page: a folder directly in the runs folder, never a path."""
+    """The run named by a run id from the page: a folder directly in the runs folder, or a bundled example run;
+    never a path."""
+    if example_runs.is_example(run_id):
+        return example_runs.example_run(run_id)
     return run_by_id(settings.runs_dir(), run_id) if run_id else None
+
+
+def pick_choices(ids: list[str]) -> list[tuple[str, str]]:
+    """The run picker: the runs here, newest first, then the bundled example runs."""
+    examples = [(strings.EXAMPLE_CHOICE.format(name=e.removeprefix(example_runs.PREFIX)), e) for e in example_ids()]
+    return [(run_id, run_id) for run_id in ids] + examples
+
+
+def default_pick(ids: list[str]) -> str | None:
+    """The newest run, else the first example (what a run that learns looks like)."""
+    return ids[0] if ids else next(iter(example_ids()), None)
 
 
 def anything_live() -> bool:
@@ -187,8 +202,9 @@ def wire(page: Page) -> None:
         frame, ids = runs_overview()
         updates = {step.runs: frame, known_ids: ids, step.timer: gr.Timer(active=anything_live())}
         if ids != known:
-            value = picked if picked in ids else (ids[0] if ids else None)
-            updates[step.pick] = gr.update(choices=ids, value=value)
+            kept = picked in ids or (example_runs.is_example(picked) and not ids)
+            value = picked if kept else default_pick(ids)
+            updates[step.pick] = gr.update(choices=pick_choices(ids), value=value)
             picked = value
         return updates | details(picked)
 
@@ -203,22 +219,27 @@ def wire(page: Page) -> None:
 
     step.runs.select(row_picked, outputs=step.pick, show_progress="hidden")
 
-    def with_run(action):
-        """A button handler on the picked run; a missing run or a refusal is one sentence in the message."""
+    def with_run(action, on_examples: bool = False):
+        """A button handler on the picked run; a missing run or a refusal is one sentence in the message. The bundled
+        example runs are read-only: only the actions marked `on_examples` take them."""
         @guarded
         def handler(run_id: str | None, *rest):
             run = picked_run(run_id)
             if run is None:
                 return {step.message: strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED}
+            if example_runs.is_example(run_id) and not on_examples:
+                return {step.message: f"✗ {strings.EXAMPLE_READ_ONLY}"}
             try:
                 return action(run, *rest)
             except runner.RunnerError as error:
                 return {step.message: f"✗ {error}"}
         return handler
 
-    step.attach.click(with_run(lambda run: {attached_run: run.id, page.tabs: gr.Tabs(selected="train"),
-                                            step.message: ""}),
-                      inputs=step.pick, outputs=[attached_run, page.tabs, step.message])
+    def attach(run) -> dict:
+        return {attached_run: example_runs.page_id(run), page.tabs: gr.Tabs(selected="train"), step.message: ""}
+
+    step.attach.click(with_run(attach, on_examples=True), inputs=step.pick,
+                      outputs=[attached_run, page.tabs, step.message])
 
     def resume(run):
         note = runner.resume(run)
@@ -232,11 +253,13 @@ def wire(page: Page) -> None:
             loaded = config_to_form(load_config(run.config_path))
         except ConfigError as error:
             return {step.message: "✗ " + " ".join(problem_sentence(p) for p in error.problems)}
+        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
         try:
             columns = list(data_step.read_table(web_data_path(loaded.data_path)).column_names)
-        except ConfigError:
-            columns = []
-        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
+        except ConfigError:  # a file the web may not read (a CLI run's, an example's): the bundled sample instead
+            loaded.data_path = data_step.sample_path()
+            columns = list(data_step.read_table(loaded.data_path).column_names)
+            message += " " + strings.RUN_SETTINGS_SAMPLE_DATA
         left_out = [row.name for row in loaded.rewards if web_kind_problem(row.kind)]
         if left_out:  # a run made with the CLI may use python rewards; the web form never holds them
             loaded.rewards = [row for row in loaded.rewards if row.name not in left_out]
@@ -244,7 +267,7 @@ def wire(page: Page) -> None:
         # The columns come with the run's settings: mark its file as the one they belong to (no re-guessing).
         return form.write(loaded, columns) | {data.shown_path: loaded.data_path, step.message: message}
 
-    step.use_settings.click(with_run(use_settings), inputs=step.pick,
+    step.use_settings.click(with_run(use_settings, on_examples=True), inputs=step.pick,
                             outputs=form.write_outputs() + [data.shown_path, step.message]).then(
         guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
         outputs=data_step.refresh_outputs(data))
@@ -273,6 +296,8 @@ def wire(page: Page) -> None:
         run = picked_run(run_id)
         if run is None:
             raise gr.Error(strings.RUN_NONE_PICKED)
+        if example_runs.is_example(run_id):
+            raise gr.Error(strings.EXAMPLE_READ_ONLY)
         if not (question or "").strip():
             raise gr.Error(strings.CHAT_EMPTY)
         if which not in WHICH:

@@ -16,7 +16,7 @@ from engine.config import ConfigError, RunConfig, load_config
 from engine.evaluation import accuracy_metric
 from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
 
-from app import file_cache, machine, run_view, runner, strings
+from app import example_runs, file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
 from app.safe import guarded
 from app.steps import probe_box
@@ -80,7 +80,9 @@ def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
 # The live view
 
 def run_folder(run_id: str | None) -> RunFolder | None:
-    """The attached run: a folder directly in the runs folder, never a path."""
+    """The attached run: a folder directly in the runs folder, or a bundled example run; never a path."""
+    if example_runs.is_example(run_id):
+        return example_runs.example_run(run_id)
     return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
@@ -137,9 +139,9 @@ class TrainStep:
                 self.message, self.timer, self.signature]
 
 
-def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~g", **extra) -> gr.LinePlot:
+def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
     # No fixed height: with one, Gradio 6 clips the legend under the chart. Steps are whole numbers ("d"); values
-    # drop trailing zeros ("~g": 0.5, not 0.500000).
+    # drop trailing zeros ("~r": 0.5 and 250, not 0.500000 or 2.5e+2).
     return gr.LinePlot(None, x="step", y="value", color="series", color_title="", label=label, x_title="step",
                        y_title=y_title, elem_id=elem_id, min_width=300, x_axis_format="d", y_axis_format=y_format,
                        **extra)
@@ -299,7 +301,8 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     if active and machine.has_gpu():
         live = gpu.vram_reading(run.read_status().pid)
     updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
-               step.header: status.header, step.state: status.state_text, step.step: status.step_text,
+               step.header: (strings.EXAMPLE_HEADER if example_runs.is_example(run_id) else "") + status.header,
+               step.state: status.state_text, step.step: status.step_text,
                step.times: status.times_text,
                step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
                step.vram: run_view.vram_html(run_view.vram_reading_from(events[-1] if events else None, live)),
