@@ -286,11 +286,11 @@ def test_check_and_launch_refuse_a_foreign_data_path(app, client):
 def test_model_names_reach_no_folder_outside_the_models_folder(app, client):
     """A model folder is files the server reads (config.json for the model step's estimate) and weights it loads
     ("Generate one", training): from the page only hub ids, built-ins and the models folder are named."""
-    folder = app["foreign"] / "model"
+    folder = app["root"] / "foreign-model"
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": MARKER, "num_hidden_layers": 2}))
     runs_before = sorted(p.name for p in app["runs"].iterdir())
-    for name in (str(folder), "../foreign/model", "/etc", "~"):
+    for name in (str(folder), "../foreign-model", "/etc", "~"):
         result = client.call("model-name", "change", "model-summary", **{"model-name": name})
         assert "models folder" in result["model-summary"] and MARKER not in result["model-summary"], result
         for button in ("check-button", "launch-button"):
