@@ -97,9 +97,11 @@ def worker(args) -> int:
     run.path.mkdir(parents=True, exist_ok=True)
     overrides = {"generation_kwargs": forced, **grpo_settings(args.grpo)}
     if rollout == "vllm_server":  # as `engine train` runs it: the server and the trainer as child processes
-        from engine import backends, gpu, launcher
+        from engine import backends, gpu, launcher, settings
         from engine.model_shape import shape_for_training
+        from engine.run_lock import RunLock
 
+        RunLock(settings.runs_dir()).acquire(run.id)  # the trainer it launches runs only under the lock's holder
         stop = training.begin(config, run)
         plan = backends.plan_for_machine(config, True, shape_for_training(args.model), gpu.visible_gpus(),
                                          gpu.free_gib())

@@ -141,10 +141,16 @@ def cmd_train(args) -> int:
 def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
     """A training process that `engine train` launched (engine/launcher.py): the run folder exists and `engine
     train` holds the lock, ran the checks and wrote the starting status; only the main rank writes from here."""
+    import psutil
+
     from engine import training
     from engine.backends.base import RolloutServerAddress
+    from engine.run_lock import active_holder
 
-    if run is None or args.backend is None:
+    # Only under the `engine train` that holds the one-run lock: a --worker started by hand would train unlocked.
+    holder = active_holder(settings.runs_dir()) or {}
+    launched_by_holder = holder.get("pid") in {parent.pid for parent in psutil.Process().parents()}
+    if run is None or args.backend is None or not launched_by_holder:
         print("--worker is for the processes engine train starts; run engine train CONFIG instead", file=sys.stderr)
         return EXIT_PROBLEMS
     server = RolloutServerAddress(args.rollout_server, args.group_port) if args.rollout_server else None

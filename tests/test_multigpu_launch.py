@@ -16,6 +16,7 @@ import psutil
 from engine import checkpoints, training
 from engine.config import load_config
 from engine.run_folder import RunFolder
+from engine.run_lock import RunLock
 
 from tests.conftest import REPO, run_engine
 
@@ -125,6 +126,17 @@ def start_ranks(run: RunFolder) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def test_a_worker_started_by_hand_is_refused(runs_dir):
+    """--worker trains without taking the one-run lock: only the engine train that holds it may start one."""
+    run = RunFolder(runs_dir / "by-hand")
+    run.path.mkdir(parents=True)
+    training.begin(load_config(QUICKSTART), run)
+    result = run_engine("train", run.path, "--worker", "--backend", "hf")
+    assert result.returncode == 2 and result.stderr.strip() == ("--worker is for the processes engine train starts; "
+                                                                "run engine train CONFIG instead")
+    assert run.read_events() == []
+
+
 def _free_port() -> int:
     from engine.launch_plan import free_port
 
@@ -136,7 +148,9 @@ def test_two_ranks_write_one_run_folder_stop_together_and_resume(runs_dir):
     run.path.mkdir(parents=True)
     config = load_config(QUICKSTART, ["train.max_steps=200", "train.save_steps=1000", "train.eval_limit=2",
                                       "train.eval_steps=2"])
-    training.begin(config, run)  # what engine train writes before it launches the ranks
+    lock = RunLock(runs_dir)  # what engine train holds and writes before it launches the ranks
+    lock.acquire(run.id)
+    training.begin(config, run)
     ranks = start_ranks(run)
     wait_for(lambda: run.read_status().step >= 2, what="two steps on two ranks")
     run.request_stop()
@@ -154,6 +168,7 @@ def test_two_ranks_write_one_run_folder_stop_together_and_resume(runs_dir):
     assert output.count(f"stopped at step {stopped_at}") == 1 and output.count("step 1/200") == 1
     assert json.loads(run.best_path.read_text())["step"] in range(2, stopped_at + 1, 2)
 
+    lock.release()
     # The checkpoint of two ranks resumes (here in one process: on the CPU torch cannot map the ranks' "cpu:0"
     # optimizer state back; the GPU tests resume on two ranks).
     resumed = run_engine("train", run.path, "--resume", "--set", f"train.max_steps={stopped_at + 2}")
