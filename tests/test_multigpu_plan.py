@@ -225,3 +225,21 @@ def test_one_gpu_chosen_among_several_trains_in_a_child_that_sees_only_it(tmp_pa
     assert list(made.trainer.argv[1:]) == ["-m", "engine", "train", str(tmp_path), "--worker", "--backend", "hf"]
     assert made.trainer.env == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "1"}
     assert not plan_on(machine(1), config("model.rollout=hf")).split.launched  # one GPU, as always: in-process
+
+
+def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch):
+    """The app's model step on a machine of four H200s (the GPU list is this test's input, as NVML would give it)."""
+    from app import machine as app_machine
+    from app.steps import model_step
+
+    gpus = tuple(machine(4))
+    monkeypatch.setattr(app_machine, "visible_gpus", lambda: gpus)
+    monkeypatch.setattr(app_machine, "gpu_info", lambda: gpus[0])
+    assert model_step.machine_text().splitlines() == ["**GPUs:**"] + [f"- GPU {i}: NVIDIA H200, 140 GiB"
+                                                                      for i in range(4)]
+    text = model_step.model_summary("Qwen/Qwen2.5-7B-Instruct", config("model.rollout=vllm_server"))
+    assert "**On this machine's GPUs:** training on GPUs 0, 1, 2 (3 processes, DDP); vLLM server on GPU 3" in text
+    rows = [line for line in text.splitlines() if line.startswith("- GPU ")]
+    assert [row.split(":")[0] for row in rows] == ["- GPU 0 (training)", "- GPU 1 (training)", "- GPU 2 (training)",
+                                                   "- GPU 3 (vLLM server)"]
+    assert all(row.endswith("of 140 GiB") for row in rows)
