@@ -96,6 +96,20 @@ def publish(staged: Path, target: Path) -> None:
         os.replace(staged, target)
 
 
+def _rotate(trainer, folder: Path) -> None:
+    """The Trainer's own rotation (save_total_limit), which ran in the staging folder, again where the checkpoints
+    are: oldest first by step, never the newest nor the best (state.best_global_step, set by the held-out checks)."""
+    from transformers.trainer_utils import rotate_checkpoints
+
+    best = trainer.state.best_global_step
+    best_dir = folder / f"{PREFIX}{best}" if best else None
+    if best_dir is not None and best_dir.is_dir():
+        trainer.state.best_model_checkpoint = str(best_dir)
+    if trainer.args.should_save:
+        rotate_checkpoints(output_dir=str(folder), save_total_limit=trainer.args.save_total_limit,
+                           best_model_checkpoint=trainer.state.best_model_checkpoint, use_mtime=False)
+
+
 def save_whole_checkpoints(trainer, folder: Path) -> None:
     """Make `trainer` (TRL's GRPOTrainer, Unsloth's patched one too) write each checkpoint into the staging folder
     and publish it when complete. The hook is the Trainer's `_save_checkpoint`, which asks `_get_output_dir` where
@@ -125,5 +139,6 @@ def save_whole_checkpoints(trainer, folder: Path) -> None:
             publish(staging / name, folder / name)
         # else a trainer class that ignores _get_output_dir wrote it in place: is_complete() still guards resuming
         shutil.rmtree(staging, ignore_errors=True)
+        _rotate(trainer, folder)
 
     trainer._save_checkpoint = save_whole

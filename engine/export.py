@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.disk_space import human_size
 from engine.config import load_config
 from engine.run_folder import RunFolder
 
@@ -44,14 +45,6 @@ class Download:
 
     def __str__(self) -> str:
         return f"{self.label}: {self.path} ({self.human_size})"
-
-
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"
 
 
 def folder_size(folder: Path) -> int:
@@ -105,10 +98,9 @@ def _zip(folder: Path, archive: Path) -> Path:
 
 
 def adapter_zip(run: RunFolder, checkpoint: str = "best") -> Path:
-    """runs/<id>/<id>-adapter.zip (<id>-checkpoint-N-adapter.zip for an earlier checkpoint): the adapter, its config
-    and the tokenizer."""
-    source = adapter_source(run, checkpoint)
-    return _zip(source, run.path / f"{run.id}{_suffix(run, source)}-adapter.zip")
+    """runs/<id>/<id>-adapter.zip (RunFolder.adapter_zip): the chosen adapter (the best checkpoint by default), its
+    config and the tokenizer. One name whichever was chosen, so that the app always finds the latest export."""
+    return _zip(adapter_source(run, checkpoint), run.adapter_zip)
 
 
 def _merge_stamp(source: Path) -> dict:
@@ -223,8 +215,8 @@ def available_downloads(run: RunFolder) -> list[Download]:
     """What is already exported and can be downloaded now (nothing is made here): the adapter zip, merged zips,
     and every GGUF, with sizes."""
     found = []
-    for adapter in sorted(run.path.glob(f"{run.id}*-adapter.zip")):
-        found.append(Download("adapter (zip)", adapter, adapter.stat().st_size))
+    if run.adapter_zip.is_file():
+        found.append(Download("adapter (zip)", run.adapter_zip, run.adapter_zip.stat().st_size))
     for archive in sorted(run.path.glob(f"{run.id}-merged*.zip")):
         found.append(Download("merged model (zip)", archive, archive.stat().st_size))
     for gguf in sorted(run.path.glob("gguf-*/*.gguf")):

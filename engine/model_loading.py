@@ -47,11 +47,21 @@ def model_problems(model: ModelConfig) -> list[Problem]:
     return []
 
 
+def local_model_folder(name: str) -> Path | None:
+    """The folder `name` names on this machine, or None (a hub id, a built-in, or a name no path can be)."""
+    try:
+        path = Path(name).expanduser()
+        return path if path.is_dir() else None
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        return None
+
+
 def resolve_model_path(name: str) -> str:
     """A folder or hub id that from_pretrained accepts (built-ins are materialised on first use)."""
     if builtin_models.is_builtin(name):
         return str(builtin_models.builtin_path(name))
-    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+    folder = local_model_folder(name)
+    return str(folder) if folder is not None else name
 
 
 def load_tokenizer(path: str):

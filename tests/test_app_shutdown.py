@@ -19,5 +19,5 @@ def test_stop_and_wait_returns_when_the_run_has_saved_and_stopped(app_dirs):  # 
     # No waiting here: when stop_and_wait returns, the trainer has exited after writing its final state.
     assert run.state() == "stopped", run.log_tail()
     assert (run.adapter_dir / "adapter_config.json").is_file() and run.last_checkpoint() is not None
-    assert run.read_status()["step"] < 50
+    assert run.read_status().step < 50
     assert runner.active_run() is None

@@ -209,7 +209,7 @@ def test_a_3_step_rlvr_code_run_and_its_pass_at_1(runs_dir):
     assert result.returncode == 0, result.stdout + result.stderr
     [folder] = [p for p in runs_dir.iterdir() if p.is_dir()]
     run = RunFolder(folder)
-    assert run.read_status()["state"] == "completed" and run.id.endswith("-rlvr-code")
+    assert run.read_status().state == "completed" and run.id.endswith("-rlvr-code")
     assert f"code sandbox: {isolation().describe()}" in run.log_path.read_text()
     # The random model writes no code: the penalty, which it only gets when the row's tests reached the reward (a
     # row without them is not scored at all).

@@ -147,26 +147,97 @@ def test_old_run_configs_with_fast_inference_still_load():
     assert build_config({"model": {"fast_inference": None}}).model.rollout == "auto"
 
 
-def test_auto_takes_the_faster_path_that_fits(monkeypatch):
-    """Where Unsloth and vLLM are both there (pretended here: this machine has neither), auto takes TRL's colocate
-    path (hf + vLLM, faster per step on the H200) when its estimate fits in 60% of the card, Unsloth when memory is
-    tight or only Unsloth can do what is asked; without a GPU it is always hf."""
+def test_auto_takes_unsloth_where_it_can(monkeypatch):
+    """Where Unsloth is there (pretended here: this machine has none), auto takes it on a GPU; without a GPU, or
+    with the backend named, it is what is asked for."""
     from engine import backends
     from engine.config import build_config
-    from engine.model_shape import ModelShape
 
     monkeypatch.setattr(backends.unsloth.UnslothBackend, "usable", lambda self, cuda: cuda)
-    monkeypatch.setattr(backends, "installed", lambda module: True)
-    shape = ModelShape.from_size(1.5)
 
-    def chosen(gpu_gib, **model):
-        config = build_config({"preset": "reasoning", "model": {"max_seq_length": 1536, **model},
-                               "train": {"batch_size": 64, "max_completion_length": 1024}})
-        return backends.choose_backend(config, gpu_gib is not None, shape, gpu_gib).name
+    def chosen(cuda: bool, **model) -> str:
+        return backends.backend_for(build_config({"preset": "reasoning", "model": model}), cuda).name
 
-    assert chosen(140.0) == "hf"  # an H200: the whole run fits easily
-    assert chosen(24.0) == "unsloth"  # a 24 GB card: only Unsloth's shared weights leave room
-    assert chosen(140.0, load_in_4bit=True) == "unsloth" and chosen(140.0, vllm_standby=True) == "unsloth"
-    assert chosen(140.0, rollout="hf") == "unsloth"  # without vLLM, Unsloth's generate is the faster one
-    assert chosen(140.0, backend="unsloth") == "unsloth" and chosen(24.0, backend="hf") == "hf"  # asked for
-    assert chosen(None) == "hf"  # no GPU
+    assert chosen(True) == "unsloth" and chosen(False) == "hf"
+    assert chosen(True, backend="hf") == "hf" and chosen(False, backend="unsloth") == "unsloth"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# "Ready" only when the run can start here: the hub model can be had, the model fits a CPU-only machine
+
+class _FakeHub:
+    """A local HTTP server answering the HEAD request huggingface_hub makes for a model's config.json: the models
+    in `present` exist, `gated` need a licence, any other is unknown (the Hub's own status codes and error header)."""
+
+    def __init__(self, present=(), gated=()):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                repo = "/".join(self.path.strip("/").split("/")[:2])
+                if repo in present:
+                    self.send_response(200)
+                    self.send_header("ETag", '"abc"')
+                    self.send_header("X-Repo-Commit", "0" * 40)
+                    self.send_header("Content-Length", "100")
+                elif repo in gated:
+                    self.send_response(401)
+                    self.send_header("X-Error-Code", "GatedRepo")
+                    self.send_header("X-Error-Message", "Access to model is restricted.")
+                else:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "RepoNotFound")
+                    self.send_header("X-Error-Message", "Repository not found")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_hub_model_that_cannot_be_had_here_is_a_problem(monkeypatch, tmp_path):
+    import socket
+
+    from engine import hub_access
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: nothing was downloaded here
+    monkeypatch.setattr(hub_access, "_answers", {})
+    name = "Qwen/Qwen2.5-1.5B-Instruct"
+    assert hub_access.hub_problem("builtin:tiny") is None and hub_access.hub_problem(str(tmp_path)) is None
+    assert "downloads from the Hugging Face Hub are switched off" in hub_access.hub_problem(name)  # conftest: offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read once, at its import
+    with socket.socket() as closed:  # a port nothing listens on: the Hub cannot be reached
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    assert "cannot be reached from here" in hub_access.hub_problem(name)
+    hub = _FakeHub(present={name}, gated={"meta-llama/Llama-3.1-8B-Instruct"})
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        assert hub_access.hub_problem(name) is None
+        assert "there is no model Qwen/Nope" in hub_access.hub_problem("Qwen/Nope")
+        assert "is gated" in hub_access.hub_problem("meta-llama/Llama-3.1-8B-Instruct")
+    finally:
+        hub.close()
+
+
+def test_check_refuses_an_offline_hub_model_and_a_large_model_on_a_cpu(tmp_path):
+    result = run_engine("check", QUICKSTART, "--set", "model.name=Qwen/Qwen2.5-1.5B-Instruct",
+                        env={"HF_HOME": str(tmp_path / "hf")})
+    assert result.returncode == 2 and "model.name: Qwen/Qwen2.5-1.5B-Instruct is not downloaded" in result.stderr
+    big = tmp_path / "big-model"  # a model folder whose config.json describes 7B parameters (no weights needed)
+    big.mkdir()
+    (big / "config.json").write_text('{"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, '
+                                     '"num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064, '
+                                     '"intermediate_size": 18944}')
+    result = run_engine("check", QUICKSTART, "--set", f"model.name={big}")
+    assert result.returncode == 2 and "too many to train without an NVIDIA GPU" in result.stderr, result.stderr

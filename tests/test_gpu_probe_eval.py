@@ -58,7 +58,7 @@ def test_probe_samples_with_vllm_where_training_would(tmp_path, random_model):
 
 
 def test_probe_with_hf_generate_on_the_gpu(tmp_path, random_model):
-    _, report = probe_run(tmp_path, random_model, {"backend": "hf"})
+    _, report = probe_run(tmp_path, random_model, {"backend": "hf", "rollout": "hf"})
     assert report["generator"] == "HF generate"
     assert_probe_report(report)
     assert report["step_estimate"]["training_seconds"] > 0

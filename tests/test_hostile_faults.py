@@ -114,8 +114,11 @@ def write_status(run: RunFolder, **status) -> None:
 
 def test_a_reused_pid_is_never_our_trainer_and_never_signalled(tmp_path):
     root = tmp_path / "runs"
-    foreign = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    # It says when it is running: before that its command line may still be the forking parent's (under load).
+    foreign = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"],
+                               stdout=subprocess.PIPE, text=True)
     try:
+        assert foreign.stdout.readline().strip() == "up"
         identity = trainer_process.identity_of(foreign.pid)
         runs = {}
         for name, status in {

@@ -4,21 +4,22 @@ local folder, validated as it is typed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from engine import builtin_models, gpu
+from engine import builtin_models, gpu, hub_access
 from engine.backends import RunPlan, plan_for_machine
-from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
-from engine.config import ModelConfig, RunConfig
-from engine.model_loading import model_problems
+from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING, cpu_size_problem
+from engine.config import ConfigError, ModelConfig, RunConfig
+from engine.model_loading import local_model_folder, model_problems
 from engine.model_shape import model_shape, size_from_name
 from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 
 from app import machine, strings
-from app.form_state import sentence
+from app.form_state import FormValues, form_to_config, sentence
+from app.safe import guarded
+from app.steps.page import Page, wire_next
 
 RECOMMENDED_MODELS = ["Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
                       "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct",
@@ -40,7 +41,7 @@ def model_billions(name: str) -> float | None:
 
 
 def _is_local(name: str) -> bool:
-    return Path(name).expanduser().is_dir()
+    return local_model_folder(name) is not None
 
 
 def size_text(billions: float | None) -> str:
@@ -125,7 +126,14 @@ def model_summary(name: str, config: RunConfig | None) -> str:
     problems = model_problems(ModelConfig(name=name))
     if problems:
         return f"✗ {sentence(problems[0].message)}"
+    # The train check's own reasons why a run of this model cannot start here, said as soon as it is typed.
+    unavailable = hub_access.hub_problem(name)
+    if unavailable:
+        return f"✗ {sentence(unavailable)}"
     billions = model_billions(name)
+    too_big = cpu_size_problem(RunConfig(model=ModelConfig(name=name)), billions, machine.has_gpu())
+    if too_big:
+        return f"✗ {sentence(too_big[0].message)}"
     if builtin_models.is_builtin(name):
         text = strings.MODEL_SUMMARY_BUILTIN.format(name=name, description=builtin_models.BUILTINS[name])
     else:
@@ -145,6 +153,7 @@ def model_summary(name: str, config: RunConfig | None) -> str:
 
 @dataclass
 class ModelStep:
+    tab: gr.Tab
     machine: gr.Markdown
     table: gr.Dataframe
     pick: gr.Radio
@@ -154,22 +163,54 @@ class ModelStep:
 
 
 def build(model_name: str, config: RunConfig | None) -> ModelStep:
-    gr.Markdown(strings.MODEL_INTRO)
-    machine_md = gr.Markdown(machine_text(), elem_id="machine-info")
-    with gr.Row():
-        with gr.Column(scale=3):
-            table = gr.Dataframe(models_table(config), interactive=False, elem_id="models-table", wrap=True)
-        with gr.Column(scale=2):
-            pick = gr.Radio(RECOMMENDED_MODELS, value=model_name if model_name in RECOMMENDED_MODELS else None,
-                            label=strings.MODEL_PICK_LABEL, elem_id="model-pick")
-    name = gr.Textbox(model_name, label=strings.MODEL_NAME_LABEL, info=strings.MODEL_NAME_INFO,
-                      elem_id="model-name")
-    summary = gr.Markdown(model_summary(model_name, config), elem_id="model-summary")
-    next_button = gr.Button(strings.NEXT, elem_id="model-next", size="sm", elem_classes=["gs-next"])
-    return ModelStep(machine_md, table, pick, name, summary, next_button)
+    with gr.Tab(strings.TAB_MODEL, id="model", elem_id="tab-model") as tab:
+        gr.Markdown(strings.MODEL_INTRO)
+        machine_md = gr.Markdown(machine_text(), elem_id="machine-info")
+        with gr.Row():
+            with gr.Column(scale=3):
+                table = gr.Dataframe(models_table(config), interactive=False, elem_id="models-table", wrap=True)
+            with gr.Column(scale=2):
+                pick = gr.Radio(RECOMMENDED_MODELS, value=model_name if model_name in RECOMMENDED_MODELS else None,
+                                label=strings.MODEL_PICK_LABEL, elem_id="model-pick")
+        name = gr.Textbox(model_name, label=strings.MODEL_NAME_LABEL, info=strings.MODEL_NAME_INFO,
+                          elem_id="model-name")
+        summary = gr.Markdown(model_summary(model_name, config), elem_id="model-summary")
+        next_button = gr.Button(strings.NEXT, elem_id="model-next", size="sm", elem_classes=["gs-next"])
+    return ModelStep(tab, machine_md, table, pick, name, summary, next_button)
 
 
-def wire(step: ModelStep) -> None:
+def config_or_none(form: FormValues) -> RunConfig | None:
+    try:
+        return form_to_config(form)
+    except ConfigError:
+        return None
+
+
+def view_updates(page: Page, values: dict) -> dict:
+    """The models table and the chosen model's summary, with VRAM estimated for the current settings."""
+    current = page.form.read(values)
+    config = config_or_none(current)
+    return {page.model.table: models_table(config), page.model.summary: model_summary(current.model_name, config)}
+
+
+def view_outputs(step: ModelStep) -> list:
+    return [step.table, step.summary]
+
+
+def wire(page: Page) -> None:
+    step, form = page.model, page.form
+    wire_next(step.next, page.tabs, "preset")
     step.pick.input(lambda choice: choice, inputs=step.pick, outputs=step.name, show_progress="hidden")
     step.name.change(lambda name: gr.update(value=name if name in RECOMMENDED_MODELS else None),
                      inputs=step.name, outputs=step.pick, show_progress="hidden")
+
+    @guarded
+    def summarise(values: dict) -> str:
+        current = form.read(values)
+        return model_summary(current.model_name, config_or_none(current))
+
+    step.name.change(summarise, inputs=form.value_components(), outputs=step.summary, show_progress="hidden",
+                     trigger_mode="always_last")
+    # Back on this step after changing settings: the estimates follow them.
+    step.tab.select(guarded(lambda values: view_updates(page, values)), inputs=form.value_components(),
+                    outputs=view_outputs(step), show_progress="hidden")

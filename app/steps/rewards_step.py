@@ -4,7 +4,9 @@ tags, and the "try it" box that scores a completion with every reward, live, wit
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 import pandas as pd
@@ -12,17 +14,37 @@ import pandas as pd
 from engine.config import ConfigError
 from engine.rewards import KINDS, web_kinds
 
-from app import strings
-from app.form_state import (NUMBER_WIDGETS, PROMPT_SETTINGS, FormValues, RewardRow, RowField, kind_help,
-                            reward_field_help, row_fields, starter_for_kind)
-from app.form_widgets import MAX_REWARDS, RewardSlot, setting_component
-from app.reward_preview import Preview
-from app.web_paths import web_data_path
+from app import sample_completion, strings
+from app.form_state import (
+    MAX_REWARDS,
+    NUMBER_WIDGETS,
+    PROMPT_SETTINGS,
+    FormValues,
+    RewardRow,
+    RowField,
+    add_row,
+    form_to_config,
+    kind_help,
+    move_row,
+    problem_sentence,
+    prompt_config,
+    remove_row,
+    reward_field_help,
+    row_fields,
+    starter_for_kind,
+)
+from app.form_widgets import FormWidgets, RewardSlot, setting_component
+from app.reward_preview import Preview, preview
+from app.safe import guarded
+from app.steps import probe_box
 from app.steps.data_step import read_table
+from app.steps.page import Page, wire_next
+from app.web_paths import web_data_path
 
 
 @dataclass
 class RewardsStep:
+    tab: gr.Tab
     slots: list[RewardSlot]
     add: gr.Button
     list_message: gr.Markdown
@@ -39,6 +61,7 @@ class RewardsStep:
     generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
     total: gr.Markdown
     breakdown: gr.Dataframe
+    probe: probe_box.ProbeBox
     next: gr.Button
 
 
@@ -52,7 +75,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "dropdown":
         return gr.Dropdown(list(field.choices), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
-        return gr.Number(precision=0 if field.widget == "integer" else None, scale=1, **common)
+        return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
 
 
@@ -86,44 +109,139 @@ def _slot(index: int, row: RewardRow | None) -> RewardSlot:
 
 
 def build(form: FormValues) -> RewardsStep:
-    gr.Markdown(strings.REWARDS_INTRO)
-    with gr.Row():
-        with gr.Column(scale=3):
-            slots = [_slot(i, form.rewards[i] if i < len(form.rewards) else None) for i in range(MAX_REWARDS)]
-            with gr.Row():
-                add = gr.Button(strings.REWARD_ADD, size="sm", elem_id="reward-add")
-                list_message = gr.Markdown("", elem_id="reward-list-message", elem_classes=["gs-error"])
-            with gr.Accordion(strings.PROMPT_LABEL, open=False, elem_id="prompt-settings"):
-                system_prompt = gr.Textbox(form.system_prompt, label=strings.PROMPT_SYSTEM, lines=6,
-                                           info=strings.PROMPT_SYSTEM_INFO, elem_id="prompt-system")
+    with gr.Tab(strings.TAB_REWARDS, id="rewards", elem_id="tab-rewards") as tab:
+        gr.Markdown(strings.REWARDS_INTRO)
+        with gr.Row():
+            with gr.Column(scale=3):
+                slots = [_slot(i, form.rewards[i] if i < len(form.rewards) else None) for i in range(MAX_REWARDS)]
                 with gr.Row():
-                    thought_open = gr.Textbox(form.thought_tags[0], label=strings.PROMPT_THOUGHT_OPEN,
-                                              elem_id="prompt-thought-open")
-                    thought_close = gr.Textbox(form.thought_tags[1], label=strings.PROMPT_THOUGHT_CLOSE,
-                                               elem_id="prompt-thought-close")
-                    answer_open = gr.Textbox(form.answer_tags[0], label=strings.PROMPT_ANSWER_OPEN,
-                                             elem_id="prompt-answer-open")
-                    answer_close = gr.Textbox(form.answer_tags[1], label=strings.PROMPT_ANSWER_CLOSE,
-                                              elem_id="prompt-answer-close")
-                with gr.Row():
-                    settings = {key: setting_component(key, form.settings.get(key)) for key in PROMPT_SETTINGS}
-        with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
-            gr.Markdown(strings.TRY_HEADING)
-            gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
-            completion = gr.Textbox(strings.TRY_EXAMPLE_COMPLETION, label=strings.TRY_COMPLETION, lines=8,
-                                    elem_id="try-completion", elem_classes=["gs-mono"])
-            gold = gr.Textbox(strings.TRY_EXAMPLE_GOLD, label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO,
-                              elem_id="try-gold")
-            generate = gr.Button(strings.TRY_GENERATE, size="sm", elem_id="try-generate")
-            generate_message = gr.Markdown(strings.TRY_GENERATE_INFO, elem_id="try-generate-message",
-                                           elem_classes=["gs-help"])
-            total = gr.Markdown("", elem_id="try-total")
-            breakdown = gr.Dataframe(pd.DataFrame(columns=strings.TRY_TOTAL_HEADERS), interactive=False,
-                                     elem_id="try-breakdown")
-    next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
-    return RewardsStep(slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
-                       answer_close, settings, completion, gold, generate, generate_message, gr.State(None), total,
-                       breakdown, next_button)
+                    add = gr.Button(strings.REWARD_ADD, size="sm", elem_id="reward-add")
+                    list_message = gr.Markdown("", elem_id="reward-list-message", elem_classes=["gs-error"])
+                with gr.Accordion(strings.PROMPT_LABEL, open=False, elem_id="prompt-settings"):
+                    system_prompt = gr.Textbox(form.system_prompt, label=strings.PROMPT_SYSTEM, lines=6,
+                                               info=strings.PROMPT_SYSTEM_INFO, elem_id="prompt-system")
+                    with gr.Row():
+                        thought_open = gr.Textbox(form.thought_tags[0], label=strings.PROMPT_THOUGHT_OPEN,
+                                                  elem_id="prompt-thought-open")
+                        thought_close = gr.Textbox(form.thought_tags[1], label=strings.PROMPT_THOUGHT_CLOSE,
+                                                   elem_id="prompt-thought-close")
+                        answer_open = gr.Textbox(form.answer_tags[0], label=strings.PROMPT_ANSWER_OPEN,
+                                                 elem_id="prompt-answer-open")
+                        answer_close = gr.Textbox(form.answer_tags[1], label=strings.PROMPT_ANSWER_CLOSE,
+                                                  elem_id="prompt-answer-close")
+                    with gr.Row():
+                        settings = {key: setting_component(key, form.settings.get(key)) for key in PROMPT_SETTINGS}
+                probe = probe_box.build("rewards")
+            with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
+                gr.Markdown(strings.TRY_HEADING)
+                gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
+                completion = gr.Textbox(strings.TRY_EXAMPLE_COMPLETION, label=strings.TRY_COMPLETION, lines=8,
+                                        elem_id="try-completion", elem_classes=["gs-mono"])
+                gold = gr.Textbox(strings.TRY_EXAMPLE_GOLD, label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO,
+                                  elem_id="try-gold")
+                generate = gr.Button(strings.TRY_GENERATE, size="sm", elem_id="try-generate")
+                generate_message = gr.Markdown(strings.TRY_GENERATE_INFO, elem_id="try-generate-message",
+                                               elem_classes=["gs-help"])
+                total = gr.Markdown("", elem_id="try-total")
+                breakdown = gr.Dataframe(pd.DataFrame(columns=strings.TRY_TOTAL_HEADERS), interactive=False,
+                                         elem_id="try-breakdown")
+        next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
+        generated_row = gr.State(None)  # inside the tab: a Tabs container takes only tabs as children
+    return RewardsStep(tab, slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
+                       answer_close, settings, completion, gold, generate, generate_message, generated_row, total,
+                       breakdown, probe, next_button)
+
+
+def wire(page: Page) -> None:
+    step, form = page.rewards, page.form
+    wire_next(step.next, page.tabs, "train")
+    _wire_rows(step, form)
+    _wire_try_it(step, form)
+    probe_box.wire(page, step.probe)
+
+
+def _wire_rows(step: RewardsStep, form: FormWidgets) -> None:
+    rows_inputs = {form.reward_count} | {c for slot in form.slots for c in slot.value_components()}
+    rows_outputs = form.rows_outputs() + [step.list_message]
+
+    @guarded
+    def add(values: dict) -> dict:
+        rows = form.read_rows(values)
+        if len(rows) >= MAX_REWARDS:
+            return {step.list_message: strings.REWARD_LIMIT.format(limit=MAX_REWARDS)}
+        return form.write_rows(add_row(rows, MAX_REWARDS)) | {step.list_message: ""}
+
+    step.add.click(add, inputs=rows_inputs, outputs=rows_outputs, show_progress="hidden")
+
+    def edit(change, index: int, values: dict) -> dict:
+        rows = change(form.read_rows(values), index)
+        message = strings.REWARD_NEEDS_ONE if not rows else ""
+        return form.write_rows(rows) | {step.list_message: message}
+
+    for index, slot in enumerate(form.slots):
+        for button, change in ((slot.up, lambda rows, i: move_row(rows, i, -1)),
+                               (slot.down, lambda rows, i: move_row(rows, i, +1)),
+                               (slot.remove, remove_row)):
+            button.click(guarded(partial(edit, change, index)), inputs=rows_inputs, outputs=rows_outputs,
+                         show_progress="hidden")
+
+        def kind_chosen(values: dict, slot=slot) -> dict:
+            row = starter_for_kind(slot.read(values))
+            return slot.write(row)
+
+        slot.kind.input(guarded(kind_chosen), inputs=set(slot.value_components()), outputs=slot.write_outputs(),
+                        show_progress="hidden")
+
+
+def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
+    rows_inputs = {form.reward_count} | {c for slot in form.slots for c in slot.value_components()}
+    prompt_widgets = [form.system_prompt, form.thought_open, form.thought_close, form.answer_open, form.answer_close]
+    try_inputs = rows_inputs | set(prompt_widgets) | {step.completion, step.gold, form.data_path, step.generated_row}
+    try_outputs = [s.score for s in form.slots] + [s.error for s in form.slots] + [step.total, step.breakdown]
+
+    @guarded
+    def try_it(values: dict) -> list:
+        rows = form.read_rows(values)
+        prompt = prompt_config(FormValues(system_prompt=values[form.system_prompt],
+                                          thought_tags=(values[form.thought_open], values[form.thought_close]),
+                                          answer_tags=(values[form.answer_open], values[form.answer_close])))
+        columns = try_row_columns(values[form.data_path], values[step.generated_row]) if rows else {}
+        result = preview(rows, prompt, values[step.completion], values[step.gold], columns) if rows else None
+        badges, errors, total, table = preview_outputs(rows, result)
+        return badges + errors + [total, table]
+
+    # No triggers: on page load and on every change of any input (a row field, the prompt tags, the text).
+    gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
+
+    @guarded
+    def generate_one(values: dict):
+        """A sampled completion from the form's model into the try-it box (which then scores it), or one sentence
+        saying what to fix; what is happening while the model loads, and how long it took."""
+        try:
+            config = form_to_config(form.read(values))
+        except ConfigError as error:
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
+        started = time.monotonic()
+        yield {step.generate_message: strings.TRY_GENERATING.format(model=config.model.name)}
+        try:
+            sample = sample_completion.generate_sample(config)
+        except ConfigError as error:
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
+        except sample_completion.ModelLoadError as error:
+            yield {step.generate_message: f"✗ {error}"}
+            return
+        question = " ".join(sample.question.split())
+        question = question if len(question) <= 160 else question[:157] + "…"
+        yield {step.completion: sample.completion, step.gold: sample.gold or "",
+               step.generated_row: (values[form.data_path], sample.columns),
+               step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question,
+                                                                   seconds=time.monotonic() - started)}
+
+    step.generate.click(generate_one, inputs=form.value_components(),
+                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message],
+                        show_progress="minimal")
 
 
 def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> dict:

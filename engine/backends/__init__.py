@@ -14,7 +14,6 @@ estimate work from one `RunPlan`. Adding a backend is one module with a `BACKEND
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.backends import hf, unsloth
 from engine.backends.base import ROLLOUT_LABELS, Backend
@@ -27,53 +26,30 @@ from engine.model_shape import ModelShape
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (unsloth.BACKEND, hf.BACKEND)}  # auto's order of preference
 FALLBACK_VLLM_SHARE = 0.5  # when the model's shape is unknown, so its need cannot be sized
-AUTO_HF_SHARE = 0.6  # auto takes TRL's colocate path where its estimate fits in this share of the card
 ONE_PROCESS = GpuSplit(())  # a plan made inside a training process: one process, on the GPU it sees
 
 
-def choose_backend(config: RunConfig, cuda: bool, shape: ModelShape | None, total_gib: float | None) -> Backend:
-    """The configured backend, or for auto the faster measured combination that fits. On an H200 (bench/RESULTS.md,
-    1.5B model, 64 x 1024 tokens) TRL's colocate path trained at 11.1 s a step against 16.2 s for Unsloth + vLLM,
-    whose memory is far leaner (23 against 86 GiB at TRL's default share; with vLLM sized to the run TRL's path
-    needs the training side plus a small pool). So auto takes hf with vLLM rollouts where its estimate fits in
-    AUTO_HF_SHARE of the card, and Unsloth where memory is tight or only Unsloth can do what is asked (4-bit or FP8
-    loads, standby), or where vLLM is missing (Unsloth's HF generate is 1.7x TRL's)."""
-    m = config.model
-    if m.backend != "auto":
-        return BACKENDS[m.backend]
-    unsloth_backend, hf_backend = BACKENDS["unsloth"], BACKENDS["hf"]
-    # TRL's server mode and training on several GPUs are the hf backend's (Unsloth's multi-GPU GRPO is not dependable).
-    if not unsloth_backend.usable(cuda) or m.rollout == "vllm_server" or asks_for_several_gpus(config):
-        return hf_backend
-    only_unsloth = m.load_in_4bit or m.load_in_fp8 or m.vllm_standby
-    if only_unsloth or choose_rollout(m, cuda) != "vllm" or shape is None or not total_gib:
-        return unsloth_backend
-    from engine.vram_estimate import estimate_peak_gib
-
-    hf_plan = plan_run(config, hf_backend, cuda, shape, total_gib, total_gib)
-    fits = estimate_peak_gib(config, shape, hf_plan)["total"] <= AUTO_HF_SHARE * total_gib
-    return hf_backend if fits else unsloth_backend
-
-
 def backend_for(config: RunConfig, cuda: bool) -> Backend:
-    """choose_backend from what every process can read without importing transformers (Unsloth must be imported
-    first): the model's config.json where it is a local folder or in the HF cache, else its size in the name, and
-    the card's size from NVML. `check`, the app and the training process all decide through this."""
-    from engine import gpu
-    from engine.model_shape import model_shape
-
-    name = config.model.name
-    local = name if Path(name).expanduser().is_dir() else None
-    info = gpu.gpu_info()
-    return choose_backend(config, cuda, model_shape(name, local), info.total_gib if info else None)
+    """The configured backend; for auto, Unsloth where CUDA and Unsloth are there, else hf (hf always for server mode
+    or several GPUs). `check`, the app and the
+    training process all decide through this. Measured on an H200 (bench/RESULTS.md, 1.5B model, 1024-token
+    completions): with vLLM rollouts the two tie at 8 completions a step (the presets' size) and TRL's colocate path
+    is faster at 64 (11.1 against 16.2 s a step), while Unsloth needs a quarter of the memory (23 against 86 GiB at
+    TRL's default vLLM share). So auto keeps Unsloth, which fits far more on a workstation card; a user with memory to
+    spare and large batches sets backend: hf."""
+    if config.model.backend != "auto":
+        return BACKENDS[config.model.backend]
+    # TRL's server mode and training on several GPUs are the hf backend's (Unsloth's multi-GPU GRPO is not dependable).
+    if config.model.rollout == "vllm_server" or asks_for_several_gpus(config):
+        return BACKENDS["hf"]
+    return next((b for b in BACKENDS.values() if b.usable(cuda)), BACKENDS["hf"])
 
 
 def plan_for_machine(config: RunConfig, cuda: bool, shape: ModelShape | None, visible: list[GpuInfo],
                      free_gib: float | None) -> RunPlan:
     """The plan of a run launched here: the backend, the GPU split over `visible` and vLLM's share, as `check` and the
     app show it and `engine train` launches it."""
-    first = visible[0] if visible else None
-    backend = choose_backend(config, cuda, shape, first.total_gib if first else None)
+    backend = backend_for(config, cuda)
     split = split_gpus(config, visible, backend.name, choose_rollout(config.model, cuda))
     total = split.training[0].total_gib if split.training else None
     return plan_run(config, backend, cuda, shape, free_gib, total, split)
