@@ -3,12 +3,15 @@ GPUs, what `check` refuses (one sentence each), the per-GPU estimate, and the co
 read back by accelerate's and TRL's own argument parsers — for each strategy. The machines are GpuInfo records as
 NVML describes an H200 (engine/gpu.py), the model shapes those of bench/random_model.py."""
 
+import json
+
 import pytest
 import yaml
 
 from engine import backends
 from engine.backends.base import RolloutServerAddress
 from engine.checks import gpu_estimate_findings
+from engine.cli import main
 from engine.config import build_config
 from engine.gpu import GpuInfo
 from engine.gpu_split import split_gpus, split_problems
@@ -188,17 +191,18 @@ def test_the_hf_backend_asks_trl_for_server_mode_at_the_address_given():
         True, "server", "http://127.0.0.1:8123", 51300)
 
 
-def test_check_refuses_what_cannot_work_here_with_one_sentence_and_exit_2():
+def test_check_refuses_what_cannot_work_here_with_one_sentence_and_exit_2(capsys):
     result = run_engine("check", QUICKSTART, "--set", "model.rollout=vllm_server", "--set", "model.backend=unsloth")
-    assert result.returncode == 2
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert ("model.rollout: vllm_server is TRL's server mode, which runs on the hf backend (Unsloth's multi-GPU GRPO "
             "is not dependable); set model.backend to hf or auto") in result.stderr
-    result = run_engine("check", QUICKSTART, "--set", "hardware.gpus=0")
-    assert result.returncode == 2
-    assert "hardware.gpus: names GPUs, but there is no NVIDIA GPU here; leave it empty" in result.stderr
-    result = run_engine("check", QUICKSTART, "--set", "hardware.gpus=0,0")
-    assert result.returncode == 2 and "hardware.gpus: GPU 0 is listed twice; list each GPU once" in result.stderr
-    assert "Traceback" not in result.stderr
+    # The rest through the same CLI entry point in this process (no second interpreter start).
+    assert main(["check", str(QUICKSTART), "--set", "hardware.gpus=0"]) == 2
+    err = capsys.readouterr().err
+    assert "hardware.gpus: names GPUs, but there is no NVIDIA GPU here; leave it empty" in err
+    assert main(["check", str(QUICKSTART), "--set", "hardware.gpus=0,0"]) == 2
+    err = capsys.readouterr().err
+    assert "hardware.gpus: GPU 0 is listed twice; list each GPU once" in err and "Traceback" not in err
 
 
 def test_one_vram_bar_per_gpu_and_hostile_event_lists_fall_back():
@@ -227,8 +231,9 @@ def test_one_gpu_chosen_among_several_trains_in_a_child_that_sees_only_it(tmp_pa
     assert not plan_on(machine(1), config("model.rollout=hf")).split.launched  # one GPU, as always: in-process
 
 
-def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch):
-    """The app's model step on a machine of four H200s (the GPU list is this test's input, as NVML would give it)."""
+def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch, tmp_path):
+    """The app's model step on a machine of four H200s (the GPU list is this test's input, as NVML would give it), for
+    a 7B model saved on this machine (a hub id would need the Hub, which tests are kept off)."""
     from app import machine as app_machine
     from app.steps import model_step
 
@@ -237,7 +242,12 @@ def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch):
     monkeypatch.setattr(app_machine, "gpu_info", lambda: gpus[0])
     assert model_step.machine_text().splitlines() == ["**GPUs:**"] + [f"- GPU {i}: NVIDIA H200, 140 GiB"
                                                                       for i in range(4)]
-    text = model_step.model_summary("Qwen/Qwen2.5-7B-Instruct", config("model.rollout=vllm_server"))
+    folder = tmp_path / "qwen2.5-7b"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({  # Qwen2.5-7B-Instruct's shape
+        "model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+        "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064, "tie_word_embeddings": False}))
+    text = model_step.model_summary(str(folder), config("model.rollout=vllm_server"))
     assert "**On this machine's GPUs:** training on GPUs 0, 1, 2 (3 processes, DDP); vLLM server on GPU 3" in text
     rows = [line for line in text.splitlines() if line.startswith("- GPU ")]
     assert [row.split(":")[0] for row in rows] == ["- GPU 0 (training)", "- GPU 1 (training)", "- GPU 2 (training)",
