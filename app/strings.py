@@ -34,9 +34,11 @@ MODEL_GPU_ESTIMATE_ROW = "- GPU {index} ({role}): ~{estimate:.1f} of {total:.0f}
 MODEL_NO_GPU = "**No NVIDIA GPU: CPU demo mode.** Only the built-in models are practical here."
 MODEL_PICK_LABEL = "Recommended models"
 MODEL_NAME_LABEL = "Model"
-MODEL_NAME_INFO = "A hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a model folder on this machine, or builtin:tiny."
+MODEL_NAME_INFO = ("A hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), the name of a model folder in the models folder, "
+                   "or builtin:tiny.")
 MODEL_TABLE_HEADERS = ["Model", "Size", "VRAM estimate", "Fits this machine?"]
-MODEL_EMPTY = "Type a model: a hub id such as Qwen/Qwen2.5-1.5B-Instruct, a local folder, or builtin:tiny."
+MODEL_EMPTY = ("Type a model: a hub id such as Qwen/Qwen2.5-1.5B-Instruct, the name of a folder in the models "
+               "folder, or builtin:tiny.")
 MODEL_FITS = "fits"
 MODEL_TIGHT = "tight"
 MODEL_TOO_BIG = "too big — try 4-bit"
@@ -71,6 +73,9 @@ DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type t
                   "hf:<owner>/<dataset>[:config][:split], and press Enter.")
 DATA_PATH_REFUSED = ("{path} is not a file uploaded here; from the web page only uploaded files and the bundled "
                      "sample can be used, so upload it with the box on the left")
+MODEL_FOLDER_REFUSED = ("{name} is neither a hub id like Qwen/Qwen2.5-1.5B-Instruct nor a model folder in the models "
+                        "folder ({folder}); from the web page only those, a run's merged model and the built-in "
+                        "models can be used, so copy the model folder there and type its name")
 DATA_HUB_ID_REFUSED = "{path} is not a hub dataset id; write hf:<owner>/<dataset>[:config][:split]"
 DATA_UPLOAD_NOT_UPLOADED = "That file did not come through the upload box; upload it again."
 DATA_UPLOAD_WRONG_KIND = "{name} is not a data file; upload a .jsonl, .json, .csv or .parquet file."

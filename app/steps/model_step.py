@@ -20,6 +20,7 @@ from app import machine, strings
 from app.form_state import FormValues, form_to_config, sentence
 from app.safe import guarded
 from app.steps.page import Page, wire_next
+from app.web_paths import ModelRefused, web_model_name
 
 RECOMMENDED_MODELS = ["Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
                       "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct",
@@ -123,6 +124,10 @@ def model_summary(name: str, config: RunConfig | None) -> str:
     name = (name or "").strip()
     if not name:
         return f"✗ {strings.MODEL_EMPTY}"
+    try:
+        name = web_model_name(name)  # nothing of a folder outside the models folder is read
+    except ModelRefused as refused:
+        return f"✗ {sentence(refused.problems[0].message)}"
     problems = model_problems(ModelConfig(name=name))
     if problems:
         return f"✗ {sentence(problems[0].message)}"
