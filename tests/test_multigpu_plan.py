@@ -233,7 +233,7 @@ def test_one_gpu_chosen_among_several_trains_in_a_child_that_sees_only_it(tmp_pa
 
 def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch, tmp_path):
     """The app's model step on a machine of four H200s (the GPU list is this test's input, as NVML would give it), for
-    a 7B model saved on this machine (a hub id would need the Hub, which tests are kept off)."""
+    a 7B model in the models folder (a hub id would need the Hub, which tests are kept off)."""
     from app import machine as app_machine
     from app.steps import model_step
 
@@ -242,6 +242,7 @@ def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch, tm
     monkeypatch.setattr(app_machine, "gpu_info", lambda: gpus[0])
     assert model_step.machine_text().splitlines() == ["**GPUs:**"] + [f"- GPU {i}: NVIDIA H200, 140 GiB"
                                                                       for i in range(4)]
+    monkeypatch.setenv("GRPO_STUDIO_MODELS_DIR", str(tmp_path))  # the folder the web page may name models in
     folder = tmp_path / "qwen2.5-7b"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({  # Qwen2.5-7B-Instruct's shape
