@@ -435,7 +435,7 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
     started = time.perf_counter()
     cuda = model_loading.cuda_visible()
     backend = backends.backend_for(config, cuda).name
-    vllm = backends.choose_rollout(config.model, cuda) == "vllm"
+    vllm = backends.choose_rollout(config.model, cuda) in ("vllm", "vllm_server")  # the server samples as vLLM does
     longest: dict = {}
 
     def training_rows(tokenizer) -> list[dict]:
