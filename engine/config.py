@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import KINDS, RewardConfig
@@ -62,7 +61,8 @@ def _expected(annotation) -> str:
 
 
 class ModelConfig(Section):
-    name: str = Field("builtin:tiny", max_length=PATH_CHARS, description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
+    name: str = Field("builtin:tiny", max_length=PATH_CHARS,
+                      description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
                                                   "or builtin:tiny / builtin:smollm2-135m (offline).")
     backend: Literal["auto", "unsloth", "hf"] = Field(
         "auto", description="unsloth (CUDA, one GPU, faster, less VRAM), hf (transformers + peft, any device; the one "
@@ -131,7 +131,8 @@ class HardwareConfig(Section):
 
 class PromptConfig(Section):
     system_prompt: str = Field(
-        "", max_length=50_000, description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
+        "", max_length=50_000,
+        description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
                         "replaced by the tags.")
     instructions_in: Literal["system", "user"] = Field(
         "system", description="Where system_prompt goes: a system message, or before the question in the user "
@@ -166,15 +167,19 @@ class PromptConfig(Section):
 
 
 class DataConfig(Section):
-    path: str = Field("", max_length=PATH_CHARS, description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
+    path: str = Field("", max_length=PATH_CHARS,
+                      description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
     prompt_column: str | None = Field(None, max_length=256, description="Column holding the question; empty: guessed "
                                                          "(question, problem, prompt, input).")
-    answer_column: str | None = Field(None, max_length=256, description="Column holding the gold answer; empty: guessed "
+    answer_column: str | None = Field(None, max_length=256,
+                                      description="Column holding the gold answer; empty: guessed "
                                                          "(answer, solution, output, label).")
-    answer_pattern: str | None = Field(None, max_length=2000, description="Regex that extracts the gold answer from the answer "
+    answer_pattern: str | None = Field(None, max_length=2000,
+                                       description="Regex that extracts the gold answer from the answer "
                                                          "column (group 1), e.g. '####\\s*(.+)' for GSM8K.")
     eval_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of rows held out for evaluation.")
-    max_rows: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows (after shuffling).")
+    max_rows: int | None = Field(None, ge=1, le=100_000_000,
+                                 description="Use at most this many rows (after shuffling).")
     seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for shuffling and the held-out split.")
 
 
