@@ -252,6 +252,6 @@ def assert_is_adapter_zip(path: Path) -> None:
 def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     url, root = app_url
     walked = walkthrough(page, url, tmp_path)
-    assert walked.upload_path.parent == (root / "uploads").resolve()
+    assert walked.upload_path.parent.parent == (root / "uploads").resolve()  # uploads/<hash>/<name>
     assert (root / "runs" / walked.run_id / "adapter").is_dir()
     assert_is_adapter_zip(walked.adapter_zip)
