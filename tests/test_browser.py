@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.app_server import app_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,41 +35,15 @@ if not Path(CHROMIUM).is_file():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The app on a free port, with its runs, uploads and model cache in a temporary folder."""
     root = tmp_path_factory.mktemp("app")
-    port = _free_port()
     env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
                GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
-               HF_HUB_OFFLINE="1", GRPO_STUDIO_PASSWORD="", GRADIO_ANALYTICS_ENABLED="False")
-    log = open(root / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                log.close()
-                pytest.fail(f"the app did not start:\n{(root / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield url, root
-    os.killpg(process.pid, signal.SIGTERM)  # the app's own process group (start_new_session above)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+               GRPO_STUDIO_PASSWORD="")
+    with app_server(root, env) as server:
+        yield server.url + "/", root
 
 
 @pytest.fixture(scope="module")
