@@ -3,7 +3,10 @@
 Walks the six steps as a user would: model, preset with small advanced settings, a CSV upload whose columns must
 be mapped, a reward regex edited (the live score changes) and broken (its error shows next to it), a 3-step run of
 builtin:tiny on the CPU watched to the end, the run listed as completed and its adapter downloaded, and the rlvr-code
-preset on the bundled HumanEval sample with a program scored in the try-it box. Screenshots of each step go to
+preset on the bundled HumanEval sample with a program scored in the try-it box. A second walk on the same app and
+page checks what a new user met (issue 15): an idle page makes no requests, numbers are refused where typed, a
+reload keeps the form, unreadable and nested data files are said, "Ready" is refused for a hub model that cannot be
+had offline, the probe's verdict and its change applied, and the bundled GPU run shown. Screenshots of each step go to
 test-artifacts/. The walkthrough itself (`walkthrough`) only talks to the page, so the image test (tests/image)
 drives the running container through the same steps.
 """
@@ -12,17 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.app_server import app_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,41 +38,15 @@ if not Path(CHROMIUM).is_file():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The app on a free port, with its runs, uploads and model cache in a temporary folder."""
     root = tmp_path_factory.mktemp("app")
-    port = _free_port()
     env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
                GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
-               HF_HUB_OFFLINE="1", GRPO_STUDIO_PASSWORD="", GRADIO_ANALYTICS_ENABLED="False")
-    log = open(root / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                log.close()
-                pytest.fail(f"the app did not start:\n{(root / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    yield url, root
-    os.killpg(process.pid, signal.SIGTERM)  # the app's own process group (start_new_session above)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+               GRPO_STUDIO_PASSWORD="")
+    with app_server(root, env) as server:
+        yield server.url + "/", root
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +112,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     fill(page, "#setting-train-learning-rate input", "-1")
     wait_text(page, "#settings-errors", "train.learning_rate")
     fill(page, "#setting-train-learning-rate input", "0.000005")
-    page.wait_for_function("document.querySelector('#settings-errors').innerText.trim() === ''")
+    page.wait_for_function("document.querySelector('#settings-errors .prose').innerText.trim() === ''")
     shot(page, "02-preset")
 
     # 3 Data: upload a CSV whose columns are not the usual names, then map them.
@@ -174,7 +147,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     wait_text(page, "#reward-2-error", "does not compile")
     shot(page, "04-rewards-broken")
     fill(page, "#reward-2-pattern textarea", original)
-    page.wait_for_function("document.querySelector('#reward-2-error').innerText.trim() === ''")
+    page.wait_for_function("document.querySelector('#reward-2-error .prose').innerText.trim() === ''")
     wait_text(page, "#try-total", "Total: 4")
     # "Generate one": the tiny model answers one of the uploaded questions, starting inside the thought as the preset
     # prompts it; its gold answer comes along, and the box scores the new text.
@@ -192,9 +165,10 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     assert page.locator("#launch-button").is_disabled()  # no second launch beside a live run
     wait_text(page, "#step-counter", "Step 3/3", timeout=TRAIN_WAIT_MS)
     wait_text(page, "#run-state", "Completed", timeout=TRAIN_WAIT_MS)
-    run_id = page.locator("#run-header").inner_text().split()[1]
+    # The bold "Run <id>" only: the header's text can hold Gradio's progress overlay ("1/1") while it updates.
+    run_id = page.locator("#run-header strong").first.inner_text().removeprefix("Run ").strip()
     # Done: the launch message has gone stale and is cleared, no ETA is shown, Launch is back.
-    page.wait_for_function("document.querySelector('#launch-message').innerText.trim() === ''")
+    page.wait_for_function("document.querySelector('#launch-message .prose').innerText.trim() === ''")
     assert "ETA" not in page.locator("#run-times").inner_text()
     page.locator("#launch-button:not([disabled])").wait_for()
     # Vega draws each curve as a path (a flat line has no height, so "attached" rather than "visible").
@@ -252,6 +226,106 @@ def assert_is_adapter_zip(path: Path) -> None:
 def test_walkthrough_to_a_completed_run(page, app_url, tmp_path):
     url, root = app_url
     walked = walkthrough(page, url, tmp_path)
-    assert walked.upload_path.parent == (root / "uploads").resolve()
+    assert walked.upload_path.parent.parent == (root / "uploads").resolve()  # uploads/<hash>/<name>
     assert (root / "runs" / walked.run_id / "adapter").is_dir()
     assert_is_adapter_zip(walked.adapter_zip)
+
+
+def test_the_page_tells_the_truth(page, app_url, tmp_path):
+    """What a new user hit in a real browser walk (issue 15): an idle page that polled, a form lost on reload,
+    "Ready" for a model that could not start here, and the truth about learning (the probe, the held-out checks, an
+    example of a run that learns)."""
+    url, root = app_url
+    page.goto(url)
+    page.evaluate("() => localStorage.clear()")  # the walkthrough's form, kept in this browser
+    page.reload()
+    fill(page, "#model-name textarea", "builtin:tiny")
+    wait_text(page, "#model-summary", "random tiny Qwen2")
+
+    # The page is idle when nothing runs: no timer polls the server (it made ~70 requests per 20 s before).
+    page.wait_for_timeout(2000)  # the page's own load events
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    page.wait_for_timeout(5000)
+    assert seen == [], seen
+
+    # Numbers are refused where they are typed: a fraction of a step, a batch that does not hold whole groups.
+    open_tab(page, "2 · Preset")
+    page.locator("#advanced-settings").get_by_text("Advanced settings").click()
+    fill(page, "#setting-train-max-steps input", "2.5")
+    wait_text(page, "#settings-errors", "Training steps (train.max_steps) must be a whole number (you entered 2.5)")
+    fill(page, "#setting-train-max-steps input", "3")
+    fill(page, "#setting-train-num-generations input", "3")
+    wait_text(page, "#settings-errors", "3 must divide the generation batch")
+    for key, value in (("num-generations", "4"), ("batch-size", "4"), ("max-completion-length", "16")):
+        fill(page, f"#setting-train-{key} input", value)
+    page.wait_for_function("document.querySelector('#settings-errors .prose').innerText.trim() === ''")
+
+    # A page reload keeps the form.
+    page.wait_for_timeout(1500)  # the last change reaches the browser's storage
+    page.reload()
+    open_tab(page, "2 · Preset")
+    page.locator("#advanced-settings").get_by_text("Advanced settings").click()
+    page.wait_for_function("document.querySelector('#setting-train-max-completion-length input').value === '16'")
+    assert page.locator("#setting-train-max-steps input").input_value() == "3"  # not the defaults (20, 8, 64)
+    assert page.locator("#setting-train-batch-size input").input_value() == "4"
+
+    # Data: a file that cannot be read shows its reason, no "Uploaded", no table; a nested question is flagged.
+    open_tab(page, "3 · Data")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "What is 1 plus 1?", "answer": 2}\n{"question": \n')
+    page.locator("#data-upload input[type=file]").set_input_files(str(broken))
+    wait_text(page, "#data-error", "broken.jsonl line 2 is not valid JSON")
+    assert "Uploaded" not in page.locator("#data-message").inner_text()
+    assert not page.locator("#data-preview").is_visible()
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text("".join(json.dumps({"question": {"text": f"What is {i} plus 1?"}, "answer": i + 1}) + "\n"
+                              for i in range(6)))
+    page.locator("#data-upload").get_by_role("button", name="Clear").click()  # the box holds the broken file
+    page.locator("#data-upload input[type=file]").set_input_files(str(nested))
+    wait_text(page, "#data-error", "column 'question' holds an object in row 1")
+    page.locator("#data-use-sample").click()
+    wait_text(page, "#data-summary", "gsm8k_slice.jsonl")
+
+    # "Ready" only when the run can start here: a hub model with the Hub switched off is refused before Launch, and
+    # the refused launch says why in its toast.
+    open_tab(page, "1 · Model")
+    fill(page, "#model-name textarea", "Qwen/Qwen2.5-1.5B-Instruct")
+    wait_text(page, "#model-summary", "is not downloaded on this machine")
+    open_tab(page, "5 · Train")
+    wait_text(page, "#train-summary", "Fix these before launching")
+    assert "Ready" not in page.locator("#train-summary").inner_text()
+    page.locator("#launch-button").click()
+    wait_text(page, "[data-testid=toast-body]", "Not launched: Model (model.name): Qwen/Qwen2.5-1.5B-Instruct is not")
+    open_tab(page, "1 · Model")
+    fill(page, "#model-name textarea", "builtin:tiny")
+    wait_text(page, "#model-summary", "random tiny Qwen2")
+
+    # The probe: will GRPO learn anything here? Its verdict in words, and a button that applies its change.
+    open_tab(page, "5 · Train")
+    wait_text(page, "#train-summary", "Ready to train")
+    page.locator("#train-probe-button").click()
+    wait_text(page, "#train-probe-verdict", "Probing: builtin:tiny answers 8 questions × 4 times")
+    wait_text(page, "#train-probe-verdict", "Probed 8 questions × 4 answers with builtin:tiny", timeout=TRAIN_WAIT_MS)
+    shot(page, "08-probe")
+    # Its 16-token answers are the tiny model's noise cut off: the verdict says so and offers twice the length.
+    assert page.locator("#train-probe-verdict").inner_text().startswith("⚠ Completions clipped")
+    page.locator("#train-probe-apply").click()
+    wait_text(page, "#train-probe-verdict", "Applied: train.max_completion_length = 32")
+    open_tab(page, "2 · Preset")
+    assert page.locator("#setting-train-max-completion-length input").input_value() == "32"
+
+    # What success looks like: the bundled GPU run, in the Train view, with its evaluation in the results step.
+    open_tab(page, "6 · Results")
+    choose(page, "run-pick", "Example from a GPU: smollm2-reasoning-h100")
+    wait_text(page, "#eval-result", "89%")
+    page.locator("#run-attach").click()
+    wait_text(page, "#run-header", "Example run, made on a GPU")
+    wait_text(page, "#step-counter", "Step 200/200")
+    page.locator("#reward-plot svg .mark-line path").first.wait_for(state="attached")
+    shot(page, "09-example-run")
+
+    # Along the way the app logged no failure (a handler's error, or updates Gradio refused, as a first visit's empty
+    # form memory once was).
+    log = (root / "app.log").read_text()
+    assert "Traceback" not in log, log[-3000:]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +22,13 @@ import pytest
 
 from engine import settings, trainer_process
 
+from tests.app_server import app_server
 from tests.conftest import REPO
 from tests.hostile_corpus import GOOD_STATUS, UNREADABLE, make_run_folders, write_config
 
 MARKER = f"FOREIGN-SECRET-{uuid.uuid4().hex}"
 RUN_MARKER = f"RUN-SAMPLES-{uuid.uuid4().hex}"
 START_TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,37 +54,20 @@ def app(tmp_path_factory):
                                                     "pid_command": "0123456789abcdef"}))
     uploads.mkdir()
     os.symlink(foreign / "secret.jsonl", uploads / "linked.jsonl")  # a link planted in uploads points outside
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRPO_STUDIO_PASSWORD")}
     env.update(GRPO_STUDIO_RUNS_DIR=str(runs), GRPO_STUDIO_UPLOADS_DIR=str(uploads),
-               GRPO_STUDIO_PASSWORD_FILE=str(root / "state" / "login-password"), HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
-    log_path = root / "app.log"
-    with open(log_path, "w") as log:  # the app keeps its own copy of the descriptor
-        process = subprocess.Popen([sys.executable, "-m", "app", "--host", "0.0.0.0", "--port", str(port)],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + START_TIMEOUT_S
-    while True:
-        try:
-            if httpx.get(url + "/", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            pytest.fail(f"the app did not start on damaged run folders:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    found = re.search(r"sign in as (\S+) with password (\S+) ", log_path.read_text())
-    assert found, log_path.read_text()
-    yield {"url": url, "root": root, "runs": runs, "uploads": uploads, "foreign": foreign, "log": log_path,
-           "user": found.group(1), "password": found.group(2), "sleeper": sleeper, "process": process}
-    os.killpg(process.pid, signal.SIGTERM)
+               GRPO_STUDIO_PASSWORD_FILE=str(root / "state" / "login-password"))
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    sleeper.kill()
-    sleeper.wait()
+        with app_server(root, env, host="0.0.0.0", start_timeout_s=START_TIMEOUT_S,
+                        failure="the app did not start on damaged run folders") as server:
+            found = re.search(r"sign in as (\S+) with password (\S+) ", server.log.read_text())
+            assert found, server.log.read_text()
+            yield {"url": server.url, "root": root, "runs": runs, "uploads": uploads, "foreign": foreign,
+                   "log": server.log, "user": found.group(1), "password": found.group(2), "sleeper": sleeper,
+                   "process": server.process}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 @pytest.fixture(scope="module")

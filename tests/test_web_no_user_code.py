@@ -8,55 +8,25 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from tests.app_server import app_server
 
 USER, PASSWORD = "admin", "hostile-test-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("web")
-    port = _free_port()
     env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
-               GRPO_STUDIO_USER=USER, GRPO_STUDIO_PASSWORD=PASSWORD, GRADIO_ANALYTICS_ENABLED="False",
-               HF_HUB_OFFLINE="1")
-    with open(root / "app.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the app did not start:\n{(root / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-    client = httpx.Client(base_url=url, timeout=60)
-    assert client.post("/login", data={"username": USER, "password": PASSWORD}).status_code < 400
-    yield client, root
-    client.close()
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+               GRPO_STUDIO_USER=USER, GRPO_STUDIO_PASSWORD=PASSWORD)
+    with app_server(root, env) as server:
+        client = httpx.Client(base_url=server.url, timeout=60)
+        assert client.post("/login", data={"username": USER, "password": PASSWORD}).status_code < 400
+        yield client, root
+        client.close()
 
 
 def call(client: httpx.Client, api_name: str, overrides: dict[str, object]) -> tuple[str, str]:

@@ -228,12 +228,17 @@ def build(form: FormValues) -> DataStep:
                 message = gr.Markdown("", elem_id="data-message")
         error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
         with gr.Row():
+            # allow_custom_value: another file's columns replace the choices while an event already sent may carry
+            # the old column, which Gradio would refuse with a traceback; the handlers check a column against the
+            # file themselves (the preview guesses again, the check names a column the file lacks).
             prompt_column = gr.Dropdown(initial.columns, value=form.prompt_column if form.prompt_column in
                                         initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
-                                        info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column")
+                                        info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column",
+                                        allow_custom_value=True)
             answer_column = gr.Dropdown(answer_choices, value=form.answer_column if form.answer_column in
                                         initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
-                                        info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column")
+                                        info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column",
+                                        allow_custom_value=True)
             with gr.Column():
                 answer_pattern = gr.Textbox(form.answer_pattern, label=strings.DATA_PATTERN_LABEL,
                                             info=strings.DATA_PATTERN_INFO, elem_id="data-answer-pattern")

@@ -33,8 +33,8 @@ def wire(page: Page) -> None:
     @guarded
     def restore(saved) -> dict:
         restored = form_from_saved(saved)
-        if restored is None:
-            return {}
+        if restored is None:  # a first visit, or nothing usable kept: the page's own defaults stand
+            return {data.shown_path: gr.skip()}  # (Gradio takes an empty dict for one output's value, not for none)
         try:
             columns = list(data_step.read_table(web_data_path(restored.data_path)).column_names)
         except ConfigError:
