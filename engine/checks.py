@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import backends, builtin_models, gpu, model_loading
+from engine import backends, builtin_models, gpu, model_loading, tracking
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.model_shape import model_shape
@@ -84,12 +84,14 @@ def check_config(config: RunConfig) -> CheckReport:
     report.add(reward_problems(config))
     report.add(batch_problems(config))
     report.add(machine_problems(config, info))
+    report.add(tracking.tracker_problems(config))
 
     report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
     t = config.train
     report.facts["batch"] = (f"{t.batch_size * t.gradient_accumulation_steps} completions per step = "
                              f"{t.batch_size * t.gradient_accumulation_steps // max(1, t.num_generations)} prompts "
                              f"x {t.num_generations} generations")
+    report.facts["tracking"] = tracking.describe(config)
     report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
     sandbox = sandbox_report(config.rewards)
     if sandbox is not None:
