@@ -25,7 +25,7 @@ from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, c
                             row_to_raw, setting_from_widget, setting_to_widget, starter_for_kind, with_preset)
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, train_step
+from app.steps import data_step, results_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine
@@ -400,19 +400,34 @@ def test_vram_and_runs_and_eval_views(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # Runner: one training run at a time, with real processes
 
-def test_a_live_run_blocks_a_second_launch(app_dirs):
+def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
     root = settings.runs_dir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         busy = write_run(root, flat_events(1), state="running", **trainer_process.identity_of(sleeper.pid))
         assert runner.active_run(root).id == busy.id
-        with pytest.raises(runner.RunnerError, match=f"Run {busy.id} is still running"):
-            runner.launch(form_to_config(math_form()))
-        assert len(list(root.iterdir())) == 1  # nothing was created for the refused launch
+        first, second = (runner.launch(form_to_config(math_form())) for _ in range(2))
+        assert (runner.queue_position(first), runner.queue_position(second)) == (1, 2)
+        assert first.config_path.is_file() and not first.status_path.exists()  # waiting: nothing started
+        runner.start_next_queued(root)  # a run is live: the queue waits for it
+        assert runner.active_run(root).id == busy.id and not first.status_path.exists()
+        assert runner.move_queued(second, -1) == 1 and runner.queue_position(first) == 2
+        frame, _ = results_step.runs_overview()
+        assert dict(zip(frame["run"], frame["state"]))[second.id] == "queued #1"
+        with pytest.raises(runner.RunnerError, match="training; stop it first"):
+            runner.delete(busy)  # never the active run
+        runner.cancel_queued(second)
+        assert not second.path.exists() and runner.queue_position(first) == 1
+        runner.delete(first)  # a queued run leaves the queue with its folder
+        assert not first.path.exists() and runner.queue_position(first) is None
+        with pytest.raises(runner.RunnerError, match="not in the queue"):
+            runner.cancel_queued(first)
     finally:
         sleeper.kill()
         sleeper.wait()
     assert runner.active_run(root) is None  # its process is gone: it no longer blocks
+    runner.delete(busy)  # no longer live: it can go
+    assert not busy.path.exists()
 
 
 def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
@@ -428,8 +443,7 @@ def test_launch_stop_resume_a_real_tiny_run(app_dirs):
                         "train.max_completion_length": 8, "train.save_steps": 100})
     run = runner.launch(form_to_config(form))
     assert run.config_path.is_file() and run.is_active  # launch returns once the trainer wrote its status
-    with pytest.raises(runner.RunnerError, match="one training run at a time"):
-        runner.launch(form_to_config(form))
+    runner.cancel_queued(runner.launch(form_to_config(form)))  # a second launch waits in the queue; not this time
     wait_for(lambda: run.read_status().step >= 1 or run.state() == "failed", what="the first step")
     runner.stop(run)
     wait_for(lambda: run.state() in ("stopped", "completed", "failed"), what="the stop")

@@ -202,6 +202,9 @@ def wire(page: Page) -> None:
         except runner.RunnerError as error:
             gr.Warning(str(error))
             return shown | {step.message: f"✗ {error}"}
+        position = runner.queue_position(run)
+        if position is not None:  # another run trains: this one waits in the queue; the view stays on the live one
+            return shown | {step.message: strings.TRAIN_QUEUED.format(id=run.id, position=position)}
         return shown | {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
 
     step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
