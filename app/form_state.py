@@ -8,13 +8,23 @@ preset or an earlier run's settings back into the widgets.
 
 from __future__ import annotations
 
+import json
+import re
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from engine.config import (ConfigError, DataConfig, ModelConfig, Problem, PromptConfig, RunConfig, TrainConfig,
-                           build_config)
+from engine.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    Problem,
+    PromptConfig,
+    RunConfig,
+    TrainConfig,
+    build_config,
+)
 from engine.rewards import KINDS, RewardSpec, web_kinds
 
 # The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.
@@ -42,6 +52,7 @@ class RewardRow:
 
 
 COMMON_ROW_FIELDS = ["name", "kind", "weight", "reward", "penalty"]
+MAX_REWARDS = 8  # the form's reward slots
 
 
 @dataclass
@@ -196,6 +207,46 @@ def form_to_config(form: FormValues) -> RunConfig:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The form as the browser keeps it (a page reload restores it): plain JSON, read back defensively
+
+SAVED_VERSION = 1
+SAVED_MAX_CHARS = 1_000_000
+
+
+def saved_form(form: FormValues) -> dict:
+    return {"version": SAVED_VERSION, **asdict(form)}
+
+
+def form_from_saved(saved) -> FormValues | None:
+    """The form a browser kept, or None for anything else (another version, a hand-edited or oversized value). Only
+    its shape is checked here: every value is validated as if typed, when the form is next read."""
+    if not isinstance(saved, dict) or saved.get("version") != SAVED_VERSION:
+        return None
+    try:
+        if len(json.dumps(saved)) > SAVED_MAX_CHARS:
+            return None
+        text = {name: saved.get(name) for name in ("model_name", "data_path", "answer_pattern", "system_prompt")}
+        optional = {name: saved.get(name) for name in ("preset", "prompt_column", "answer_column")}
+        if not all(isinstance(v, str) for v in text.values()) or \
+                not all(v is None or isinstance(v, str) for v in optional.values()):
+            return None
+        settings = {key: value for key, value in dict(saved.get("settings") or {}).items()
+                    if key in SETTINGS and (value is None or isinstance(value, (str, int, float, bool)))}
+        tags = [tuple(str(t) for t in saved[name]) for name in ("thought_tags", "answer_tags")]
+        rows = []
+        for row in list(saved.get("rewards") or [])[:MAX_REWARDS]:
+            common = {name: row.get(name) for name in COMMON_ROW_FIELDS}
+            if not isinstance(common["name"], str) or not isinstance(common["kind"], str):
+                return None
+            rows.append(RewardRow(**common, values=dict(row.get("values") or {})))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    if any(len(pair) != 2 for pair in tags):
+        return None
+    return FormValues(**text, **optional, settings=settings, thought_tags=tags[0], answer_tags=tags[1], rewards=rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Config -> form
 
 def row_from_config(spec: RewardSpec) -> RewardRow:
@@ -252,7 +303,10 @@ def reward_row_problem(row: RewardRow, prompt: PromptConfig | None = None) -> st
     except ConfigError as error:
         first = error.problems[0]
         key = first.key.removeprefix("rewards.0").lstrip(".")
-        return f"{key}: {first.message}" if key else first.message
+        message = plain_message(first.message)
+        if not key:
+            return message
+        return f"{key} {message}" if message.startswith(("must ", "is ")) else f"{key}: {message}"
     problems = reward_problems(config)
     return problems[0].message if problems else None
 
@@ -405,18 +459,61 @@ def prompt_config(form: FormValues) -> PromptConfig:
     return PromptConfig(system_prompt=form.system_prompt or "", thought_tags=thought, answer_tags=answer)
 
 
-def sentence(text: str) -> str:
-    """'the pattern does not compile' -> 'The pattern does not compile.'"""
+def sentence(text: str, names: tuple[str, ...] = ()) -> str:
+    """'the pattern does not compile' -> 'The pattern does not compile.' A sentence that starts with a name keeps
+    it as written: one of `names` (a data file 'my questions.csv'), or a word that is not plain letters (a key
+    'train.max_steps', a model 'builtin:tiny', a file 'q.csv')."""
     text = str(text).strip()
     if not text:
         return text
-    text = text[0].upper() + text[1:]
+    first = text.split(maxsplit=1)[0]
+    if first.isalpha() and not any(name and text.startswith(name) for name in names):
+        text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def problem_sentence(problem: Problem) -> str:
-    """'train.learning_rate: Input should be greater than 0 (got -1).' (the key as written in the YAML)."""
-    return f"{problem.key}: {sentence(problem.message)}" if problem.key else sentence(problem.message)
+def key_words(key: str) -> str:
+    """A config key in plain words with the key after them: 'completions per question (train.num_generations)';
+    a reward row's key 'rewards[2] (correct)' is 'reward 3 (correct)'."""
+    from app import strings
+
+    row = re.fullmatch(r"rewards\[(\d+)\] \((.*)\)", key)
+    if row:
+        return strings.REWARD_ROW_WORDS.format(number=int(row.group(1)) + 1, name=row.group(2))
+    words = strings.KEY_WORDS.get(key)
+    return f"{words} ({key})" if words else key
+
+
+def setting_label(key: str) -> str:
+    """A setting widget's label: the plain words first, the key's own name after them."""
+    from app import strings
+
+    words = strings.KEY_WORDS.get(key)
+    name = key.split(".", 1)[1]
+    return f"{words[0].upper()}{words[1:]} ({name})" if words else name
+
+
+def plain_message(message: str) -> str:
+    """A validator's wording ('Input should be greater than 0 (got -1)') as plain words ('must be more than 0 (you
+    entered -1)'); the engine's own sentences pass unchanged."""
+    from app import strings
+
+    for pattern, replacement in strings.VALIDATOR_WORDS:
+        message = re.sub(pattern, replacement, message)
+    return " ".join(message.split())
+
+
+def problem_sentence(problem: Problem, names: tuple[str, ...] = ()) -> str:
+    """'Learning rate (train.learning_rate) must be more than 0 (you entered -1).': the key in plain words, then the
+    problem as a sentence."""
+    message = plain_message(problem.message)
+    if not problem.key:
+        return sentence(message, names)
+    subject = key_words(problem.key)
+    subject = subject[0].upper() + subject[1:]
+    if message.startswith(("must ", "is ", "contains ")):
+        return sentence(f"{subject} {message}", names)
+    return sentence(f"{subject}: {message}", names)  # after the colon, the message goes on as written
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,14 +15,21 @@ from engine.config import field_help
 from engine.rewards import KINDS
 
 from app import strings
-from app.form_state import FormValues, RewardRow, kind_help, reward_field_help, setting_choices, setting_widget
-
-MAX_REWARDS = 8
+from app.form_state import (
+    FormValues,
+    RewardRow,
+    kind_help,
+    reward_field_help,
+    setting_choices,
+    setting_label,
+    setting_widget,
+)
 
 
 def setting_component(key: str, value, **extra) -> gr.components.Component:
-    """The widget of one config field: its short name as the label and the field's own help as `info`."""
-    label = key.split(".", 1)[1]
+    """The widget of one config field: plain words and the key's name as the label, the field's own help as
+    `info`. Whole-number fields keep what is typed (no rounding): a fraction is refused with a sentence."""
+    label = setting_label(key)
     info = field_help(key)
     elem_id = "setting-" + key.replace(".", "-").replace("_", "-")
     widget = setting_widget(key)
@@ -34,7 +41,7 @@ def setting_component(key: str, value, **extra) -> gr.components.Component:
     if widget.endswith("?"):  # a text box, since a number box cannot be empty
         common["info"] = f"{info} {strings.OPTIONAL_NUMBER_HINT}"
         return gr.Textbox(**common)
-    return gr.Number(precision=0 if widget.startswith("int") else None, **common)
+    return gr.Number(precision=None, **common)
 
 
 @dataclass

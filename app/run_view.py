@@ -34,6 +34,8 @@ RISING_WINDOW = 5
 SAMPLE_ROWS = 12
 QUESTION_CHARS = 160
 TOTAL_SERIES = "total"
+MIN_STEP_SPAN = 20
+PLOT_MARGIN = 0.08
 
 
 def _number(value) -> float | None:
@@ -76,6 +78,29 @@ def length_frame(events: list[dict]) -> pd.DataFrame:
 
 def loss_frame(events: list[dict]) -> pd.DataFrame:
     return _long_frame(events, {"loss": "loss"})
+
+
+def heldout_frame(events: list[dict], metric: str = "accuracy") -> pd.DataFrame:
+    """The held-out checks during training: accuracy (pass@1 for code) and format compliance, as shares."""
+    return _long_frame(events, {"eval/accuracy": f"held-out {metric}", "eval/format": "held-out format"})
+
+
+def step_axis(frame: pd.DataFrame) -> list[float]:
+    """The x range: from 0 to the last step, at least MIN_STEP_SPAN long. Vega puts a tick every ~40 px, so a short
+    range gets ticks at fractions of a step (1.5, 2.5); a longer one gets whole steps."""
+    last = float(frame["step"].max()) if len(frame) else 0.0
+    return [0, max(last, MIN_STEP_SPAN)]
+
+
+def value_axis(frame: pd.DataFrame) -> list[float] | None:
+    """The y range with a margin above and below: a line at its floor (a correctness reward at its penalty) is drawn
+    inside the plot, not on its edge, and a flat line gets a readable range (no '0.000000' ticks)."""
+    if not len(frame):
+        return None
+    low, high = float(frame["value"].min()), float(frame["value"].max())
+    span = high - low
+    margin = span * PLOT_MARGIN if span > 0 else max(abs(high) * 0.1, 0.1)
+    return [low - margin, high + margin]
 
 
 def _scores(sample: dict) -> dict:
@@ -237,9 +262,11 @@ def run_status(run: RunFolder, events: list[dict] | None = None, now: float | No
                  + strings.TRAIN_LOG_PATH.format(path=run.log_path))
     elif state == "unreadable":
         error = strings.TRAIN_UNREADABLE.format(error=status.error)
+    times = (strings.TRAIN_TIMES.format(elapsed=clock(elapsed), eta=clock(eta)) if state in ACTIVE_STATES
+             else strings.TRAIN_TIME_TOTAL.format(elapsed=clock(elapsed)))  # no ETA once it has ended
     return RunStatus(header=header, state=state, state_text=strings.TRAIN_STATE.get(state, state),
                      step_text=strings.TRAIN_STEP.format(step=step, max_steps=max_steps or "?"),
-                     times_text=strings.TRAIN_TIMES.format(elapsed=clock(elapsed), eta=clock(eta)),
+                     times_text=times,
                      fraction=min(1.0, step / max_steps) if max_steps else 0.0, error_text=error,
                      log_path=run.log_path)
 
@@ -330,6 +357,70 @@ def eval_markdown(result: dict) -> str:
                                     n=int(_number(result[name].get("n")) or 0))
             for name in ("base", "tuned") if name in result]
     data = Path(str(result.get("data", ""))).name or "held-out rows"
-    return strings.EVAL_TABLE.format(rows="\n".join(rows), data=data, tokens=result.get("max_new_tokens", "?"),
-                                     seconds=result.get("seconds", "?"),
-                                     metric=result.get("accuracy_metric", "accuracy"))
+    table = strings.EVAL_TABLE.format(rows="\n".join(rows), data=data, tokens=result.get("max_new_tokens", "?"),
+                                      seconds=result.get("seconds", "?"),
+                                      metric=result.get("accuracy_metric", "accuracy"))
+    adapter = result.get("tuned_adapter")
+    return table + (f"  \n{strings.EVAL_TUNED_ADAPTER.format(adapter=adapter)}" if isinstance(adapter, str) else "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which adapter: the best checkpoint by held-out eval, or the last
+
+def best_text(best: dict | None) -> str | None:
+    """best.json in words: 'step 40, held-out accuracy 62%'; None when there is none."""
+    if not best:
+        return None
+    metric, value = str(best.get("metric", "")), _number(best.get("value"))
+    what = metric.removeprefix("eval/").replace("_", " ")
+    shown = "?" if value is None else f"{value:.0%}" if metric in ("eval/accuracy", "eval/format") else f"{value:.3g}"
+    return strings.BEST_TEXT.format(step=best.get("step", "?"), what=what, value=shown)
+
+
+def adapter_choices(best: dict | None, last_step: int | None) -> list[tuple[str, str]]:
+    """The adapter radio's (label, value) pairs: the best checkpoint first (the default), the last one a click away."""
+    best_label = (strings.ADAPTER_BEST.format(best=best_text(best)) if best
+                  else strings.ADAPTER_BEST_NONE)
+    return [(best_label, "best"), (strings.ADAPTER_LAST.format(step=last_step if last_step is not None else "?"),
+                                   "last")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The learnability probe's report (probe.json) in words
+
+def applicable_change(report: dict | None, settings: list[str]) -> dict | None:
+    """The verdict's change when the form can apply it (a setting with a value, and those that go with it), else
+    None: "pick a larger model" or "use harder questions" is the user's to do."""
+    verdict = report.get("verdict") if isinstance(report, dict) else None
+    change = verdict.get("change") if isinstance(verdict, dict) else None
+    if not isinstance(change, dict) or change.get("value") is None or change.get("key") not in settings:
+        return None
+    also = [a for a in change.get("also") or [] if isinstance(a, dict) and a.get("key") in settings
+            and a.get("value") is not None]
+    return {"key": change["key"], "value": change["value"], "sentence": str(change.get("sentence", "")),
+            "also": also}
+
+
+def probe_markdown(report: dict) -> str:
+    """The verdict in plain words first, what to change, the other findings, then what was probed and how long a
+    training step will take here."""
+    if not isinstance(report, dict) or not isinstance(report.get("verdict"), dict):
+        return strings.PROBE_UNREADABLE
+    verdict = report["verdict"]
+    icon = "✓" if verdict.get("code") == "ready" else "⚠"
+    title, text = str(verdict.get("title", "")), str(verdict.get("text", ""))
+    # The engine's text starts with its title ("Too hard: none of…"): bold it there rather than say it twice.
+    said = text.replace(title, f"**{title}**", 1) if title and text.startswith(title) else f"**{title}** — {text}"
+    lines = [strings.PROBE_VERDICT.format(icon=icon, text=said)]
+    change = verdict.get("change")
+    if isinstance(change, dict) and change.get("sentence"):
+        lines.append(strings.PROBE_CHANGE.format(sentence=change["sentence"]))
+    for other in report.get("findings") or []:
+        if isinstance(other, dict) and other.get("code") != verdict.get("code") and other.get("text"):
+            lines.append(strings.PROBE_ALSO.format(text=other["text"]))
+    estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
+    lines.append(strings.PROBE_FOOTER.format(
+        prompts=report.get("prompts", "?"), k=report.get("generations_per_prompt", "?"),
+        model=report.get("model", "?"), seconds=_number(report.get("seconds")) or 0.0,
+        step=_number(estimate.get("seconds")) or 0.0))
+    return "  \n".join(lines)

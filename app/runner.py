@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -300,6 +300,7 @@ class Job:
     run_id: str
     process: subprocess.Popen
     log_path: Path
+    started: float = field(default_factory=time.time)
 
     @property
     def running(self) -> bool:
@@ -321,6 +322,9 @@ class Job:
             return f"exit status {self.process.returncode}"
         said = [line.removeprefix("failed: ") for line in lines if line.startswith("failed: ")]  # the engine's own
         raised = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        problems = [line.removeprefix("- ") for line in lines if line.startswith("- ")]  # `N problems:` then each
+        if problems and not said:
+            return " ".join(problems)[:800]
         return (said or raised or lines)[-1][:400]
 
 
@@ -329,6 +333,11 @@ _jobs: dict[tuple[str, str], Job] = {}
 
 def job(run: RunFolder, kind: str) -> Job | None:
     return _jobs.get((run.id, kind))
+
+
+def jobs_running() -> bool:
+    """Whether an eval or export job of any run is still running (the results view then keeps refreshing)."""
+    return any(started.running for started in list(_jobs.values()))
 
 
 def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
@@ -343,19 +352,61 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
     return started
 
 
-def start_eval(run: RunFolder, limit: int | None = None) -> Job:
-    arguments = ["eval", str(run.path)] + (["--limit", str(int(limit))] if limit else [])
-    return _start_job(run, "eval", arguments)
+# ---------------------------------------------------------------------------------------------------------------
+# The learnability probe of the form's config (no run folder yet): one at a time, as it loads the model
+
+PROBE_KEY = ("", "probe")
+PROBES_KEPT = 3
 
 
-def start_export(run: RunFolder, merge: bool = False, merged_zip: bool = False, gguf: str | None = None) -> Job:
+def probe_job() -> Job | None:
+    return _jobs.get(PROBE_KEY)
+
+
+def start_probe(config: RunConfig, prompts: int) -> Job:
+    """`engine probe` on the form's config, in a folder of the app's cache: config.yaml, probe.json, probe.log."""
+    current = probe_job()
+    if current is not None and current.running:
+        raise RunnerError(strings.PROBE_BUSY)
+    root = settings.cache_dir() / "probes"
+    for old in sorted(root.glob("*"))[:-PROBES_KEPT] if root.is_dir() else []:
+        shutil.rmtree(old, ignore_errors=True)
+    folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{threading.get_ident() % 10_000}"
+    folder.mkdir(parents=True, exist_ok=True)
+    config.save(folder / "config.yaml")
+    arguments = ["probe", str(folder / "config.yaml"), "--prompts", str(int(prompts)), "--out",
+                 str(folder / "probe.json")]
+    started = Job("probe", "", _spawn(arguments, folder / "probe.log"), folder / "probe.log")
+    _reap_in_background(started.process)
+    _jobs[PROBE_KEY] = started
+    return started
+
+
+def start_eval(run: RunFolder, limit: int | None = None, which: str = "best") -> Job:
+    """`engine eval` of the run: base against the tuned model, its best checkpoint or its last adapter."""
+    arguments = ["eval", str(run.path), "--checkpoint", _which(which)]
+    return _start_job(run, "eval", arguments + (["--limit", str(int(limit))] if limit else []))
+
+
+def start_export(run: RunFolder, merge: bool = False, which: str = "best", merged_zip: bool = False,
+                 gguf: str | None = None) -> Job:
     """`engine export`: the adapter zip always; the merged model (a folder, and a zip to download) and a GGUF when
     asked."""
     from engine.gguf_export import OUTTYPES
 
-    if not run.has_adapter:
+    if not run.has_adapter and run.last_checkpoint() is None:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))
     if gguf is not None and gguf not in OUTTYPES:
         raise RunnerError(strings.EXPORT_GGUF_UNKNOWN.format(types=", ".join(OUTTYPES)))
-    arguments = ["export", str(run.path)] + (["--merge"] if merge else []) + (["--merged-zip"] if merged_zip else [])
-    return _start_job(run, "export", arguments + (["--gguf", gguf] if gguf else []))
+    arguments = ["export", str(run.path), "--checkpoint", _which(which)] + (["--merge"] if merge else [])
+    arguments += (["--merged-zip"] if merged_zip else []) + (["--gguf", gguf] if gguf else [])
+    return _start_job(run, "export", arguments)
+
+
+def _which(which: str) -> str:
+    """best or last, whatever a request sends."""
+    from engine.best_checkpoint import WHICH
+
+    if which not in WHICH:
+        raise RunnerError(strings.ADAPTER_CHOICE_UNKNOWN.format(which=str(which)[:40]))
+    return which

@@ -1,8 +1,8 @@
 """The Gradio Blocks: the six steps as tabs. Each step module (app/steps/) builds its tab and wires its own events;
 this module only puts them together (like LLaMA-Factory's webui/interface.py over its components/*).
 
-State lives in the widgets (the run's settings) and in run folders (everything about runs); the only session
-state is which run the Train view is attached to, so a page reload or an app restart loses nothing.
+State lives in the widgets (the run's settings, also kept in the browser so that a reload restores them) and in run
+folders (everything about runs); the only session state is which run the Train view is attached to.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from engine.config import ConfigError
 from app import machine, strings
 from app.form_state import FormValues, with_preset
 from app.form_widgets import FormWidgets
-from app.steps import data_step, model_step, preset_step, results_step, rewards_step, train_step
+from app.steps import data_step, form_memory, model_step, preset_step, results_step, rewards_step, train_step
 from app.steps.page import Page
 
 CSS_PATH = Path(__file__).with_name("style.css")
 STEPS = (model_step, preset_step, data_step, rewards_step, train_step, results_step)
+WIRED = STEPS + (form_memory,)  # the form kept in the browser, across page reloads
 
 
 def initial_form(cpu_demo: bool) -> FormValues:
@@ -60,6 +61,6 @@ def build_ui() -> gr.Blocks:
             reward_count=gr.State(len(initial.rewards)), slots=rewards.slots, preset_choices=preset.choices)
         page = Page(demo=demo, tabs=tabs, form=form, attached_run=gr.State(None), cpu_demo=cpu_demo, model=model,
                     preset=preset, data=data, rewards=rewards, train=train, results=results)
-        for step in STEPS:
-            step.wire(page)
+        for module in WIRED:
+            module.wire(page)
     return demo

@@ -8,27 +8,30 @@ import shutil
 from pathlib import Path
 
 from engine import settings
+from engine.disk_space import human_size
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UPLOAD_TEXT = "200 MB"  # also Gradio's max_file_size, so the browser refuses larger files before sending them
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+HASH_CHARS = 8
+# What a file name keeps of the name it was uploaded with: letters of any script, digits, spaces and common
+# punctuation. Path separators, control characters and the rest become "_".
+_UNSAFE = re.compile(r"[^\w .()\[\]+,@&'-]+")
 
 
 class UploadError(Exception):
     pass
 
 
-def safe_upload_name(original: str, content_hash: str) -> str:
-    """'../../etc/my data (1).CSV' -> '<hash8>-my_data_1_.CSV': directories stripped (either slash), only
-    [A-Za-z0-9._-] kept, no leading dots, at most ~100 characters, prefixed with a short content hash so two
-    different files of the same name never collide."""
+def safe_upload_name(original: str) -> str:
+    """'../../etc/my data (1).CSV' -> 'my data (1).CSV': the name as uploaded, with directories stripped (either
+    slash), unsafe characters replaced, no leading dots or spaces, at most ~100 characters."""
     base = re.split(r"[\\/]", original or "")[-1]
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = _UNSAFE.sub("_", stem).strip("._-")[:80] or "data"
-    suffix = _UNSAFE.sub("", suffix)[:10]
-    return f"{content_hash[:8]}-{stem}" + (f".{suffix}" if suffix else "")
+    stem = " ".join(_UNSAFE.sub("_", stem).split()).strip(". ")[:80].strip(". ") or "data"
+    suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix)[:10]
+    return stem + (f".{suffix}" if suffix else "")
 
 
 def file_hash(path: Path) -> str:
@@ -39,32 +42,28 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"
-
-
 def store_upload(temporary: str | Path, original_name: str | None = None, folder: Path | None = None) -> Path:
-    """Copy an uploaded file into the uploads folder; returns the stored path. UploadError says what is wrong."""
-    from app import strings
+    """Copy an uploaded file into the uploads folder, as <content hash>/<name as uploaded> (two files of one name
+    never collide, and the page shows the name the user knows); returns the stored path. UploadError says what is
+    wrong."""
     from engine.data import FILE_KINDS
+
+    from app import strings
 
     source = Path(temporary)
     name = original_name or source.name
-    if Path(safe_upload_name(name, "")).suffix.lower() not in FILE_KINDS:  # served back from our origin: data only
+    safe = safe_upload_name(name)
+    if Path(safe).suffix.lower() not in FILE_KINDS:  # served back from our origin: data only
         raise UploadError(strings.DATA_UPLOAD_WRONG_KIND.format(name=name))
     size = source.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise UploadError(strings.DATA_UPLOAD_TOO_BIG.format(name=name, size=human_size(size),
                                                              limit=MAX_UPLOAD_TEXT))
     folder = (folder or settings.uploads_dir()).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = (folder / safe_upload_name(name, file_hash(source))).resolve()
-    if target.parent != folder:  # cannot happen with the name above; a guard against future edits
+    target = (folder / file_hash(source)[:HASH_CHARS] / safe).resolve()
+    if target.parent.parent != folder:  # cannot happen with the names above; a guard against future edits
         raise UploadError(f"refusing to store {name} outside the uploads folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         shutil.copyfile(source, target)
     return target

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import backends, builtin_models, gpu, model_loading, tracking
+from engine import backends, builtin_models, gpu, hub_access, model_loading, tracking
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.model_shape import model_shape
@@ -18,6 +18,9 @@ from engine.vram_estimate import estimate_peak_gib
 SMALL_MODEL_BILLIONS = 1.5
 SMALL_MODEL_WARNING = ("models under 1.5B parameters often fail to keep the thinking format; expect the format "
                        "reward to rise slowly, or pick a 1.5B+ model")
+# Above this size a run on the CPU takes hours a step: the model needs a GPU. The built-ins (0.2M, 135M) train in
+# seconds to a minute a step on a CPU.
+CPU_MAX_BILLIONS = 1.0
 
 
 @dataclass
@@ -58,6 +61,15 @@ def machine_problems(config: RunConfig, info: gpu.GpuInfo | None) -> list[Proble
     return problems
 
 
+def cpu_size_problem(config: RunConfig, billions: float | None, cuda: bool) -> list[Problem]:
+    """A model too large to train without a GPU, on a machine without one."""
+    if cuda or billions is None or billions <= CPU_MAX_BILLIONS:
+        return []
+    return [Problem("model.name", f"{config.model.name} has about {billions:.1f}B parameters, too many to train "
+                                  "without an NVIDIA GPU (a step would take hours here); pick builtin:tiny or "
+                                  "builtin:smollm2-135m on this machine, or use one with a GPU")]
+
+
 def batch_problems(config: RunConfig) -> list[Problem]:
     t, m = config.train, config.model
     problems = []
@@ -81,6 +93,10 @@ def check_config(config: RunConfig) -> CheckReport:
     info = gpu.gpu_info()
     cuda = model_loading.cuda_visible()
     report.add(model_loading.model_problems(config.model))
+    if not any(p.key == "model.name" for p in report.problems):
+        hub = hub_access.hub_problem(config.model.name)  # before the tokenizer: no second wait on an absent Hub
+        if hub:
+            report.add([Problem("model.name", hub)])
     report.add(reward_problems(config))
     report.add(batch_problems(config))
     report.add(machine_problems(config, info))
@@ -123,6 +139,7 @@ def check_config(config: RunConfig) -> CheckReport:
         report.add(e.problems)
 
     shape = model_shape(config.model.name, local_folder)
+    report.add(cpu_size_problem(config, shape.parameters / 1e9 if shape else None, cuda))
     backend = backends.backend_for(config, cuda)
     plan = backends.plan_run(config, backend, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
     report.add(backends.plan_problems(config, plan, cuda))

@@ -254,8 +254,11 @@ def build_examples(config: RunConfig, table, file_name: str) -> Examples:
     columns = map_columns(config, list(table.column_names), file_name)
     pattern = gold_pattern(config.data.answer_pattern)
     rows, empty = [], 0
-    for record in table:
+    for number, record in enumerate(table, start=1):
         question = record.get(columns.prompt)
+        _refuse_nested(columns.prompt, question, number, "data.prompt_column", "the question")
+        if columns.answer:
+            _refuse_nested(columns.answer, record.get(columns.answer), number, "data.answer_column", "the answer")
         if question is None or str(question).strip() == "":
             empty += 1
             continue
@@ -268,6 +271,15 @@ def build_examples(config: RunConfig, table, file_name: str) -> Examples:
         raise _error("data.prompt_column", f"every row of {file_name} has an empty '{columns.prompt}'; "
                                            "choose the column that holds the questions")
     return Examples(rows, columns, len(table), empty)
+
+
+def _refuse_nested(column: str, value, number: int, key: str, what: str) -> None:
+    """A list or an object where text belongs (a JSON cell like {"text": ...}) would reach the model as its Python
+    repr: refused, naming the row."""
+    if isinstance(value, (dict, list, tuple)):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise _error(key, f"column '{column}' holds {kind} in row {number} ({short_repr(value, 50)}), not text; "
+                          f"choose a column that holds {what} as plain text, or flatten the file")
 
 
 @dataclass

@@ -21,6 +21,15 @@ _FULL_TEXTS = ("no space left on device", "disk quota exceeded")
 _WRITE_FAILED_TEXTS = ("failed writing file", "file write failed", "unexpected pos")
 
 
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KB': sizes as the app and `engine export` show them."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"
+
+
 def free_mib(path: Path) -> int:
     try:
         return int(shutil.disk_usage(path).free // 2**20)

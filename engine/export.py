@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.disk_space import human_size
 from engine.config import load_config
 from engine.run_folder import RunFolder
 
@@ -44,14 +45,6 @@ class Download:
 
     def __str__(self) -> str:
         return f"{self.label}: {self.path} ({self.human_size})"
-
-
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"
 
 
 def folder_size(folder: Path) -> int:

@@ -20,12 +20,32 @@ from engine.run_folder import RunFolder
 
 from app import chat, model_slot, run_view, runner, sample_completion, strings
 from app.__main__ import parse_arguments
-from app.form_state import (CPU_DEMO_SETTINGS, FormValues, RewardRow, add_row, config_to_form, field_widget,
-                            form_to_config, kind_help, move_row, preset_form, remove_row, row_fields, row_from_config,
-                            row_to_raw, setting_from_widget, setting_to_widget, starter_for_kind, with_preset)
+from app.form_state import (
+    CPU_DEMO_SETTINGS,
+    SETTINGS,
+    FormValues,
+    RewardRow,
+    add_row,
+    config_to_form,
+    field_widget,
+    form_to_config,
+    kind_help,
+    move_row,
+    preset_form,
+    problem_sentence,
+    remove_row,
+    row_fields,
+    row_from_config,
+    row_to_raw,
+    setting_from_widget,
+    setting_label,
+    setting_to_widget,
+    starter_for_kind,
+    with_preset,
+)
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, results_step, train_step
+from app.steps import data_step, preset_step, results_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine
@@ -108,6 +128,31 @@ def test_bad_numbers_and_rows_are_problems_with_keys():
     assert "does not compile" in messages and "used by another reward" in messages and "enter a number" in messages
 
 
+def test_fractions_are_refused_not_rounded_and_problems_read_as_sentences():
+    form = math_form(**{"train.max_steps": 2.5, "train.learning_rate": -1, "data.max_rows": "7.5"})
+    form.rewards[0].kind, form.rewards[0].values = "length", {"target": 300.5}
+    with pytest.raises(ConfigError) as caught:
+        form_to_config(form)
+    said = " ".join(problem_sentence(p) for p in caught.value.problems)
+    assert "Training steps (train.max_steps) must be a whole number (you entered 2.5)." in said
+    assert "Learning rate (train.learning_rate) must be more than 0 (you entered -1)." in said
+    assert "Use at most (rows) (data.max_rows) must be a whole number (you entered 7.5)." in said
+    assert "Reward 1 (strict_format): target must be a whole number (you entered 300.5)." in said
+    assert "Input should" not in said
+    assert setting_from_widget("train.max_steps", 3.0) == 3  # a whole number typed as 3.0 is fine
+
+
+def test_every_setting_has_plain_words_and_a_mismatched_batch_is_said_on_the_preset_step():
+    from engine.checks import batch_problems
+
+    for key in SETTINGS:
+        assert key in strings.KEY_WORDS, key
+    assert setting_label("train.num_generations") == "Completions per question (num_generations)"
+    config = form_to_config(math_form(**{"train.num_generations": 3, "train.batch_size": 8}))
+    said = preset_step.settings_problems(batch_problems(config))
+    assert said.startswith("✗ Completions per question (train.num_generations): 3 must divide the generation batch")
+
+
 def test_reward_rows_keep_only_their_kinds_fields():
     row = RewardRow(name="len", kind="length", reward=1, penalty=0,
                     values={"pattern": "leftover", "tags": "a, b", "target": 300.0})
@@ -178,15 +223,18 @@ def test_check_form_reports_problems_by_step_without_raising(app_dirs):
 # Uploads
 
 @pytest.mark.parametrize("original, expected", [
-    ("questions.csv", "abcdef12-questions.csv"),
-    ("../../etc/passwd", "abcdef12-passwd"),
-    ("C:\\Users\\me\\My Data (1).JSONL", "abcdef12-My_Data_1.JSONL"),
-    ("..hidden.parquet", "abcdef12-hidden.parquet"),
-    ("€€€.csv", "abcdef12-data.csv"),
-    ("", "abcdef12-data"),
+    ("questions.csv", "questions.csv"),
+    ("my questions (v2).csv", "my questions (v2).csv"),  # the name as uploaded: the page shows it
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\me\\My Data (1).JSONL", "My Data (1).JSONL"),
+    ("..hidden.parquet", "hidden.parquet"),
+    ("Fragen für Klasse 5.jsonl", "Fragen für Klasse 5.jsonl"),
+    ("a\x00b\nc;rm -rf.csv", "a_b_c_rm -rf.csv"),
+    ("€€€.csv", "_.csv"),
+    ("", "data"),
 ])
 def test_upload_names_are_sanitised(original, expected):
-    assert safe_upload_name(original, "abcdef1234567890") == expected
+    assert safe_upload_name(original) == expected
 
 
 def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch):
@@ -195,8 +243,11 @@ def test_store_upload_copies_into_the_uploads_folder_only(tmp_path, monkeypatch)
     source.write_text("question,answer\n1+1?,2\n")
     folder = tmp_path / "uploads"
     stored = store_upload(source, "../../weird name?.csv", folder)
-    assert stored.parent == folder.resolve() and stored.name.endswith("-weird_name.csv")
+    assert stored.parent.parent == folder.resolve() and stored.name == "weird name_.csv"
     assert stored.read_text() == source.read_text()
+    other = tmp_path / "other.csv"
+    other.write_text("question,answer\n2+2?,4\n")
+    assert store_upload(other, "weird name?.csv", folder).parent != stored.parent  # same name, other content
     with pytest.raises(UploadError, match="page.html is not a data file"):
         store_upload(source, "page.html", folder)  # served back from the app's origin: data files only
     monkeypatch.setattr("app.uploads.MAX_UPLOAD_BYTES", 10)
@@ -217,7 +268,7 @@ def test_the_upload_event_takes_only_files_gradio_received(app_dirs):
     received.parent.mkdir(parents=True, exist_ok=True)
     received.write_text("question,answer\n1+1?,2\n")
     stored, message = data_step.stored_upload(str(received))
-    assert Path(stored).parent == (app_dirs / "uploads").resolve() and message == "Uploaded mine.csv."
+    assert Path(stored).parent.parent == (app_dirs / "uploads").resolve() and message == "Uploaded mine.csv."
 
 
 def test_data_preview_maps_columns_and_reports_problems(app_dirs):
@@ -241,6 +292,35 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     form.data_path = str(app_dirs / "elsewhere.csv")  # anywhere else: refused, even if it exists
     (app_dirs / "elsewhere.csv").write_text(data.read_text())
     assert "is not a file uploaded here" in data_step.preview_data(form).error
+
+
+def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
+    """Prompts too long for max_seq_length are counted at upload as the train check counts them; an unreadable file
+    shows no table; a question that is an object is flagged; a file's name is kept as uploaded."""
+    from engine.checks import check_config
+
+    data = app_dirs / "uploads" / "abcd1234" / "long questions.csv"
+    data.parent.mkdir(parents=True)
+    long_question = "How many apples are there? " * 200
+    data.write_text("question,answer\n" + "".join(f"What is {i} plus 1?,{i + 1}\n" for i in range(8))
+                    + "".join(f"{long_question},{i}\n" for i in range(3)))
+    form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
+    form.data_path = str(data)
+    shown = data_step.preview_data(form)
+    facts = check_config(form_to_config(form)).facts["data"]
+    assert "3 dropped (prompt too long)" in facts and facts in shown.summary
+    assert shown.summary.startswith("✓ **long questions.csv**")
+    data.write_text("not,a\n\"broken")
+    data_step._TABLES.clear()
+    broken = data_step.preview_data(form)
+    assert broken.error.startswith("long questions.csv cannot be read") and broken.frame.empty  # name as written
+    assert data_step.preview_update(broken.frame)["visible"] is False
+    nested = app_dirs / "uploads" / "nested.jsonl"
+    nested.write_text("".join(json.dumps({"question": {"text": f"{i}+1?"}, "answer": i + 1}) + "\n"
+                              for i in range(4)))
+    form.data_path = str(nested)
+    said = data_step.preview_data(form).error
+    assert "Question column (data.prompt_column): column 'question' holds an object in row 1" in said
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -357,9 +437,9 @@ def test_health_hints_say_what_to_change(tmp_path):
     run = write_run(tmp_path, flat_events(12))
     config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
     hints = " ".join(run_view.health_hints(run.read_events(), config))
-    assert "all generations of a prompt scored the same" in hints and "raise train.temperature" in hints
+    assert "every answer to a question scored the same" in hints and "raise the sampling temperature" in hints
     assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
-    assert "raise train.max_completion_length" in hints and "timed out on 2 completions" in hints
+    assert "Raise the longest answer (train.max_completion_length" in hints and "timed out on 2 answers" in hints
     early = " ".join(run_view.health_hints(flat_events(2), config))
     assert "scored the same" not in early and "has stayed at" not in early  # too early to say
     rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]
@@ -374,7 +454,7 @@ def test_run_status_of_a_crashed_run_shows_its_error_line_not_a_traceback(tmp_pa
     status = run_view.run_status(run)
     assert status.state == "failed" and "the GPU ran out of memory" in status.error_text
     assert str(run.log_path) in status.error_text and "Traceback" not in status.error_text
-    assert status.step_text == "Step 2/20" and status.times_text.startswith("00:10 elapsed")
+    assert status.step_text == "Step 2/20" and status.times_text == "00:10 in all"  # no ETA once ended
 
 
 def test_run_status_of_a_dead_running_process_is_failed(tmp_path):

@@ -160,3 +160,84 @@ def test_auto_takes_unsloth_where_it_can(monkeypatch):
 
     assert chosen(True) == "unsloth" and chosen(False) == "hf"
     assert chosen(True, backend="hf") == "hf" and chosen(False, backend="unsloth") == "unsloth"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# "Ready" only when the run can start here: the hub model can be had, the model fits a CPU-only machine
+
+class _FakeHub:
+    """A local HTTP server answering the HEAD request huggingface_hub makes for a model's config.json: the models
+    in `present` exist, `gated` need a licence, any other is unknown (the Hub's own status codes and error header)."""
+
+    def __init__(self, present=(), gated=()):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                repo = "/".join(self.path.strip("/").split("/")[:2])
+                if repo in present:
+                    self.send_response(200)
+                    self.send_header("ETag", '"abc"')
+                    self.send_header("X-Repo-Commit", "0" * 40)
+                    self.send_header("Content-Length", "100")
+                elif repo in gated:
+                    self.send_response(401)
+                    self.send_header("X-Error-Code", "GatedRepo")
+                    self.send_header("X-Error-Message", "Access to model is restricted.")
+                else:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "RepoNotFound")
+                    self.send_header("X-Error-Message", "Repository not found")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_hub_model_that_cannot_be_had_here_is_a_problem(monkeypatch, tmp_path):
+    import socket
+
+    from engine import hub_access
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: nothing was downloaded here
+    monkeypatch.setattr(hub_access, "_answers", {})
+    name = "Qwen/Qwen2.5-1.5B-Instruct"
+    assert hub_access.hub_problem("builtin:tiny") is None and hub_access.hub_problem(str(tmp_path)) is None
+    assert "downloads from the Hugging Face Hub are switched off" in hub_access.hub_problem(name)  # conftest: offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read once, at its import
+    with socket.socket() as closed:  # a port nothing listens on: the Hub cannot be reached
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    assert "cannot be reached from here" in hub_access.hub_problem(name)
+    hub = _FakeHub(present={name}, gated={"meta-llama/Llama-3.1-8B-Instruct"})
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        assert hub_access.hub_problem(name) is None
+        assert "there is no model Qwen/Nope" in hub_access.hub_problem("Qwen/Nope")
+        assert "is gated" in hub_access.hub_problem("meta-llama/Llama-3.1-8B-Instruct")
+    finally:
+        hub.close()
+
+
+def test_check_refuses_an_offline_hub_model_and_a_large_model_on_a_cpu(tmp_path):
+    result = run_engine("check", QUICKSTART, "--set", "model.name=Qwen/Qwen2.5-1.5B-Instruct",
+                        env={"HF_HOME": str(tmp_path / "hf")})
+    assert result.returncode == 2 and "model.name: Qwen/Qwen2.5-1.5B-Instruct is not downloaded" in result.stderr
+    big = tmp_path / "big-model"  # a model folder whose config.json describes 7B parameters (no weights needed)
+    big.mkdir()
+    (big / "config.json").write_text('{"model_type": "qwen2", "hidden_size": 3584, "num_hidden_layers": 28, '
+                                     '"num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064, '
+                                     '"intermediate_size": 18944}')
+    result = run_engine("check", QUICKSTART, "--set", f"model.name={big}")
+    assert result.returncode == 2 and "too many to train without an NVIDIA GPU" in result.stderr, result.stderr

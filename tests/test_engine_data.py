@@ -8,6 +8,7 @@ import pytest
 from engine.config import ConfigError, build_config
 from engine.data import load_table, prepare_data, start_answers_with_prefix
 from engine.model_loading import load_tokenizer, resolve_model_path
+
 from tests.conftest import DATA
 
 ROWS = [{"problem": f"What is {i} + {i}?", "solution": f"Double it. #### {2 * i}", "id": i} for i in range(1, 11)]
@@ -146,3 +147,16 @@ def test_start_with_thought_ends_the_generation_prompt_with_the_thought_tag():
     plain = load_tokenizer(resolve_model_path("builtin:tiny"))
     start_answers_with_prefix(plain, off.prompt)
     assert plain.apply_chat_template(question, add_generation_prompt=True, tokenize=False) == before
+
+
+@pytest.mark.parametrize("name", ["data.jsonl", "data.parquet"])
+def test_a_question_or_answer_that_is_an_object_or_a_list_is_refused(tmp_path, name):
+    """A nested cell would reach the model as its Python repr ("{'text': ...}"): refused, with the row."""
+    rows = [dict(r, problem={"text": r["problem"], "lang": "en"}) for r in ROWS]  # parquet: one type per column
+    with pytest.raises(ConfigError) as caught:
+        prepare_data(config_for(write(tmp_path, name, rows)))
+    [problem] = caught.value.problems
+    assert problem.key == "data.prompt_column" and "holds an object in row 1" in problem.message
+    rows = [dict(r, solution=["#### 2", "two"]) for r in ROWS]
+    with pytest.raises(ConfigError, match="column 'solution' holds a list in row 1"):
+        prepare_data(config_for(write(tmp_path, name, rows)))

@@ -39,23 +39,26 @@ def trained_run(tmp_path_factory) -> RunFolder:
     return run
 
 
-def greedy(model, tokenizer, new_tokens: int) -> list[int]:
+def greedy(model, tokenizer, new_tokens: int, min_new_tokens: int = 0) -> list[int]:
     import torch
 
     text = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, tokenize=False)
     ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
     with torch.inference_mode():
-        out = model.generate(ids, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        out = model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=min_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)
     return out[0, ids.shape[1]:].tolist()
 
 
 def logits_along_continuation(reference_model, other_model, tokenizer, new_tokens: int = 16):
-    """Both models' logits at each position of the reference model's greedy continuation (teacher-forced)."""
+    """Both models' logits at each position of the reference model's greedy continuation (teacher-forced), always
+    `new_tokens` long: an end-of-sequence token is held back so that a random model's early stop leaves enough
+    positions to compare."""
     import torch
 
     text = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, tokenize=False)
     prompt_ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
-    ids = torch.cat([prompt_ids, torch.tensor([greedy(reference_model, tokenizer, new_tokens)])], dim=1)
+    ids = torch.cat([prompt_ids, torch.tensor([greedy(reference_model, tokenizer, new_tokens, min_new_tokens=new_tokens)])], dim=1)
     with torch.inference_mode():
         return (reference_model(ids).logits[0, prompt_ids.shape[1] - 1:-1],
                 other_model(ids).logits[0, prompt_ids.shape[1] - 1:-1])
@@ -125,6 +128,7 @@ def test_gguf_q8_0_of_the_tiny_run_stays_close_to_the_merged_model(trained_run):
     back, _ = load_gguf(gguf_path)
     reference, quantized = logits_along_continuation(merged, back, tokenizer)
     spread = (reference.max() - reference.min()).item()
+    assert reference.shape[0] == 16
     assert (reference - quantized).abs().max().item() < 0.05 * spread
     assert (reference.argmax(-1) == quantized.argmax(-1)).sum().item() >= 14
     assert gguf_fields(gguf_path)["general.file_type"] == 7  # MOSTLY_Q8_0

@@ -4,6 +4,7 @@ held-out accuracy is flat or falling), many equal-reward groups, and clipped com
 from engine.config import build_config
 
 from app import run_view
+
 from tests.conftest import DATA
 
 CONFIG = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"},
@@ -43,7 +44,7 @@ def test_many_equal_reward_groups():
 
 def test_clipped_completions_with_their_share():
     hint = run_view.clipped_hint(events(clipped=0.4), CONFIG)
-    assert hint.startswith("40% of the completions hit max_completion_length (512 tokens)")
-    assert "raise train.max_completion_length" in hint
+    assert hint.startswith("40% of the answers reach the longest answer allowed (512 tokens)")
+    assert "Raise the longest answer (train.max_completion_length" in hint
     assert run_view.clipped_hint(events(clipped=0.1), CONFIG) is None
     assert run_view.clipped_hint(events(steps=2, clipped=1.0), CONFIG) is None

@@ -7,15 +7,25 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from engine import settings
-from engine.config import ConfigError, build_config
-from engine.data import ANSWER_NAMES, PROMPT_NAMES, extract_gold, gold_pattern, guess_column, load_table, prepare_data
+from engine import hub_access, settings
+from engine.config import ConfigError, PromptConfig, RunConfig, build_config
+from engine.data import (
+    ANSWER_NAMES,
+    PROMPT_NAMES,
+    extract_gold,
+    gold_pattern,
+    guess_column,
+    load_table,
+    prepare_data,
+    start_answers_with_prefix,
+)
+from engine.model_loading import load_tokenizer, model_problems, resolve_model_path
 
 from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
@@ -84,14 +94,53 @@ class DataPreview:
     pattern_error: str
 
 
+def shown_name(data_path: str) -> str:
+    """The data file's name as the user knows it (uploads keep the name they were uploaded with)."""
+    return Path(data_path or "").name or data_path or ""
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(model_folder: str, answer_prefix: str):
+    tokenizer = load_tokenizer(model_folder)
+    start_answers_with_prefix(tokenizer, PromptConfig(start_with_thought=bool(answer_prefix)))
+    return tokenizer
+
+
+def prompt_tokenizer(config: RunConfig):
+    """The model's tokenizer with the run's answer prefix, as `engine check` prepares the data with it (prompts too
+    long for max_seq_length are then counted here too), or None where it cannot be had (a hub model not downloaded:
+    the train check says why)."""
+    name = config.model.name
+    if model_problems(config.model) or hub_access.hub_problem(name):
+        return None
+    try:
+        return _tokenizer(resolve_model_path(name), config.prompt.answer_prefix())
+    except Exception:  # a folder without a tokenizer, a model that cannot be built here: counted without lengths
+        return None
+
+
+def _length_settings(raw: dict) -> dict:
+    """The model, train and prompt settings that decide which prompts fit (the model's tokenizer, max_seq_length,
+    max_completion_length, the prompt); {} when they have problems of their own (the preset step says which)."""
+    chosen = {"model": {k: raw["model"][k] for k in ("name", "max_seq_length") if k in raw["model"]},
+              "train": {k: raw["train"][k] for k in ("max_completion_length",) if k in raw["train"]},
+              "prompt": raw["prompt"]}
+    try:
+        build_config(chosen)
+    except ConfigError:
+        return {}
+    return chosen
+
+
 def preview_data(form: FormValues) -> DataPreview:
     """Everything the data step shows for the current form. Errors come back as sentences, never raised."""
     empty = pd.DataFrame()
+    names = (shown_name(form.data_path),)
     try:
         path = web_data_path(form.data_path)  # the web reads only its uploads and the bundled sample
         table = read_table(path)
     except ConfigError as error:
-        return DataPreview([], empty, "", sentence(error.problems[0].message), "")
+        return DataPreview([], empty, "", sentence(error.problems[0].message, names), "")
     columns = list(table.column_names)
     pattern, pattern_error = None, ""
     head = table.select(range(min(PREVIEW_ROWS, len(table))))
@@ -106,17 +155,18 @@ def preview_data(form: FormValues) -> DataPreview:
     raw["data"]["path"] = path
     if pattern_error:
         raw["data"]["answer_pattern"] = None
-    # The data section, and one valid answer_match reward if there is one (it makes gold answers required);
-    # the other rewards, broken or not, are the rewards step's business.
+    # The data section, one valid answer_match reward if there is one (it makes gold answers required) and what
+    # decides the prompts' lengths; the other rewards, broken or not, are the rewards step's business.
     answer_rewards = [r for r, row in zip(raw["rewards"], form.rewards)
                       if r["kind"] == "answer_match" and reward_row_problem(row) is None]
-    data_raw = {"data": raw["data"], "rewards": answer_rewards[:1]}
+    data_raw = {"data": raw["data"], "rewards": answer_rewards[:1]} | _length_settings(raw)
     try:
-        prepared = prepare_data(build_config(data_raw))
+        config = build_config(data_raw)
+        prepared = prepare_data(config, prompt_tokenizer(config))
     except ConfigError as error:
-        return DataPreview(columns, frame, "", " ".join(problem_sentence(p) for p in error.problems), pattern_error)
-    summary = strings.DATA_SUMMARY.format(file=Path(form.data_path).name or form.data_path,
-                                          describe=prepared.describe())
+        return DataPreview(columns, frame, "", " ".join(problem_sentence(p, names) for p in error.problems),
+                           pattern_error)
+    summary = strings.DATA_SUMMARY.format(file=names[0], describe=prepared.describe())
     return DataPreview(columns, frame, summary, "", pattern_error)
 
 
@@ -132,7 +182,10 @@ def preview_widths(frame: pd.DataFrame) -> list[str] | None:
 
 
 def preview_update(frame: pd.DataFrame) -> dict:
-    return gr.update(value=frame, column_widths=preview_widths(frame))
+    """The preview table, hidden when there is nothing to show (an empty table would draw made-up headers)."""
+    if frame.empty and not len(frame.columns):
+        return gr.update(value=None, visible=False)
+    return gr.update(value=frame, column_widths=preview_widths(frame), visible=True)
 
 
 @dataclass
@@ -188,7 +241,8 @@ def build(form: FormValues) -> DataStep:
                                             elem_classes=["gs-error"])
         summary = gr.Markdown(initial.summary, elem_id="data-summary")
         preview = gr.Dataframe(initial.frame, label=strings.DATA_PREVIEW_LABEL, interactive=False, wrap=True,
-                               max_height=360, elem_id="data-preview", column_widths=preview_widths(initial.frame))
+                               max_height=360, elem_id="data-preview", column_widths=preview_widths(initial.frame),
+                               visible=bool(initial.columns))
         with gr.Accordion(strings.DATA_SETTINGS_LABEL, open=False):
             with gr.Row():
                 settings_widgets = {key: setting_component(key, form.settings.get(key)) for key in DATA_SETTINGS}
@@ -207,8 +261,13 @@ def refresh_updates(page: Page, values: dict) -> dict:
     updates = {step.preview: preview_update(shown.frame), step.summary: shown.summary,
                step.error: f"✗ {shown.error}" if shown.error else "",
                step.pattern_error: f"✗ {shown.pattern_error}" if shown.pattern_error else ""}
+    if shown.error:
+        updates[step.message] = ""  # no "Uploaded" beside the reason the file cannot be used
     columns = shown.columns
-    if columns:
+    if not columns:  # unreadable: no table and no columns of the file shown before
+        updates[step.prompt_column] = gr.update(choices=[], value=None)
+        updates[step.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER], value=strings.DATA_NO_ANSWER)
+    else:
         updates[step.shown_path] = current.data_path
         prompt, answer = current.prompt_column, current.answer_column
         if guess or prompt not in columns or (answer is not None and answer not in columns):
@@ -231,7 +290,7 @@ def refresh_inputs(page: Page) -> set:
 
 def refresh_outputs(step: DataStep) -> list:
     return [step.preview, step.summary, step.error, step.pattern_error, step.prompt_column, step.answer_column,
-            step.shown_path]
+            step.shown_path, step.message]
 
 
 def wire(page: Page) -> None:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from engine import builtin_models, gpu
+from engine import builtin_models, gpu, hub_access
 from engine.backends import backend_for, plan_run
-from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING
+from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING, cpu_size_problem
 from engine.config import ConfigError, ModelConfig, RunConfig
 from engine.model_loading import local_model_folder, model_problems
 from engine.model_shape import model_shape, size_from_name
@@ -102,7 +102,14 @@ def model_summary(name: str, config: RunConfig | None) -> str:
     problems = model_problems(ModelConfig(name=name))
     if problems:
         return f"✗ {sentence(problems[0].message)}"
+    # The train check's own reasons why a run of this model cannot start here, said as soon as it is typed.
+    unavailable = hub_access.hub_problem(name)
+    if unavailable:
+        return f"✗ {sentence(unavailable)}"
     billions = model_billions(name)
+    too_big = cpu_size_problem(RunConfig(model=ModelConfig(name=name)), billions, machine.has_gpu())
+    if too_big:
+        return f"✗ {sentence(too_big[0].message)}"
     if builtin_models.is_builtin(name):
         text = strings.MODEL_SUMMARY_BUILTIN.format(name=name, description=builtin_models.BUILTINS[name])
     else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from engine.checks import machine_problems
+from engine.checks import batch_problems, machine_problems
 from engine.config import ConfigError, build_config
 from engine.presets import list_presets
 
@@ -113,10 +113,10 @@ def wire(page: Page) -> None:
     @guarded
     def settings_errors(values: dict) -> str:
         try:
-            form_to_config(form.read(values))
+            config = form_to_config(form.read(values))
         except ConfigError as error:
             return settings_problems(error.problems)
-        return ""
+        return settings_problems(batch_problems(config))  # e.g. a batch that does not hold whole groups
 
     setting_widgets = [c for key, c in form.settings.items() if not key.startswith("data.")]
     gr.on([c.change for c in setting_widgets], settings_errors, inputs=form.value_components(),

@@ -6,6 +6,7 @@ completions step by step, and open TensorBoard."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -13,12 +14,15 @@ from pathlib import Path
 import gradio as gr
 
 from engine import run_queue, settings
+from engine.best_checkpoint import WHICH, read_best
 from engine.config import ConfigError, load_config
 from engine.export import Download, available_downloads
 from engine.gguf_export import OUTTYPES
+from engine.progress import clock
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
-from app import chat, file_cache, run_view, runner, strings
+from app import chat, example_runs, file_cache, run_view, runner, strings
+from app.example_runs import example_ids
 from app.form_state import config_to_form, problem_sentence, web_kind_problem
 from app.safe import guarded
 from app.steps import data_step, run_housekeeping, sample_history, tensorboard_panel
@@ -38,6 +42,7 @@ class ResultsStep:
     resume: gr.Button
     use_settings: gr.Button
     message: gr.Markdown
+    adapter: gr.Radio  # best checkpoint (default) or last adapter, for eval, chat and export
     eval_limit: gr.Number
     eval_button: gr.Button
     eval_result: gr.Markdown
@@ -45,6 +50,7 @@ class ResultsStep:
     chat_button: gr.Button
     chat_base: gr.Textbox
     chat_tuned: gr.Textbox
+    chat_note: gr.Markdown
     export_zip: gr.Button
     export_merge: gr.Button
     export_result: gr.Markdown
@@ -77,8 +83,8 @@ def build() -> ResultsStep:
         frame, ids = runs_overview()
         runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
         with gr.Row():
-            pick = gr.Dropdown(ids, value=ids[0] if ids else None, label=strings.RUN_PICK, elem_id="run-pick",
-                               scale=2)
+            pick = gr.Dropdown(pick_choices(ids), value=default_pick(ids), label=strings.RUN_PICK,
+                               elem_id="run-pick", scale=2)
             with gr.Column(scale=3, elem_classes=["gs-button-row"]):
                 with gr.Row():
                     attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
@@ -86,10 +92,12 @@ def build() -> ResultsStep:
                     use_settings = gr.Button(strings.RUN_USE_SETTINGS, size="sm", elem_id="run-use-settings")
         message = gr.Markdown("", elem_id="results-message")
         housekeeping = run_housekeeping.build()
+        adapter = gr.Radio(run_view.adapter_choices(None, None), value="best", label=strings.ADAPTER_LABEL,
+                           elem_id="adapter-choice")
         with gr.Row():
             with gr.Column():
                 gr.Markdown(strings.EVAL_HEADING)
-                eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=0, minimum=0,
+                eval_limit = gr.Number(EVAL_DEFAULT_LIMIT, label=strings.EVAL_LIMIT, precision=None, minimum=0,
                                        elem_id="eval-limit")
                 eval_button = gr.Button(strings.EVAL_BUTTON, size="sm", variant="primary", elem_id="eval-button")
                 eval_result = gr.Markdown(strings.EVAL_NONE, elem_id="eval-result")
@@ -118,25 +126,46 @@ def build() -> ResultsStep:
         with gr.Row():
             chat_base = gr.Textbox(label=strings.CHAT_BASE, lines=8, interactive=False, elem_id="chat-base")
             chat_tuned = gr.Textbox(label=strings.CHAT_TUNED, lines=8, interactive=False, elem_id="chat-tuned")
+        chat_note = gr.Markdown("", elem_id="chat-note", elem_classes=["gs-help"])
         history = sample_history.build()
         tensorboard = tensorboard_panel.build()
-        timer = gr.Timer(RUNS_TICK_S)
-    return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, eval_limit, eval_button, eval_result,
-                       chat_prompt, chat_button, chat_base, chat_tuned, export_zip, export_merge, export_result,
-                       download_adapter, download_config, timer, export_merged_zip, gguf_type, export_gguf,
-                       download_merged, download_gguf, housekeeping, history, tensorboard)
+        timer = gr.Timer(RUNS_TICK_S, active=False)  # ticks only while a run or a job is live, or runs are queued
+    return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, adapter, eval_limit, eval_button,
+                       eval_result, chat_prompt, chat_button, chat_base, chat_tuned, chat_note, export_zip,
+                       export_merge, export_result, download_adapter, download_config, timer, export_merged_zip,
+                       gguf_type, export_gguf, download_merged, download_gguf, housekeeping, history, tensorboard)
 
 
 def picked_run(run_id: str | None) -> RunFolder | None:
-    """The run named by a run id from the page: a folder directly in the runs folder, never a path."""
+    """The run named by a run id from the page: a folder directly in the runs folder, or a bundled example run;
+    never a path."""
+    if example_runs.is_example(run_id):
+        return example_runs.example_run(run_id)
     return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
+def pick_choices(ids: list[str]) -> list[tuple[str, str]]:
+    """The run picker: the runs here, newest first, then the bundled example runs."""
+    examples = [(strings.EXAMPLE_CHOICE.format(name=e.removeprefix(example_runs.PREFIX)), e) for e in example_ids()]
+    return [(run_id, run_id) for run_id in ids] + examples
+
+
+def default_pick(ids: list[str]) -> str | None:
+    """The newest run, else the first example (what a run that learns looks like)."""
+    return ids[0] if ids else next(iter(example_ids()), None)
+
+
+def anything_live() -> bool:
+    """A run is training, a job is running or runs wait in the queue: the runs list and the picked run's boxes keep
+    refreshing."""
+    return runner.active_run() is not None or runner.jobs_running() or bool(run_queue.queued_ids(settings.runs_dir()))
+
+
 def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | None:
-    """What an eval or export job of this run is doing, if it is running or has failed."""
+    """What an eval or export job of this run is doing (and for how long), if it is running or has failed."""
     current = runner.job(run, kind)
     if current is not None and current.running:
-        return running
+        return running.format(elapsed=clock(time.time() - current.started))
     if current is not None and current.failed:
         return "✗ " + failed.format(error=current.last_error(), path=current.log_path)
     return None
@@ -196,10 +225,12 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     run = picked_run(run_id)
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
+                step.adapter: gr.update(choices=run_view.adapter_choices(None, None)),
                 step.download_adapter: gr.update(visible=False), step.download_merged: gr.update(visible=False),
                 step.download_gguf: gr.update(visible=False), step.download_config: gr.update(visible=False)}
     gguf = newest_download(run, "gguf")
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
+            step.adapter: gr.update(choices=run_view.adapter_choices(read_best(run), run.read_status().step)),
             step.download_adapter: download_update(newest_download(run, "adapter"), strings.DOWNLOAD_WHAT_ADAPTER),
             step.download_merged: download_update(newest_download(run, "merged"), strings.DOWNLOAD_WHAT_MERGED),
             step.download_gguf: download_update(gguf, strings.DOWNLOAD_WHAT_GGUF.format(name=gguf.path.name)
@@ -208,8 +239,8 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
 
 
 def details_outputs(step: ResultsStep) -> list:
-    return [step.eval_result, step.export_result, step.download_adapter, step.download_merged, step.download_gguf,
-            step.download_config]
+    return [step.eval_result, step.export_result, step.adapter, step.download_adapter, step.download_merged,
+            step.download_gguf, step.download_config]
 
 
 def wire(page: Page) -> None:
@@ -220,14 +251,15 @@ def wire(page: Page) -> None:
     @guarded
     def refresh(picked: str | None, known: list | None) -> dict:
         frame, ids = runs_overview()
-        updates = {step.runs: frame, known_ids: ids}
+        updates = {step.runs: frame, known_ids: ids, step.timer: gr.Timer(active=anything_live())}
         if ids != known:
-            value = picked if picked in ids else (ids[0] if ids else None)
-            updates[step.pick] = gr.update(choices=ids, value=value)
+            kept = picked in ids or (example_runs.is_example(picked) and not ids)
+            value = picked if kept else default_pick(ids)
+            updates[step.pick] = gr.update(choices=pick_choices(ids), value=value)
             picked = value
         return updates | details(picked)
 
-    refresh_outputs = [step.runs, known_ids, step.pick] + details_outputs(step)
+    refresh_outputs = [step.runs, known_ids, step.pick, step.timer] + details_outputs(step)
     gr.on([step.tab.select, step.timer.tick], refresh, inputs=[step.pick, known_ids], outputs=refresh_outputs,
           show_progress="hidden")
     step.pick.change(details, inputs=step.pick, outputs=details_outputs(step), show_progress="hidden")
@@ -238,40 +270,47 @@ def wire(page: Page) -> None:
 
     step.runs.select(row_picked, outputs=step.pick, show_progress="hidden")
 
-    def with_run(action):
-        """A button handler on the picked run; a missing run or a refusal is one sentence in the message."""
+    def with_run(action, on_examples: bool = False):
+        """A button handler on the picked run; a missing run or a refusal is one sentence in the message. The bundled
+        example runs are read-only: only the actions marked `on_examples` take them."""
         @guarded
         def handler(run_id: str | None, *rest):
             run = picked_run(run_id)
             if run is None:
                 return {step.message: strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED}
+            if example_runs.is_example(run_id) and not on_examples:
+                return {step.message: f"✗ {strings.EXAMPLE_READ_ONLY}"}
             try:
                 return action(run, *rest)
             except runner.RunnerError as error:
                 return {step.message: f"✗ {error}"}
         return handler
 
-    step.attach.click(with_run(lambda run: {attached_run: run.id, page.tabs: gr.Tabs(selected="train"),
-                                            step.message: ""}),
-                      inputs=step.pick, outputs=[attached_run, page.tabs, step.message])
+    def attach(run) -> dict:
+        return {attached_run: example_runs.page_id(run), page.tabs: gr.Tabs(selected="train"), step.message: ""}
+
+    step.attach.click(with_run(attach, on_examples=True), inputs=step.pick,
+                      outputs=[attached_run, page.tabs, step.message])
 
     def resume(run):
         note = runner.resume(run)
         message = strings.RUN_RESUMED.format(id=run.id) + (f" {note}" if note else "")
-        return {attached_run: run.id, step.message: message}
+        return {attached_run: run.id, step.message: message, step.timer: gr.Timer(active=True)}
 
-    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message])
+    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message, step.timer])
 
     def use_settings(run):
         try:
             loaded = config_to_form(load_config(run.config_path))
         except ConfigError as error:
             return {step.message: "✗ " + " ".join(problem_sentence(p) for p in error.problems)}
+        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
         try:
             columns = list(data_step.read_table(web_data_path(loaded.data_path)).column_names)
-        except ConfigError:
-            columns = []
-        message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
+        except ConfigError:  # a file the web may not read (a CLI run's, an example's): the bundled sample instead
+            loaded.data_path = data_step.sample_path()
+            columns = list(data_step.read_table(loaded.data_path).column_names)
+            message += " " + strings.RUN_SETTINGS_SAMPLE_DATA
         left_out = [row.name for row in loaded.rewards if web_kind_problem(row.kind)]
         if left_out:  # a run made with the CLI may use python rewards; the web form never holds them
             loaded.rewards = [row for row in loaded.rewards if row.name not in left_out]
@@ -279,43 +318,56 @@ def wire(page: Page) -> None:
         # The columns come with the run's settings: mark its file as the one they belong to (no re-guessing).
         return form.write(loaded, columns) | {data.shown_path: loaded.data_path, step.message: message}
 
-    step.use_settings.click(with_run(use_settings), inputs=step.pick,
+    step.use_settings.click(with_run(use_settings, on_examples=True), inputs=step.pick,
                             outputs=form.write_outputs() + [data.shown_path, step.message]).then(
         guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
         outputs=data_step.refresh_outputs(data))
 
-    def evaluate(run, limit):
-        runner.start_eval(run, int(limit) if limit else None)
-        return {step.message: strings.EVAL_STARTED.format(id=run.id)} | details(run.id)
+    def evaluate(run, limit, which):
+        if limit is not None and (limit < 0 or not float(limit).is_integer()):
+            return {step.message: f"✗ {strings.EVAL_LIMIT_WHOLE.format(limit=limit)}"}
+        runner.start_eval(run, int(limit) if limit else None, which)
+        # The eval box says it is running, for how long, then the result: no message here to go stale.
+        return {step.message: "", step.timer: gr.Timer(active=True)} | details(run.id)
 
-    step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit],
-                           outputs=[step.message] + details_outputs(step))
+    step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit, step.adapter],
+                           outputs=[step.message, step.timer] + details_outputs(step))
 
-    def export(run, gguf_type=None, merge: bool = False, merged_zip: bool = False, gguf: bool = False):
-        runner.start_export(run, merge=merge, merged_zip=merged_zip, gguf=gguf_type if gguf else None)
-        return {step.message: ""} | details(run.id)
+    def export(run, which, gguf_type=None, merge: bool = False, merged_zip: bool = False, gguf: bool = False):
+        runner.start_export(run, merge=merge, which=which, merged_zip=merged_zip, gguf=gguf_type if gguf else None)
+        return {step.message: "", step.timer: gr.Timer(active=True)} | details(run.id)
 
     for button, kind in ((step.export_zip, {}), (step.export_merge, {"merge": True}),
                          (step.export_merged_zip, {"merged_zip": True}), (step.export_gguf, {"gguf": True})):
-        button.click(with_run(partial(export, **kind)), inputs=[step.pick, step.gguf_type],
-                     outputs=[step.message] + details_outputs(step))
+        button.click(with_run(partial(export, **kind)), inputs=[step.pick, step.adapter, step.gguf_type],
+                     outputs=[step.message, step.timer] + details_outputs(step))
     for panel in (run_housekeeping, sample_history, tensorboard_panel):
         panel.wire(page)
 
     @guarded
-    def ask(run_id: str | None, question: str):
+    def ask(run_id: str | None, question: str, which: str):
+        """Both answers, with what is happening while the model loads and how long it took."""
         run = picked_run(run_id)
         if run is None:
             raise gr.Error(strings.RUN_NONE_PICKED)
+        if example_runs.is_example(run_id):
+            raise gr.Error(strings.EXAMPLE_READ_ONLY)
         if not (question or "").strip():
             raise gr.Error(strings.CHAT_EMPTY)
+        if which not in WHICH:
+            raise gr.Error(strings.ADAPTER_CHOICE_UNKNOWN.format(which=str(which)[:40]))
+        started = time.monotonic()
+        yield {step.chat_base: "", step.chat_tuned: "", step.chat_note: strings.CHAT_LOADING}
         try:
-            base, tuned = chat.answer_both(run, question.strip())
+            base, tuned = chat.answer_both(run, question.strip(), which)
         except Exception as error:  # a model that cannot be loaded here (offline hub id, deleted folder, memory)
             lines = str(error).strip().splitlines()
+            yield {step.chat_note: ""}
             raise gr.Error(strings.CHAT_FAILED.format(error=f"{type(error).__name__}: {lines[0] if lines else ''}"),
                            print_exception=False) from None
-        return base.strip(), tuned.strip()
+        yield {step.chat_base: base.strip(), step.chat_tuned: tuned.strip(),
+               step.chat_note: strings.CHAT_ANSWERED.format(seconds=time.monotonic() - started)}
 
-    step.chat_button.click(ask, inputs=[step.pick, step.chat_prompt], outputs=[step.chat_base, step.chat_tuned],
-                           concurrency_limit=1)
+    step.chat_button.click(ask, inputs=[step.pick, step.chat_prompt, step.adapter],
+                           outputs=[step.chat_base, step.chat_tuned, step.chat_note], concurrency_limit=1,
+                           show_progress="minimal")

@@ -4,6 +4,7 @@ tags, and the "try it" box that scores a completion with every reward, live, wit
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +16,7 @@ from engine.rewards import KINDS, web_kinds
 
 from app import sample_completion, strings
 from app.form_state import (
+    MAX_REWARDS,
     NUMBER_WIDGETS,
     PROMPT_SETTINGS,
     FormValues,
@@ -31,9 +33,10 @@ from app.form_state import (
     row_fields,
     starter_for_kind,
 )
-from app.form_widgets import MAX_REWARDS, FormWidgets, RewardSlot, setting_component
+from app.form_widgets import FormWidgets, RewardSlot, setting_component
 from app.reward_preview import Preview, preview
 from app.safe import guarded
+from app.steps import probe_box
 from app.steps.data_step import read_table
 from app.steps.page import Page, wire_next
 from app.web_paths import web_data_path
@@ -58,6 +61,7 @@ class RewardsStep:
     generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
     total: gr.Markdown
     breakdown: gr.Dataframe
+    probe: probe_box.ProbeBox
     next: gr.Button
 
 
@@ -71,7 +75,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "dropdown":
         return gr.Dropdown(list(field.choices), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
-        return gr.Number(precision=0 if field.widget == "integer" else None, scale=1, **common)
+        return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
 
 
@@ -127,6 +131,7 @@ def build(form: FormValues) -> RewardsStep:
                                                   elem_id="prompt-answer-close")
                     with gr.Row():
                         settings = {key: setting_component(key, form.settings.get(key)) for key in PROMPT_SETTINGS}
+                probe = probe_box.build("rewards")
             with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
                 gr.Markdown(strings.TRY_HEADING)
                 gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
@@ -144,7 +149,7 @@ def build(form: FormValues) -> RewardsStep:
         generated_row = gr.State(None)  # inside the tab: a Tabs container takes only tabs as children
     return RewardsStep(tab, slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
                        answer_close, settings, completion, gold, generate, generate_message, generated_row, total,
-                       breakdown, next_button)
+                       breakdown, probe, next_button)
 
 
 def wire(page: Page) -> None:
@@ -152,6 +157,7 @@ def wire(page: Page) -> None:
     wire_next(step.next, page.tabs, "train")
     _wire_rows(step, form)
     _wire_try_it(step, form)
+    probe_box.wire(page, step.probe)
 
 
 def _wire_rows(step: RewardsStep, form: FormWidgets) -> None:
@@ -208,24 +214,34 @@ def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
     gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
 
     @guarded
-    def generate_one(values: dict) -> dict:
+    def generate_one(values: dict):
         """A sampled completion from the form's model into the try-it box (which then scores it), or one sentence
-        saying what to fix."""
+        saying what to fix; what is happening while the model loads, and how long it took."""
         try:
             config = form_to_config(form.read(values))
+        except ConfigError as error:
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
+        started = time.monotonic()
+        yield {step.generate_message: strings.TRY_GENERATING.format(model=config.model.name)}
+        try:
             sample = sample_completion.generate_sample(config)
         except ConfigError as error:
-            return {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            yield {step.generate_message: f"✗ {problem_sentence(error.problems[0])}"}
+            return
         except sample_completion.ModelLoadError as error:
-            return {step.generate_message: f"✗ {error}"}
+            yield {step.generate_message: f"✗ {error}"}
+            return
         question = " ".join(sample.question.split())
         question = question if len(question) <= 160 else question[:157] + "…"
-        return {step.completion: sample.completion, step.gold: sample.gold or "",
-                step.generated_row: (values[form.data_path], sample.columns),
-                step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question)}
+        yield {step.completion: sample.completion, step.gold: sample.gold or "",
+               step.generated_row: (values[form.data_path], sample.columns),
+               step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question,
+                                                                   seconds=time.monotonic() - started)}
 
     step.generate.click(generate_one, inputs=form.value_components(),
-                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message])
+                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message],
+                        show_progress="minimal")
 
 
 def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> dict:

@@ -14,7 +14,7 @@ from engine import disk_space, run_queue, settings
 from engine.export import human_size
 from engine.run_folder import RunFolder
 
-from app import runner, strings
+from app import example_runs, runner, strings
 from app.safe import guarded
 from app.steps.page import Page
 
@@ -121,6 +121,8 @@ def wire(page: Page) -> None:
             run = picked_run(run_id)
             if run is None:
                 return {step.message: strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED}
+            if example_runs.is_example(run_id):  # bundled with the app: never deleted, never queued
+                return {step.message: f"✗ {strings.EXAMPLE_READ_ONLY}"}
             try:
                 message = action(run)
             except runner.RunnerError as error:
@@ -142,9 +144,10 @@ def wire(page: Page) -> None:
     @guarded
     def ask(run_id: str | None) -> dict:
         run = picked_run(run_id)
-        if run is None:
-            return {step.message: strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED,
-                    house.confirm: gr.update(visible=False)}
+        if run is None or example_runs.is_example(run_id):
+            refusal = (strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED) if run is None \
+                else f"✗ {strings.EXAMPLE_READ_ONLY}"
+            return {step.message: refusal, house.confirm: gr.update(visible=False)}
         text = strings.DELETE_CONFIRM.format(id=run.id, size=human_size(disk_space.folder_usage(run.path)))
         return {step.message: "", house.confirm_text: text, house.confirm: gr.update(visible=True)}
 

@@ -4,7 +4,7 @@ redrawn from its folder every TICK_S seconds: progress, VRAM, reward curves, rec
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -13,22 +13,26 @@ import gradio as gr
 from engine import gpu, settings
 from engine.checks import CheckReport, check_config
 from engine.config import ConfigError, RunConfig, load_config
+from engine.evaluation import accuracy_metric
 from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
 
-from app import file_cache, machine, run_view, runner, strings
+from app import example_runs, file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
 from app.safe import guarded
+from app.steps import probe_box
 from app.steps.page import Page
 
 TICK_S = 1.5
+HELDOUT_RANGE = [-0.05, 1.05]  # shares: 0% and 100% drawn inside the plot
 
 
 def step_of(key: str) -> str:
     return next((step for prefix, step in strings.STEP_OF_KEY if key.startswith(prefix)), "")
 
 
-def problems_markdown(problems) -> str:
-    lines = [f"- {'**' + step_of(p.key) + '** — ' if step_of(p.key) else ''}{problem_sentence(p)}" for p in problems]
+def problems_markdown(problems, names: tuple[str, ...] = ()) -> str:
+    lines = [f"- {'**' + step_of(p.key) + '** — ' if step_of(p.key) else ''}{problem_sentence(p, names)}"
+             for p in problems]
     return strings.TRAIN_NOT_READY + "\n" + "\n".join(lines)
 
 
@@ -36,31 +40,49 @@ def problems_markdown(problems) -> str:
 class CheckSummary:
     verdict: str  # ready or the problems, then the warnings
     facts: str  # what will happen (machine, backend, batch, data, VRAM estimate), shown collapsed
+    reasons: list[str] = field(default_factory=list)  # why it cannot launch, one sentence each (the refusal's toast)
 
 
-def report_summary(report: CheckReport) -> CheckSummary:
-    parts = [problems_markdown(report.problems) if report.problems else strings.TRAIN_READY]
+def report_summary(report: CheckReport, names: tuple[str, ...] = ()) -> CheckSummary:
+    parts = [problems_markdown(report.problems, names) if report.problems else strings.TRAIN_READY]
     if report.warnings:
         parts.append(strings.TRAIN_WARNINGS + "\n" + "\n".join(f"- ⚠ {sentence(w)}" for w in report.warnings))
     facts = "\n".join(f"- **{key}:** {value}" for key, value in report.facts.items())
-    return CheckSummary("\n\n".join(parts), facts)
+    return CheckSummary("\n\n".join(parts), facts, [problem_sentence(p, names) for p in report.problems])
 
 
 def check_form(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
     """The config (None when it has problems) and the summary to show above the Launch button."""
+    names = (Path(form.data_path or "").name,)
     try:
         config = form_to_config(form)
     except ConfigError as error:
-        return None, CheckSummary(problems_markdown(error.problems), "")
+        return None, CheckSummary(problems_markdown(error.problems, names), "",
+                                  [problem_sentence(p, names) for p in error.problems])
     report = check_config(config)
-    return (config if report.ok else None), report_summary(report)
+    return (config if report.ok else None), report_summary(report, names)
+
+
+def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
+    """check_form, and never "Ready" while a run is training: one run at a time fits on the GPU."""
+    config, summary = check_form(form)
+    live = runner.active_run()
+    if live is None:
+        return config, summary
+    busy = strings.ONE_RUN_AT_A_TIME.format(id=live.id, state=live.state())
+    verdict = summary.verdict.replace(strings.TRAIN_READY, "").strip()
+    wait = strings.TRAIN_WAIT_FOR_RUN.format(busy=busy) + (f" {strings.TRAIN_OR_QUEUE}" if config else "")
+    summary = CheckSummary(f"{wait}\n\n{verdict}".strip(), summary.facts, [busy] + summary.reasons)
+    return None, summary
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
 
 def run_folder(run_id: str | None) -> RunFolder | None:
-    """The attached run: a folder directly in the runs folder, never a path."""
+    """The attached run: a folder directly in the runs folder, or a bundled example run; never a path."""
+    if example_runs.is_example(run_id):
+        return example_runs.example_run(run_id)
     return run_by_id(settings.runs_dir(), run_id) if run_id else None
 
 
@@ -82,8 +104,10 @@ class TrainStep:
     facts: gr.Markdown
     check: gr.Button
     launch: gr.Button
+    queue: gr.Button  # shown while a run trains: this run waits in the queue and starts when that one ends
     stop: gr.Button
     message: gr.Markdown
+    probe: probe_box.ProbeBox
     no_run: gr.Markdown
     live: gr.Column
     header: gr.Markdown
@@ -97,6 +121,7 @@ class TrainStep:
     curves_note: gr.Markdown
     curves: gr.Column
     reward_plot: gr.LinePlot
+    heldout_plot: gr.LinePlot
     spread_plot: gr.LinePlot
     length_plot: gr.LinePlot
     loss_plot: gr.LinePlot
@@ -110,14 +135,22 @@ class TrainStep:
 
     def view_outputs(self) -> list:
         return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
-                self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.spread_plot,
-                self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.signature]
+                self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.heldout_plot,
+                self.spread_plot, self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.launch,
+                self.queue, self.message, self.timer, self.signature]
 
 
-def _plot(label: str, y_title: str, elem_id: str) -> gr.LinePlot:
-    # No fixed height: with one, Gradio 6 clips the legend under the chart.
+def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
+    # No fixed height: with one, Gradio 6 clips the legend under the chart. Steps are whole numbers ("d"); values
+    # drop trailing zeros ("~r": 0.5 and 250, not 0.500000 or 2.5e+2).
     return gr.LinePlot(None, x="step", y="value", color="series", color_title="", label=label, x_title="step",
-                       y_title=y_title, elem_id=elem_id, min_width=300)
+                       y_title=y_title, elem_id=elem_id, min_width=300, x_axis_format="d", y_axis_format=y_format,
+                       **extra)
+
+
+def plot_update(frame, x_range: list[float], y_range: list[float] | None = None, **extra) -> dict:
+    """A plot's new frame with its axes: whole steps from 0, and a margin around the values."""
+    return gr.update(value=frame, x_lim=x_range, y_lim=y_range or run_view.value_axis(frame), **extra)
 
 
 def build() -> TrainStep:
@@ -129,9 +162,11 @@ def build() -> TrainStep:
         with gr.Row():
             check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
             launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
+            queue = gr.Button(strings.TRAIN_QUEUE, elem_id="queue-button", visible=False, scale=1)
             stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
                              min_width=240)
         message = gr.Markdown("", elem_id="launch-message")
+        probe = probe_box.build("train")
         no_run = gr.Markdown(strings.TRAIN_NO_RUN, elem_id="no-run")
         with gr.Column(visible=False, elem_id="live-view") as live:
             with gr.Group(elem_id="run-view"):
@@ -148,8 +183,10 @@ def build() -> TrainStep:
             with gr.Column(visible=False, elem_id="curves") as curves:
                 with gr.Row():
                     reward_plot = _plot(strings.PLOT_REWARD, "reward", "reward-plot")
-                    spread_plot = _plot(strings.PLOT_SPREAD, "reward_std", "spread-plot")
+                    heldout_plot = _plot(strings.PLOT_HELDOUT, "share", "heldout-plot", y_format=".0%",
+                                         visible=False)
                 with gr.Row():
+                    spread_plot = _plot(strings.PLOT_SPREAD, "reward_std", "spread-plot")
                     length_plot = _plot(strings.PLOT_LENGTH, "tokens", "length-plot")
                     loss_plot = _plot(strings.PLOT_LOSS, "loss", "loss-plot")
             hints = gr.Markdown("", elem_id="health-hints")
@@ -160,11 +197,12 @@ def build() -> TrainStep:
             yaml = gr.Code("", language="yaml", elem_id="config-yaml", interactive=False)
             yaml_download = gr.DownloadButton(strings.CONFIG_DOWNLOAD, visible=False, size="sm",
                                               elem_id="config-download")
-        timer = gr.Timer(TICK_S)
+        timer = gr.Timer(TICK_S, active=False)  # ticks only while the attached run is live: an idle page is quiet
         signature = gr.State(None)
-    return TrainStep(tab, summary, facts, check, launch, stop, message, no_run, live, header, state, step, times,
-                     progress, vram, error, log, curves_note, curves, reward_plot, spread_plot, length_plot,
-                     loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer, signature)
+    return TrainStep(tab, summary, facts, check, launch, queue, stop, message, probe, no_run, live, header, state,
+                     step, times, progress, vram, error, log, curves_note, curves, reward_plot, heldout_plot,
+                     spread_plot, length_plot, loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer,
+                     signature)
 
 
 def attach_on_load() -> str | None:
@@ -183,32 +221,62 @@ def wire(page: Page) -> None:
 
     @guarded
     def check(values: dict) -> list:
-        summary = check_form(form.read(values))[1]
+        summary = launch_check(form.read(values))[1]
         return [summary.verdict, summary.facts]
+
+    @guarded
+    def live_run(attached: str | None):
+        """Opening this step shows the run being trained now, wherever it was launched from."""
+        live = runner.active_run()
+        return live.id if live is not None and live.id != attached else gr.skip()
 
     step.tab.select(lambda: strings.TRAIN_CHECKING, outputs=step.summary, show_progress="hidden").then(
         check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
+    step.tab.select(live_run, inputs=attached_run, outputs=attached_run, show_progress="hidden")
     step.check.click(check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
 
     @guarded
-    def launch(values: dict) -> dict:
-        config, summary = check_form(form.read(values))
+    def launch(values: dict):
+        config, summary = launch_check(form.read(values))
         shown = {step.summary: summary.verdict, step.facts: summary.facts}
         if config is None:
-            gr.Warning(strings.TRAIN_NOT_READY.replace("*", ""))
-            return shown | {step.message: ""}
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=" ".join(summary.reasons)))
+            yield shown | {step.message: ""}
+            return
+        yield shown | {step.message: strings.TRAIN_STARTING, step.launch: gr.update(interactive=False)}
         try:
             run = runner.launch(config)
         except runner.RunnerError as error:
-            gr.Warning(str(error))
-            return shown | {step.message: f"✗ {error}"}
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=str(error)))
+            yield {step.message: f"✗ {error}", step.launch: gr.update(interactive=True)}
+            return
+        yield launched(run)
+
+    def launched(run: RunFolder) -> dict:
         position = runner.queue_position(run)
         if position is not None:  # another run trains: this one waits in the queue; the view stays on the live one
-            return shown | {step.message: strings.TRAIN_QUEUED.format(id=run.id, position=position)}
-        return shown | {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
+            return {step.message: strings.TRAIN_QUEUED.format(id=run.id, position=position)}
+        return {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
 
-    step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
-                      concurrency_limit=1)
+    step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, attached_run],
+                      concurrency_limit=1, show_progress="minimal")
+
+    @guarded
+    def enqueue(values: dict):
+        """Beside a live run: the run goes into the queue (runner.launch starts it at once if that run has ended)."""
+        config, summary = check_form(form.read(values))
+        if config is None:
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=" ".join(summary.reasons)))
+            return {step.summary: summary.verdict, step.facts: summary.facts}
+        try:
+            run = runner.launch(config)
+        except runner.RunnerError as error:
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=str(error)))
+            return {step.message: f"✗ {error}"}
+        return launched(run)
+
+    step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
+                     concurrency_limit=1, show_progress="minimal")
 
     @guarded
     def stop(run_id: str | None) -> str:
@@ -240,15 +308,19 @@ def wire(page: Page) -> None:
                 step.yaml_download: gr.update(value=config_yaml_file(config), visible=True)}
 
     step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
+    probe_box.wire(page, step.probe)
     page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
 
 
 def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
-    """Everything the live view shows for the attached run; plots and samples only when their files changed."""
+    """Everything the live view shows for the attached run; plots and samples only when their files changed. The
+    timer ticks while the run is live (and once more after it ends, for its last lines)."""
     run = run_folder(run_id)
     if run is None:
         return {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
-                step.stop: gr.update(interactive=False), step.signature: None}
+                step.stop: gr.update(interactive=False), step.launch: gr.update(interactive=True),
+                step.queue: gr.update(visible=False),
+                step.timer: gr.Timer(active=False), step.signature: None}
     events = file_cache.events(run)
     status = run_view.run_status(run, events)
     active = status.state in ACTIVE_STATES
@@ -256,23 +328,35 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     if active and machine.has_gpu():
         live = gpu.vram_reading(run.read_status().pid)
     updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
-               step.header: status.header, step.state: status.state_text, step.step: status.step_text,
+               step.header: (strings.EXAMPLE_HEADER if example_runs.is_example(run_id) else "") + status.header,
+               step.state: status.state_text, step.step: status.step_text,
                step.times: status.times_text,
                step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
                step.vram: run_view.vram_html(run_view.vram_reading_from(events[-1] if events else None, live)),
                step.error: status.error_text,
                step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
-               step.stop: gr.update(interactive=active)}
-    signature = files_signature(run)
+               step.stop: gr.update(interactive=active), step.launch: gr.update(interactive=not active),
+               step.queue: gr.update(visible=active and not example_runs.is_example(run_id))}
+    signature = files_signature(run) + (status.state,)
+    if last_signature and last_signature[0] == run.id and last_signature[-1] != status.state:
+        updates[step.message] = ""  # "Launched run …", "Stopping run …": done now
     if signature != last_signature:
         config = _run_config(run)
         weights = {spec.name: spec.weight for spec in config.rewards} if config else None
+        rewards = run_view.reward_frame(events)
+        heldout = run_view.heldout_frame(events, accuracy_metric(config) if config else "accuracy")
+        x_range = run_view.step_axis(rewards)
         updates |= {step.curves_note: gr.update(visible=not events), step.curves: gr.update(visible=bool(events)),
-                    step.reward_plot: run_view.reward_frame(events), step.spread_plot: run_view.spread_frame(events),
-                    step.length_plot: run_view.length_frame(events), step.loss_plot: run_view.loss_frame(events),
+                    step.reward_plot: plot_update(rewards, x_range),
+                    step.heldout_plot: plot_update(heldout, x_range, HELDOUT_RANGE, visible=bool(len(heldout))),
+                    step.spread_plot: plot_update(run_view.spread_frame(events), x_range),
+                    step.length_plot: plot_update(run_view.length_frame(events), x_range),
+                    step.loss_plot: plot_update(run_view.loss_frame(events), x_range),
                     step.hints: run_view.hints_markdown(run_view.health_hints(events, config)) if events else "",
                     step.samples: _samples_update(run_view.samples_frame(file_cache.samples(run), weights))}
+    ticking = active or (last_signature is not None and signature != last_signature)
     updates[step.signature] = signature
+    updates[step.timer] = gr.Timer(active=ticking)
     return updates
 
 
