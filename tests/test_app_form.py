@@ -607,3 +607,48 @@ def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
     ids = {block.elem_id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     assert {"model-name", "preset-pick", "data-upload", "reward-0-pattern", "try-total", "launch-button",
             "step-counter", "reward-plot", "runs-table"} <= ids
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Results step: downloads with their sizes first, completions of any logged step, disk use and free space
+
+def test_results_step_downloads_history_and_housekeeping(app_dirs):
+    import gradio as gr
+
+    from app.steps import sample_history
+
+    run = write_run(settings.runs_dir(), flat_events(3), state="completed")
+    run.append_samples([{"step": s, "prompt": f"Question {s}?", "completion": f"<answer>{s}</answer>",
+                         "scores": {"correct": 2.0}, "answer": str(s)} for s in (3, 3)])
+    run.adapter_zip.write_bytes(b"z" * 1000)
+    (run.path / f"{run.id}-merged.zip").write_bytes(b"m" * 2_621_440)
+    gguf = run.path / "gguf-q8_0" / f"{run.id}-q8_0.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF" + bytes(3 * 1024))
+    with gr.Blocks():
+        step = results_step.build()
+
+    shown = results_step.run_details(step, run.id)
+    merged, made_gguf = shown[step.download_merged], shown[step.download_gguf]
+    assert merged["visible"] and merged["label"] == "⬇ 2.5 MB · merged model zip"  # the size first
+    assert merged["value"] == str(run.path / f"{run.id}-merged.zip")
+    assert made_gguf["visible"] and made_gguf["label"] == f"⬇ 3.0 KB · {gguf.name}" and made_gguf["value"] == str(gguf)
+    assert shown[step.download_adapter]["label"].startswith("⬇ 1000 bytes")
+    nothing = results_step.run_details(step, None)
+    assert not any(nothing[button]["visible"] for button in (step.download_merged, step.download_gguf))
+
+    history = step.history
+    newest = sample_history.view(history, run, None)  # the newest logged step, followed
+    assert newest[history.caption] == "Step 3: 2 completions (of 2 logged steps, 1 to 3)."
+    assert newest[history.shown]["follow"] and newest[history.step]["maximum"] == 3
+    earlier = sample_history.view(history, run, 2)  # no step 2 logged: the one before it
+    assert earlier[history.caption].startswith("Step 1: 1 completion (") and not earlier[history.shown]["follow"]
+    assert "What is 2+2?" in earlier[history.table]["value"].to_string()
+
+    frame, ids = results_step.runs_overview()
+    disk = dict(zip(frame[strings.RUNS_HEADERS[0]], frame[strings.RUNS_HEADERS[-1]]))[run.id]
+    assert ids == [run.id] and disk.endswith("MB") and float(disk.split()[0]) >= 2.5  # the zips are in the folder
+    house = step.housekeeping
+    status = results_step.run_housekeeping.status_updates(house, run)
+    assert status[house.free_space].startswith("**Free space:**") and " of " in status[house.free_space]
+    assert status[house.queue] == strings.QUEUE_EMPTY and not status[house.queue_buttons]["visible"]

@@ -106,16 +106,21 @@ def page(app):
         browser.close()
 
 
-def launch(page, max_steps: int, expected: str) -> str:
-    """Set the run's length in step 2 and launch it in step 5; returns the message under Launch once it says
-    `expected`."""
+def launch(page, max_steps: int, expected: str, queue: bool = False) -> str:
+    """Set the run's length in step 2 and launch it in step 5 (beside a live run: add it to the queue, as Launch
+    steps back); returns the message under Launch once it says `expected`."""
     open_tab(page, "2 · Preset")
     for key, value in (("max-steps", str(max_steps)), ("num-generations", "4"), ("batch-size", "4"),
                        ("max-completion-length", "8"), ("save-steps", "100"), ("eval-limit", "0")):
         fill(page, f"#setting-train-{key} input", value)
     open_tab(page, "5 · Train")
-    wait_text(page, "#train-summary", "Ready to train")
-    page.locator("#launch-button").click()
+    if queue:
+        wait_text(page, "#train-summary", "Add to the queue")
+        assert page.locator("#launch-button").is_disabled()
+        page.locator("#queue-button").click()
+    else:
+        wait_text(page, "#train-summary", "Ready to train")
+        page.locator("#launch-button").click()
     wait_text(page, "#launch-message", expected, timeout=TRAIN_WAIT_MS)
     return page.locator("#launch-message").inner_text()
 
@@ -138,7 +143,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     page.locator("#advanced-settings").get_by_text("Advanced settings").click()
     long_message = launch(page, 200, "Launched run")
     long_id = long_message.split("run ")[-1].split(".")[0].strip()
-    queued_message = launch(page, 2, "is queued (position 1)")
+    queued_message = launch(page, 2, "is queued (position 1)", queue=True)
     short_id = next(run_id for run_id in app.runs() if run_id != long_id)
     assert short_id in queued_message
 
@@ -191,7 +196,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     assert download(page, "#download-gguf", tmp_path / "model.gguf").read_bytes()[:4] == b"GGUF"
 
     # Its completions, step by step; and TensorBoard beside the app (no login on loopback, as the app).
-    wait_text(page, "#history-caption", "Step 2: 4 completions (of 2 logged steps, 1 to 2)")
+    wait_text(page, "#history-caption", "Step 2: 4 completions (of 2 logged steps, 1 to 2).")
     page.locator("#tensorboard-start").click()
     wait_text(page, "#tensorboard-status", "TensorBoard runs beside the app", timeout=TRAIN_WAIT_MS)
     link = page.locator("#tensorboard-status a").get_attribute("href")

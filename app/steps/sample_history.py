@@ -58,8 +58,8 @@ def view(history: SampleHistory, run: RunFolder | None, step: float | None) -> d
     # A slider needs two distinct ends; with one logged step the step after it shows that step too.
     return {history.step: gr.update(minimum=steps[0], maximum=max(steps[-1], steps[0] + 1), value=shown,
                                     interactive=True),
-            history.caption: strings.HISTORY_SHOWN.format(step=shown, count=len(picked), steps=len(steps),
-                                                          first=steps[0], last=steps[-1]),
+            history.caption: strings.HISTORY_SHOWN.format(step=shown, count=len(picked), s="s"[:len(picked) != 1],
+                                                          steps=len(steps), first=steps[0], last=steps[-1]),
             history.table: gr.update(value=frame, column_widths=run_view.samples_column_widths(frame)),
             history.shown: state}
 
