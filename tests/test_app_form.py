@@ -615,6 +615,9 @@ def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
 def test_results_step_downloads_history_and_housekeeping(app_dirs):
     import gradio as gr
 
+    from engine import run_queue
+    from engine.config import load_config
+
     from app.steps import sample_history
 
     run = write_run(settings.runs_dir(), flat_events(3), state="completed")
@@ -652,3 +655,8 @@ def test_results_step_downloads_history_and_housekeeping(app_dirs):
     status = results_step.run_housekeeping.status_updates(house, run)
     assert status[house.free_space].startswith("**Free space:**") and " of " in status[house.free_space]
     assert status[house.queue] == strings.QUEUE_EMPTY and not status[house.queue_buttons]["visible"]
+    queued = run_queue.add(settings.runs_dir(), load_config(run.config_path))  # waits: nothing starts it here
+    status = results_step.run_housekeeping.status_updates(house, queued)
+    assert status[house.queue_buttons]["visible"] and f"1. `{queued.id}`" in status[house.queue]
+    runner.cancel_queued(queued)
+    assert not queued.path.exists() and results_step.runs_overview()[1] == [run.id]

@@ -1,9 +1,9 @@
 """The run queue and the results step's housekeeping and downloads in a real browser, across an app restart.
 
-Launch a long run, launch a short one (queued, not refused), see delete refuse the live run, restart the app (the
-queue lives in the runs folder), stop the long run: the short one starts by itself and completes. Then the short
-run's merged model (zip) and GGUF are made and downloaded from the results step with their sizes shown first, its
-completions are read step by step, and TensorBoard is started beside the app.
+Launch a long run, add a short one to the queue beside it (Launch steps back while a run trains), see delete refuse
+the live run, restart the app (the queue lives in the runs folder), stop the long run: the short one starts by
+itself and completes. Then the short run's merged model (zip) and GGUF are made and downloaded from the results step
+with their sizes shown first, its completions are read step by step, and TensorBoard is started beside the app.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     page.goto(app.url)
     open_tab(page, "2 · Preset")
     page.locator("#advanced-settings").get_by_text("Advanced settings").click()
-    long_message = launch(page, 200, "Launched run")
+    long_message = launch(page, 5000, "Launched run")  # stopped long before its end
     long_id = long_message.split("run ")[-1].split(".")[0].strip()
     queued_message = launch(page, 2, "is queued (position 1)", queue=True)
     short_id = next(run_id for run_id in app.runs() if run_id != long_id)
@@ -150,7 +150,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     open_tab(page, "6 · Results")
     wait_text(page, "#runs-table", "queued #1")
     wait_text(page, "#queue-list", short_id)
-    pick(page, short_id)
+    page.wait_for_function(f"document.querySelector('#run-pick input').value === '{short_id}'")  # the newest
     page.locator("#queue-buttons").wait_for(state="visible")  # a queued run can be moved or cancelled
     pick(page, long_id)
     page.locator("#queue-buttons").wait_for(state="hidden")
@@ -163,7 +163,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
 
     app.stop()  # the long run trains on; the queued one waits in the runs folder
     app.start()
-    page.goto(app.url)
+    page.goto(app.url, timeout=TRAIN_WAIT_MS)  # a first page load after a start is slow on a busy machine
     open_tab(page, "6 · Results")
     wait_text(page, "#runs-table", "queued #1")
     open_tab(page, "5 · Train")
