@@ -266,6 +266,7 @@ KEY_WORDS = {
     "train.save_steps": "checkpoint every (steps)",
     "train.logging_steps": "log every (steps)",
     "train.samples_per_step": "samples kept per log",
+    "train.report_to": "tracker (TensorBoard, wandb, …)",
     "train.eval_steps": "held-out check every (steps)",
     "train.eval_limit": "questions per held-out check",
     "train.seed": "random seed",
