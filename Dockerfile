@@ -75,6 +75,7 @@ ENV GRPO_STUDIO_HOST=0.0.0.0 \
     GRPO_STUDIO_RUNS_DIR=/data/runs \
     GRPO_STUDIO_CACHE_DIR=/data/cache \
     GRPO_STUDIO_UPLOADS_DIR=/data/uploads \
+    GRPO_STUDIO_MODELS_DIR=/data/models \
     GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 \
     HF_HOME=/data/hf \
     NVIDIA_VISIBLE_DEVICES=all \

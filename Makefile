@@ -27,8 +27,12 @@ run: $(STAMP)
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# Lint first (ruff, settings in pyproject.toml), then the tests on two workers: each test file stays in one worker
+# (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once.
+TEST_WORKERS ?= 2
 test: $(STAMP) /usr/bin/chromium
-	$(PY) -m pytest -m "not gpu"
+	$(PY) -m ruff check engine app tests bench docker requirements
+	$(PY) -m pytest -m "not gpu" -n $(TEST_WORKERS) --dist loadfile
 
 # On a CUDA machine with the GPU stack installed (see README, "GPU tests").
 test-gpu: $(STAMP)

@@ -185,7 +185,7 @@ def empty_setting_problems(form: FormValues) -> list[Problem]:
 
 def form_to_config(form: FormValues) -> RunConfig:
     """The validated RunConfig of the form; ConfigError lists every problem (one sentence each) otherwise."""
-    from app.web_paths import PathRefused, web_data_path
+    from app.web_paths import ModelRefused, PathRefused, web_data_path, web_model_name
 
     row_problems = reward_row_problems(form.rewards, prompt_config(form))
     problems = empty_setting_problems(form) + row_problems
@@ -194,6 +194,11 @@ def form_to_config(form: FormValues) -> RunConfig:
         raw["data"]["path"] = web_data_path(form.data_path)  # the web reads only its uploads and the sample
     except PathRefused as refused:
         problems += refused.problems
+    try:
+        raw["model"]["name"] = web_model_name(form.model_name)  # hub ids, built-ins and the models folder only
+    except ModelRefused as refused:
+        problems += refused.problems
+        raw["model"]["name"] = "builtin:tiny"  # a stand-in, so that the engine's checks of the rest still run
     try:
         config = build_config(raw)
     except ConfigError as error:

@@ -27,6 +27,11 @@ def gpu_info() -> gpu.GpuInfo | None:
     return None if cpu_demo_requested() else gpu.gpu_info()
 
 
+@lru_cache(maxsize=1)
+def visible_gpus() -> tuple[gpu.GpuInfo, ...]:
+    return () if cpu_demo_requested() else tuple(gpu.visible_gpus())
+
+
 def has_gpu() -> bool:
     return gpu_info() is not None
 

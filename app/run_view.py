@@ -286,15 +286,43 @@ def vram_reading_from(event: dict | None, live: dict | None = None) -> dict:
     return {}
 
 
-def vram_html(reading: dict) -> str:
-    total = reading.get("vram_total_mib")
-    if not total:
+def vram_html(reading: dict, index: int | None = None) -> str:
+    """One GPU's bar; `index`: its number, on a run of several GPUs."""
+    total = _number(reading.get("vram_total_mib"))
+    if not total or total <= 0:
         return bar_html(0, strings.TRAIN_VRAM_NONE, "vram-bar", "vram")
-    used = reading.get("vram_used_mib") or 0
-    process = reading.get("vram_process_mib")
+    used = _number(reading.get("vram_used_mib")) or 0
+    process = _number(reading.get("vram_process_mib"))
     process_text = strings.TRAIN_VRAM_PROCESS.format(process=process / 1024) if process else ""
-    text = strings.TRAIN_VRAM.format(used=used / 1024, total=total / 1024, process=process_text)
-    return bar_html(used / total, text, "vram-bar", "vram")
+    if index is None:
+        text = strings.TRAIN_VRAM.format(used=used / 1024, total=total / 1024, process=process_text)
+        return bar_html(used / total, text, "vram-bar", "vram")
+    text = strings.TRAIN_VRAM_GPU.format(index=index, used=used / 1024, total=total / 1024, process=process_text)
+    return bar_html(used / total, text, f"vram-bar-{index}", "vram")
+
+
+def gpu_readings_from(event: dict | None, live: list[dict] | None = None) -> list[dict]:
+    """Every GPU of the run: the live NVML readings where there are some, else the latest event's `gpus` list, else
+    its single-GPU keys (runs logged before the list, or without a GPU)."""
+    for source in (live, (event or {}).get("gpus")):
+        if isinstance(source, list):
+            readings = [r for r in source if isinstance(r, dict) and _number(r.get("vram_total_mib"))]
+            if readings:
+                return readings
+    single = vram_reading_from(event)
+    return [single] if single else []
+
+
+def vram_bars_html(readings: list[dict]) -> str:
+    """One VRAM bar per GPU of the run (the one bar of a single-GPU run as it always was)."""
+    if len(readings) <= 1:
+        return vram_html(readings[0] if readings else {})
+    bars = []
+    for position, reading in enumerate(readings):
+        index = reading.get("index")
+        bars.append(vram_html(reading, index if isinstance(index, int) and not isinstance(index, bool)
+                              else position))
+    return "".join(bars)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -27,12 +27,18 @@ TAB_RESULTS = "6 · Results"
 MODEL_INTRO = ("Choose the model to teach. Instruct models of 1.5B parameters or more learn the thinking format "
                "most reliably; the estimate assumes the preset and settings chosen in step 2.")
 MODEL_GPU = "**GPU:** {description}"
+MODEL_GPUS = "**GPUs:**"
+MODEL_GPU_ROW = "- GPU {index}: {name}, {total:.0f} GiB"
+MODEL_SPLIT = "**On this machine's GPUs:** {split}"
+MODEL_GPU_ESTIMATE_ROW = "- GPU {index} ({role}): ~{estimate:.1f} of {total:.0f} GiB"
 MODEL_NO_GPU = "**No NVIDIA GPU: CPU demo mode.** Only the built-in models are practical here."
 MODEL_PICK_LABEL = "Recommended models"
 MODEL_NAME_LABEL = "Model"
-MODEL_NAME_INFO = "A hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a model folder on this machine, or builtin:tiny."
+MODEL_NAME_INFO = ("A hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), the name of a model folder in the models folder, "
+                   "or builtin:tiny.")
 MODEL_TABLE_HEADERS = ["Model", "Size", "VRAM estimate", "Fits this machine?"]
-MODEL_EMPTY = "Type a model: a hub id such as Qwen/Qwen2.5-1.5B-Instruct, a local folder, or builtin:tiny."
+MODEL_EMPTY = ("Type a model: a hub id such as Qwen/Qwen2.5-1.5B-Instruct, the name of a folder in the models "
+               "folder, or builtin:tiny.")
 MODEL_FITS = "fits"
 MODEL_TIGHT = "tight"
 MODEL_TOO_BIG = "too big — try 4-bit"
@@ -67,6 +73,9 @@ DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type t
                   "hf:<owner>/<dataset>[:config][:split], and press Enter.")
 DATA_PATH_REFUSED = ("{path} is not a file uploaded here; from the web page only uploaded files and the bundled "
                      "sample can be used, so upload it with the box on the left")
+MODEL_FOLDER_REFUSED = ("{name} is neither a hub id like Qwen/Qwen2.5-1.5B-Instruct nor a model folder in the models "
+                        "folder ({folder}); from the web page only those, a run's merged model and the built-in "
+                        "models can be used, so copy the model folder there and type its name")
 DATA_HUB_ID_REFUSED = "{path} is not a hub dataset id; write hf:<owner>/<dataset>[:config][:split]"
 DATA_UPLOAD_NOT_UPLOADED = "That file did not come through the upload box; upload it again."
 DATA_UPLOAD_WRONG_KIND = "{name} is not a data file; upload a .jsonl, .json, .csv or .parquet file."
@@ -194,6 +203,7 @@ TRAIN_UNREADABLE = ("This run's folder is damaged ({error}); other runs are not 
 TRAIN_LOG_PATH = "The full log is in `{path}`."
 TRAIN_LOG_DOWNLOAD = "Download log.txt"
 TRAIN_VRAM = "VRAM {used:.1f} / {total:.0f} GiB used on the GPU{process}"
+TRAIN_VRAM_GPU = "GPU {index}: VRAM {used:.1f} / {total:.0f} GiB{process}"
 TRAIN_VRAM_PROCESS = " ({process:.1f} GiB by this run)"
 TRAIN_VRAM_NONE = "VRAM: n/a — CPU mode (no NVIDIA GPU)"
 CURVES_PENDING = "*The curves appear after the first logged step.*"

@@ -1,4 +1,5 @@
-"""Which files a path from the web page may name: the uploads folder and the bundled samples, nothing else.
+"""Which files a path from the web page may name: the uploads folder and the bundled samples for data; hub ids,
+built-ins and the models folder for models; nothing else.
 
 A data path typed into the page, sent by a script to an event of the app, or loaded back from a run's settings goes
 through `web_data_path` before anything opens it: the preview, the check and the launch alike. Engineers name any
@@ -10,8 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine import settings
+from engine import builtin_models, settings
 from engine.config import ConfigError, Problem, short_repr
+from engine.model_loading import HUB_ID
 
 from app import strings
 
@@ -48,3 +50,38 @@ def web_data_path(text: str | None) -> str:
     if resolved is not None and (resolved in samples or (_inside(resolved, uploads) and resolved != uploads)):
         return str(resolved)
     raise PathRefused(strings.DATA_PATH_REFUSED.format(path=short_repr(text, 80)))
+
+
+class ModelRefused(ConfigError):
+    def __init__(self, message: str):
+        super().__init__([Problem("model.name", message)])
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        return False
+
+
+def web_model_name(text: str | None) -> str:
+    """The model name the engine may load for `text` from the page: a built-in (the engine checks which), a hub id,
+    a folder in the models folder by its name or path, or a run's folder (its merged model), symlinks followed.
+    ModelRefused otherwise: a model folder is files the server reads and weights it loads, so a web user may not
+    point at any folder of the machine."""
+    name = (text or "").strip()
+    if not name or builtin_models.is_builtin(name):
+        return name
+    models = settings.models_dir().resolve()
+    allowed = (models, settings.runs_dir().resolve())
+    candidate = Path(name)
+    in_models = models / candidate if not candidate.is_absolute() else candidate
+    if not _exists(in_models) and HUB_ID.fullmatch(name) and not _exists(candidate):
+        return name  # a hub id; a name that is also a folder here would be loaded from the folder, so not this way
+    try:
+        resolved = in_models.resolve() if _exists(in_models) else None
+    except (OSError, RuntimeError):  # a symlink loop
+        resolved = None
+    if resolved is not None and any(_inside(resolved, folder) and resolved != folder for folder in allowed):
+        return str(resolved)
+    raise ModelRefused(strings.MODEL_FOLDER_REFUSED.format(name=short_repr(name, 80), folder=models))

@@ -14,7 +14,7 @@ source bench/lock_stack_env.sh || exit 1
 export GRPO_STUDIO_CACHE_DIR=/tmp/gc
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 bench/freeze.py >"$OUT/gpu-run-freeze.txt"
-timeout "${TESTS_S:-330}" python3 -m pytest -m gpu tests/test_gpu.py tests/test_gpu_probe_eval.py -n 8 -q -rA \
+timeout "${TESTS_S:-330}" python3 -m pytest -m gpu tests/test_gpu.py tests/test_gpu_probe_eval.py tests/test_gpu_multigpu.py -n 8 -q -rA \
     -p no:cacheprovider >"$OUT/gpu-tests-output.txt" 2>&1
 echo "gpu tests exit $?"
 grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed" "$OUT/gpu-tests-output.txt" | tail -30

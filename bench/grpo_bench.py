@@ -11,6 +11,9 @@ workload, data, rewards and logging are identical and only the backend and rollo
                 the weights), at TRL's default vLLM share (0.3 of the card) unless --peer-share says otherwise. The
                 honest peer: what a user who picks TRL gets at its fastest on one GPU.
   hf-vllm       backend hf, rollout vllm with vLLM's memory sized to the run: TRL's colocate path as our engine runs it
+  trl-server    backend hf, rollout vllm_server: TRL's server mode as `engine train` runs it (its own `trl vllm-serve`
+                on the last GPU, sized to the run, the trainer on the others; on one GPU both share it). Run it with
+                --variants trl-server on 1, 2 or 4 GPUs (CUDA_VISIBLE_DEVICES) and compare with the colocate rows.
   unsloth       backend unsloth, rollout hf
   unsloth-vllm  backend unsloth, rollout vllm: ours (Unsloth's fast_inference, vLLM shares the training weights),
                 vLLM's memory sized to the run unless --gpu-memory-utilization says otherwise
@@ -51,8 +54,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-VARIANTS = {"trl": ("hf", "hf"), "trl-vllm": ("hf", "vllm"), "hf-vllm": ("hf", "vllm"), "unsloth": ("unsloth", "hf"),
-            "unsloth-vllm": ("unsloth", "vllm")}
+VARIANTS = {"trl": ("hf", "hf"), "trl-vllm": ("hf", "vllm"), "hf-vllm": ("hf", "vllm"),
+            "trl-server": ("hf", "vllm_server"), "unsloth": ("unsloth", "hf"), "unsloth-vllm": ("unsloth", "vllm")}
 PEERS = ("trl-vllm", "trl")  # the best peer first
 GENERATIONS = 8
 GIB = 1024.0
@@ -87,13 +90,25 @@ def worker(args) -> int:
 
     training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
     config = bench_config(args)
-    training.prepare_process(config)  # Unsloth before transformers, as `engine train` does
-    rollout = VARIANTS[args.variant][1]
-    forced = {"min_tokens": args.length} if rollout == "vllm" else {"min_new_tokens": args.length}
+    backend, rollout = VARIANTS[args.variant]
+    training.prepare_process(config, backend)  # Unsloth before transformers, as `engine train` does
+    forced = {"min_tokens": args.length} if rollout in ("vllm", "vllm_server") else {"min_new_tokens": args.length}
     run = RunFolder(Path(args.run_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     overrides = {"generation_kwargs": forced, **grpo_settings(args.grpo)}
-    state = training.train(config, run, grpo_overrides=overrides)
+    if rollout == "vllm_server":  # as `engine train` runs it: the server and the trainer as child processes
+        from engine import backends, gpu, launcher, settings
+        from engine.model_shape import shape_for_training
+        from engine.run_lock import RunLock
+
+        RunLock(settings.runs_dir()).acquire(run.id)  # the trainer it launches runs only under the lock's holder
+        stop = training.begin(config, run)
+        plan = backends.plan_for_machine(config, True, shape_for_training(args.model), gpu.visible_gpus(),
+                                         gpu.free_gib())
+        print(f"GPUs: {plan.split.describe()}; {plan.describe_vllm()}", flush=True)
+        state = launcher.train_launched(config, run, plan, args.model, False, stop, grpo_overrides=overrides)
+    else:
+        state = training.train(config, run, grpo_overrides=overrides)
     print_stall_suspects()
     return 0 if state == "completed" else 1
 
@@ -131,7 +146,11 @@ def run_settings(args, variant: str) -> dict:
     if args.grpo:
         settings["grpo"] = grpo_settings(args.grpo)
     backend, rollout = VARIANTS[variant]
-    if rollout == "vllm":
+    if rollout == "vllm_server":
+        from engine import gpu
+
+        settings["gpus"] = len(gpu.visible_gpus())  # 1: server and trainer share it; N: 1 server + N - 1 training
+    if rollout in ("vllm", "vllm_server"):
         settings["vllm_share"] = args.peer_share if variant == "trl-vllm" else args.gpu_memory_utilization
         if backend == "unsloth" and args.vllm_standby:
             settings["vllm_standby"] = True
@@ -151,6 +170,10 @@ def settings_label(settings: dict) -> str:
         parts.append("vLLM sized to the run" if share is None else f"vLLM share {share}")
     if settings.get("leave_free_gib"):
         parts.append(f"only {settings['leave_free_gib']} GiB free")
+    if settings.get("gpus") == 1:
+        parts.append("server and trainer share 1 GPU")
+    elif settings.get("gpus"):
+        parts.append(f"server on 1 GPU, trainer on {settings['gpus'] - 1} (DDP)")
     parts += [f"{key}={value}" for key, value in settings.get("grpo", {}).items()]
     return ", ".join(parts)
 
@@ -175,15 +198,20 @@ class PeakPoller(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.process_peak = self.device_peak = 0
+        self.gpu_peaks: dict[int, int] = {}  # every visible GPU: the most the process tree held there
         self.done = threading.Event()
 
     def run(self):
         from engine import gpu
 
+        indices = [g.index for g in gpu.visible_gpus()]
         while not self.done.is_set():
             reading = gpu.vram_reading(self.pid)
             self.process_peak = max(self.process_peak, reading["vram_process_mib"] or 0)
             self.device_peak = max(self.device_peak, reading["vram_used_mib"] or 0)
+            for each in gpu.vram_readings(indices, self.pid):
+                self.gpu_peaks[each["index"]] = max(self.gpu_peaks.get(each["index"], 0),
+                                                    each["vram_process_mib"] or 0)
             self.done.wait(self.interval)
 
 
@@ -259,6 +287,7 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
               "steps_asked": args.steps, "exit": code, "wall_s": round(time.time() - started, 1),
               "state": status.state, "error": status.error, "steps": len(events),
               "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak,
+              "nvml_gpu_peaks_mib": poller.gpu_peaks,
               "step_times": [round(e["step_time"], 2) for e in events if "step_time" in e],
               "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e]}
     if events:

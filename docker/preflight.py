@@ -74,7 +74,8 @@ def check(gpus: list[Gpu], smi_problem: str = "", visible_devices: str | None = 
         return Verdict(
             False,
             f"No NVIDIA GPU is visible inside the container ({cause}), so GRPO Studio starts in CPU demo mode: "
-            f"the app works for trying things out with tiny models, but real training needs the GPU. {HOW_TO_GET_A_GPU}",
+            "the app works for trying things out with tiny models, but real training needs the GPU. "
+            f"{HOW_TO_GET_A_GPU}",
         )
     first = (visible_devices or "").split(",")[0].strip()
     gpu = gpus[int(first)] if first.isdigit() and int(first) < len(gpus) else gpus[0]
@@ -83,7 +84,8 @@ def check(gpus: list[Gpu], smi_problem: str = "", visible_devices: str | None = 
             False,
             f"The NVIDIA driver on this computer is {gpu.driver_version}, but this image runs CUDA 13, which needs "
             f"driver {MIN_DRIVER_MAJOR} or newer, so GRPO Studio starts in CPU demo mode. Update the host's driver "
-            f"(Ubuntu: `sudo ubuntu-drivers install`, or install nvidia-driver-{MIN_DRIVER_MAJOR} or newer; Windows/WSL: "
+            "(Ubuntu: `sudo ubuntu-drivers install`, or install "
+            f"nvidia-driver-{MIN_DRIVER_MAJOR} or newer; Windows/WSL: "
             "the latest Game Ready or Studio driver), reboot, and start the container again.",
         )
     if gpu.memory_mib is not None and gpu.memory_mib < MIN_VRAM_MIB:

@@ -116,15 +116,24 @@ def save_whole_checkpoints(trainer, folder: Path) -> None:
     to write (transformers 5.17); both are overridden on this one instance, not on the class."""
     folder = Path(folder)
     save = trainer._save_checkpoint
+    # On several GPUs every rank writes into the checkpoint (its RNG state; its shard under FSDP or ZeRO-3): the main
+    # rank clears the staging folder before any writes and publishes once all have written.
+    accelerator = trainer.accelerator
+    main = accelerator.is_main_process
 
     def save_whole(model, trial):
         staging = folder / STAGING
-        shutil.rmtree(staging, ignore_errors=True)
+        if main:
+            shutil.rmtree(staging, ignore_errors=True)
+        accelerator.wait_for_everyone()
         trainer._get_output_dir = lambda trial=None: str(staging)
         try:
             save(model, trial)
         finally:
             del trainer._get_output_dir
+        accelerator.wait_for_everyone()
+        if not main:
+            return
         name = f"{PREFIX}{trainer.state.global_step}"
         if (staging / name).is_dir():
             publish(staging / name, folder / name)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from engine import backends, builtin_models, gpu, hub_access, model_loading, tracking
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.gpu_split import split_problems
 from engine.model_shape import model_shape
 from engine.rewards import reward_problems, sandbox_report
-from engine.vram_estimate import estimate_peak_gib
+from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 
 SMALL_MODEL_BILLIONS = 1.5
 SMALL_MODEL_WARNING = ("models under 1.5B parameters often fail to keep the thinking format; expect the format "
@@ -28,6 +29,7 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    plan: backends.RunPlan | None = None  # what `engine train` launches: backend, rollouts, GPU split
 
     @property
     def ok(self) -> bool:
@@ -88,9 +90,45 @@ def batch_problems(config: RunConfig) -> list[Problem]:
     return problems
 
 
+def machine_fact(visible: list[gpu.GpuInfo]) -> str:
+    if not visible:
+        return "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
+    if len(visible) == 1:
+        return visible[0].describe()
+    return "; ".join(f"GPU {g.index}: {g.describe()}" for g in visible)
+
+
+def batch_fact(config: RunConfig, processes: int) -> str:
+    t = config.train
+    per_device = t.batch_size * t.gradient_accumulation_steps
+    text = (f"{per_device} completions per step = {per_device // max(1, t.num_generations)} prompts x "
+            f"{t.num_generations} generations")
+    return text if processes == 1 else f"{text} on each of {processes} training GPUs ({per_device * processes} in all)"
+
+
+def gpu_estimate_findings(config: RunConfig, shape, plan: backends.RunPlan) -> tuple[str, list[str], list[Problem]]:
+    """The per-GPU estimate line, and what it means: a server sharing a GPU it does not fit on cannot work (a
+    problem); any other GPU over 95% is a warning."""
+    rows = estimate_per_gpu(config, shape, plan)
+    totals = {g.index: g.total_gib for g in plan.split.gpus}
+    line = ", ".join(f"GPU {index} ({role}) ~{gib:.1f} of {totals[index]:.0f} GiB" for index, role, gib in rows)
+    warnings, problems = [], []
+    for index, role, gib in rows:
+        if plan.split.shared and gib > totals[index]:
+            problems.append(Problem("model.rollout", f"the vLLM server and the trainer need ~{gib:.0f} GiB together, "
+                                                     f"more than GPU {index}'s {totals[index]:.0f} GiB; lower "
+                                                     "train.batch_size or model.max_seq_length, or use model.rollout "
+                                                     "vllm (TRL's colocate mode)"))
+        elif gib > 0.95 * totals[index] and role == "vLLM server":
+            warnings.append(f"the vLLM server's share (~{gib:.1f} GiB) is above GPU {index}'s {totals[index]:.0f} "
+                            "GiB; lower model.gpu_memory_utilization or add hardware.rollout_gpus")
+    return line, warnings, problems
+
+
 def check_config(config: RunConfig) -> CheckReport:
     report = CheckReport()
-    info = gpu.gpu_info()
+    visible = gpu.visible_gpus()
+    info = visible[0] if visible else None
     cuda = model_loading.cuda_visible()
     report.add(model_loading.model_problems(config.model))
     if not any(p.key == "model.name" for p in report.problems):
@@ -102,11 +140,8 @@ def check_config(config: RunConfig) -> CheckReport:
     report.add(machine_problems(config, info))
     report.add(tracking.tracker_problems(config))
 
-    report.facts["machine"] = info.describe() if info else "no NVIDIA GPU: CPU mode (slow; fine for tiny models)"
-    t = config.train
-    report.facts["batch"] = (f"{t.batch_size * t.gradient_accumulation_steps} completions per step = "
-                             f"{t.batch_size * t.gradient_accumulation_steps // max(1, t.num_generations)} prompts "
-                             f"x {t.num_generations} generations")
+    report.facts["machine"] = machine_fact(visible)
+    report.facts["batch"] = batch_fact(config, 1)
     report.facts["tracking"] = tracking.describe(config)
     report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
     sandbox = sandbox_report(config.rewards)
@@ -140,11 +175,15 @@ def check_config(config: RunConfig) -> CheckReport:
 
     shape = model_shape(config.model.name, local_folder)
     report.add(cpu_size_problem(config, shape.parameters / 1e9 if shape else None, cuda))
-    backend = backends.backend_for(config, cuda)
-    plan = backends.plan_run(config, backend, cuda, shape, gpu.free_gib(), info.total_gib if info else None)
+    plan = backends.plan_for_machine(config, cuda, shape, visible, gpu.free_gib())
+    report.plan = plan
     report.add(backends.plan_problems(config, plan, cuda))
+    report.add(split_problems(config, visible, plan.backend.name, plan.rollout, shape))
     report.facts["backend"] = plan.describe()
-    if plan.rollout == "vllm":
+    if len(visible) > 1 or plan.split.launched:
+        report.facts["GPUs"] = plan.split.describe()
+        report.facts["batch"] = batch_fact(config, plan.split.processes)
+    if plan.uses_vllm:
         report.facts["vLLM memory"] = plan.describe_vllm(config.model.vllm_standby)
     if shape is not None:
         billions = shape.parameters / 1e9
@@ -155,7 +194,14 @@ def check_config(config: RunConfig) -> CheckReport:
         parts = ", ".join(f"{name.replace('_', ' ')} {estimate[name]:.1f}"
                           for name in ("vllm_pool", "weights", "activations", "kv_cache") if estimate.get(name))
         report.facts["VRAM estimate"] = f"~{estimate['total']:.1f} GiB peak on CUDA (rough: {parts})"
-        if info is not None and estimate["total"] > info.total_gib * 0.95:
+        too_big = []
+        if len(plan.split.gpus) > 1 or plan.split.shared:
+            report.facts["VRAM per GPU"], warnings, too_big = gpu_estimate_findings(config, shape, plan)
+            report.warnings += warnings
+            report.add(too_big)
+        if plan.split.training:
+            info = plan.split.training[0]
+        if info is not None and estimate["total"] > info.total_gib * 0.95 and not too_big:
             vllm_advice = ", lower model.gpu_memory_utilization or turn on model.vllm_standby" \
                 if "vllm_pool" in estimate else ""
             report.warnings.append(f"the estimate ({estimate['total']:.1f} GiB) is above this GPU's "

@@ -92,6 +92,8 @@ def cmd_train(args) -> int:
     from engine.run_lock import RunLock, RunLockBusy
 
     config, run = _load(args.config, args.set)
+    if args.worker:
+        return _train_worker(args, config, run)
     if args.run_dir:
         run = RunFolder(Path(args.run_dir))
     elif not args.resume:
@@ -131,7 +133,14 @@ def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: 
         if run is None:
             run = new_run_folder(config.preset, settings.runs_dir())
             lock.name_run(run.id)
-        state = training.train(config, run, resume=resume, stop=stop)
+        if report.plan is not None and report.plan.split.launched:  # a vLLM server, or several GPUs
+            from engine import launcher, model_loading
+
+            stop = stop or training.begin(config, run, resume)
+            state = launcher.train_launched(config, run, report.plan, model_loading.resolve_model_path(
+                config.model.name), resume, stop)
+        else:
+            state = training.train(config, run, resume=resume, stop=stop)
         return 0 if state in ("completed", "stopped") else 1
     except BaseException as error:  # the run folder must say what happened, whatever happened
         if run is None or not run.path.is_dir():
@@ -210,6 +219,30 @@ def _train_next_queued(root: Path) -> int:
     finally:
         lock.release()
         _start_next_queued()
+
+
+def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
+    """A training process that `engine train` launched (engine/launcher.py): the run folder exists and `engine
+    train` holds the lock, ran the checks and wrote the starting status; only the main rank writes from here."""
+    import psutil
+
+    from engine import training
+    from engine.backends.base import RolloutServerAddress
+    from engine.run_lock import active_holder
+
+    # Only under the `engine train` that holds the one-run lock: a --worker started by hand would train unlocked.
+    holder = active_holder(settings.runs_dir()) or {}
+    launched_by_holder = holder.get("pid") in {parent.pid for parent in psutil.Process().parents()}
+    if run is None or args.backend is None or not launched_by_holder:
+        print("--worker is for the processes engine train starts; run engine train CONFIG instead", file=sys.stderr)
+        return EXIT_PROBLEMS
+    server = RolloutServerAddress(args.rollout_server, args.group_port) if args.rollout_server else None
+    training.use_triton_interpreter_without_gpu()
+    training.prepare_process(config, args.backend)
+    overrides = json.loads(args.grpo_json) if args.grpo_json else None
+    state = training.train(config, run, resume=args.resume, grpo_overrides=overrides,
+                           launch=training.Launched(args.backend, server))
+    return 0 if state in ("completed", "stopped") else 1
 
 
 def cmd_score(args) -> int:
@@ -420,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", **overrides)
     p.add_argument("--run-dir", help="the run folder (default: runs/<timestamp>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue a stopped run from its last checkpoint")
+    # The processes engine train launches itself (a rank of several GPUs, or the trainer beside a vLLM server).
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--backend", choices=("hf", "unsloth"), help=argparse.SUPPRESS)
+    p.add_argument("--rollout-server", help=argparse.SUPPRESS)
+    p.add_argument("--group-port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--grpo-json", help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("queue", help="runs waiting to train: list, add, cancel, move, or start the next one")

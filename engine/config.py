@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import KINDS, RewardConfig
@@ -62,20 +61,23 @@ def _expected(annotation) -> str:
 
 
 class ModelConfig(Section):
-    name: str = Field("builtin:tiny", max_length=PATH_CHARS, description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
+    name: str = Field("builtin:tiny", max_length=PATH_CHARS,
+                      description="Hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), a local model folder, "
                                                   "or builtin:tiny / builtin:smollm2-135m (offline).")
     backend: Literal["auto", "unsloth", "hf"] = Field(
-        "auto", description="unsloth (CUDA, faster, less VRAM), hf (transformers + peft, any device), or auto.")
+        "auto", description="unsloth (CUDA, one GPU, faster, less VRAM), hf (transformers + peft, any device; the one "
+                            "for two or more GPUs, as Unsloth's multi-GPU GRPO is not dependable), or auto.")
     lora_rank: int = Field(16, ge=1, le=512, description="LoRA rank: higher learns more, costs more VRAM.")
     lora_alpha: int | None = Field(None, ge=1, le=8192, description="LoRA alpha; empty means the same as lora_rank.")
     max_seq_length: int = Field(1024, ge=64, le=262144,
                                 description="Longest prompt + completion in tokens the model is set up for.")
     load_in_4bit: bool = Field(False, description="Load the base model in 4-bit (QLoRA): much less VRAM, a bit slower.")
     load_in_fp8: bool = Field(False, description="Load an FP8 model (Unsloth; GPU compute capability 8.9 or newer).")
-    rollout: Literal["auto", "vllm", "hf"] = Field(
+    rollout: Literal["auto", "vllm", "vllm_server", "hf"] = Field(
         "auto", description="What generates the completions: vllm (fast; with Unsloth it shares the training weights, "
-                            "with the hf backend it is TRL's colocate mode), hf (transformers' generate, any device), "
-                            "or auto (vllm on a GPU where it is installed).")
+                            "with the hf backend it is TRL's colocate mode), vllm_server (TRL's server mode, hf "
+                            "backend: a vLLM server on hardware.rollout_gpus of the GPUs, or sharing a single one), "
+                            "hf (transformers' generate, any device), or auto (vllm on a GPU where it is installed).")
     gpu_memory_utilization: float | None = Field(
         None, gt=0.01, le=0.95, description="vLLM's share of GPU memory (weights + KV cache), set by hand: of the "
                                             "memory free at load with Unsloth, of the whole card with the hf backend. "
@@ -87,9 +89,50 @@ class ModelConfig(Section):
     gradient_checkpointing: bool = Field(True, description="Trade compute for memory during the backward pass.")
 
 
+class HardwareConfig(Section):
+    gpus: list[int] | None = Field(
+        None, max_length=64, description="The GPUs this run uses, as nvidia-smi numbers them (e.g. [0, 1]); empty: "
+                                         "every visible GPU. Two or more train with the hf backend through accelerate.")
+    rollout_gpus: int = Field(1, ge=1, le=64, description="With model.rollout vllm_server: how many of the GPUs (the "
+                                                          "last ones) run the vLLM server, tensor-parallel; the rest "
+                                                          "train. On a single GPU the server and the trainer share it.")
+    strategy: Literal["ddp", "fsdp", "zero3"] = Field(
+        "ddp", description="How two or more training GPUs share the work: ddp (a copy of the model on each, the "
+                           "fastest), fsdp (PyTorch FSDP, the model sharded) or zero3 (DeepSpeed ZeRO-3, sharded), "
+                           "for models that do not fit one GPU.")
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _gpus_from_text(cls, value):
+        """`--set hardware.gpus=1` and `hardware.gpus: "0,1"` mean the lists [1] and [0, 1]."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must list GPU numbers such as [0, 1] or \"0,1\"")
+            return [int(part) for part in parts]
+        if isinstance(value, list) and any(isinstance(item, bool) or not isinstance(item, int) for item in value):
+            raise ValueError("must list GPU numbers such as [0, 1] or \"0,1\"")
+        return value
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus_distinct(cls, gpus: list[int] | None) -> list[int] | None:
+        if gpus is None:
+            return None
+        if any(g < 0 for g in gpus):
+            raise ValueError("GPU numbers start at 0, as nvidia-smi shows them")
+        repeated = sorted({g for g in gpus if gpus.count(g) > 1})
+        if repeated:
+            raise ValueError(f"GPU {repeated[0]} is listed twice; list each GPU once")
+        return gpus or None  # an empty list means every visible GPU, as leaving it out does
+
+
 class PromptConfig(Section):
     system_prompt: str = Field(
-        "", max_length=50_000, description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
+        "", max_length=50_000,
+        description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
                         "replaced by the tags.")
     instructions_in: Literal["system", "user"] = Field(
         "system", description="Where system_prompt goes: a system message, or before the question in the user "
@@ -124,15 +167,19 @@ class PromptConfig(Section):
 
 
 class DataConfig(Section):
-    path: str = Field("", max_length=PATH_CHARS, description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
+    path: str = Field("", max_length=PATH_CHARS,
+                      description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
     prompt_column: str | None = Field(None, max_length=256, description="Column holding the question; empty: guessed "
                                                          "(question, problem, prompt, input).")
-    answer_column: str | None = Field(None, max_length=256, description="Column holding the gold answer; empty: guessed "
+    answer_column: str | None = Field(None, max_length=256,
+                                      description="Column holding the gold answer; empty: guessed "
                                                          "(answer, solution, output, label).")
-    answer_pattern: str | None = Field(None, max_length=2000, description="Regex that extracts the gold answer from the answer "
+    answer_pattern: str | None = Field(None, max_length=2000,
+                                       description="Regex that extracts the gold answer from the answer "
                                                          "column (group 1), e.g. '####\\s*(.+)' for GSM8K.")
     eval_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of rows held out for evaluation.")
-    max_rows: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows (after shuffling).")
+    max_rows: int | None = Field(None, ge=1, le=100_000_000,
+                                 description="Use at most this many rows (after shuffling).")
     seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for shuffling and the held-out split.")
 
 
@@ -183,6 +230,7 @@ class RunConfig(Section):
     rewards: list[RewardConfig] = Field(default_factory=list, description="The reward functions, summed with "
                                                                          "their weights.")
     train: TrainConfig = Field(default_factory=TrainConfig)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
 
     @model_validator(mode="after")
     def _reward_names_unique(self) -> RunConfig:

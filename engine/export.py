@@ -18,8 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.disk_space import human_size
 from engine.config import load_config
+from engine.disk_space import human_size
 from engine.run_folder import RunFolder
 
 CHECKPOINT_CHOICES = ("best", "last")

@@ -35,8 +35,8 @@ ARCHITECTURES = {  # HF architecture -> gguf MODEL_ARCH name
 }
 # llama.cpp identifies a BPE pre-tokenizer by hashing the token ids of this text (convert_hf_to_gguf.py,
 # get_vocab_base_pre); these are its hashes for the tokenizers of the models the app offers.
-CHECK_TEXT = ('\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ '
-              '🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ '
+CHECK_TEXT = ('\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ '  # noqa: E501 (llama.cpp's text, kept whole)
+              '🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ '  # noqa: E501 (llama.cpp's text, kept whole)
               '------======= нещо на Български \'\'\'\'\'\'```````""""......!!!!!!?????? I\'ve been \'told he\'s '
               'there, \'RE you sure? \'M not sure I\'ll make it, \'D you like some tea? We\'Ve a\'lL')
 PRE_TOKENIZERS = {

@@ -20,6 +20,7 @@ class GpuInfo:
     total_mib: int
     compute_capability: tuple[int, int]
     driver: str
+    index: int = 0  # as nvidia-smi numbers it (NVML's index: PCI bus order)
 
     @property
     def supports_fp8(self) -> bool:
@@ -46,49 +47,66 @@ def _nvml():
         return None
 
 
-def _handle():
-    """The GPU this process would train on: the first of CUDA_VISIBLE_DEVICES (index or UUID), else GPU 0."""
+def _visible_handles() -> list:
+    """The GPUs this process may use, in CUDA_VISIBLE_DEVICES order (indices or UUIDs); every GPU when it is unset.
+    Set but empty, or -1, means none, as CUDA reads it."""
     nvml = _nvml()
     if nvml is None:
-        return None
-    # Unset means every GPU (we take the first); set but empty means none, as CUDA reads it.
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
+        return []
     try:
-        if visible.startswith(("GPU-", "MIG-")):
-            return nvml.nvmlDeviceGetHandleByUUID(visible)
-        if visible.isdigit():
-            if nvml.nvmlDeviceGetCount() == 0:
-                return None
-            return nvml.nvmlDeviceGetHandleByIndex(int(visible))
-        return None  # CUDA_VISIBLE_DEVICES empty, -1 or similar: no GPU on purpose
+        count = nvml.nvmlDeviceGetCount()
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is None:
+            return [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        handles = []
+        for entry in (part.strip() for part in visible.split(",")):
+            if entry.startswith(("GPU-", "MIG-")):
+                handles.append(nvml.nvmlDeviceGetHandleByUUID(entry))
+            elif entry.isdigit() and int(entry) < count:
+                handles.append(nvml.nvmlDeviceGetHandleByIndex(int(entry)))
+            else:
+                break  # CUDA stops at the first entry it cannot read ("-1" hides every GPU)
+        return handles
     except nvml.NVMLError:
-        return None
+        return []
 
 
-def gpu_info() -> GpuInfo | None:
-    handle = _handle()
-    if handle is None:
-        return None
+def _handle():
+    """The GPU this process would train on: the first visible one."""
+    handles = _visible_handles()
+    return handles[0] if handles else None
+
+
+def _describe(handle) -> GpuInfo:
     nvml = _nvml()
     name = nvml.nvmlDeviceGetName(handle)
     return GpuInfo(name=name.decode() if isinstance(name, bytes) else name,
                    total_mib=nvml.nvmlDeviceGetMemoryInfo(handle).total // MIB,
                    compute_capability=tuple(nvml.nvmlDeviceGetCudaComputeCapability(handle)),
-                   driver=str(nvml.nvmlSystemGetDriverVersion()))
+                   driver=str(nvml.nvmlSystemGetDriverVersion()), index=nvml.nvmlDeviceGetIndex(handle))
 
 
-def vram_reading(pid: int | None = None) -> dict:
-    """Device used/total VRAM in MiB, and what process `pid` (and its children, e.g. vLLM workers) holds."""
-    reading = {"vram_used_mib": None, "vram_total_mib": None, "vram_process_mib": None}
+def gpu_info() -> GpuInfo | None:
     handle = _handle()
-    if handle is None:
-        return reading
+    return _describe(handle) if handle is not None else None
+
+
+def visible_gpus() -> list[GpuInfo]:
+    """Every GPU this process may use (an empty list without an NVIDIA GPU)."""
+    nvml = _nvml()
+    if nvml is None:
+        return []
+    try:
+        return [_describe(handle) for handle in _visible_handles()]
+    except nvml.NVMLError:
+        return []
+
+
+def _reading(handle, pids: set[int] | None) -> dict:
     nvml = _nvml()
     memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-    reading["vram_used_mib"] = memory.used // MIB
-    reading["vram_total_mib"] = memory.total // MIB
-    if pid is not None:
-        pids = {pid} | _child_pids(pid)
+    reading = {"vram_used_mib": memory.used // MIB, "vram_total_mib": memory.total // MIB, "vram_process_mib": None}
+    if pids:
         try:
             processes = nvml.nvmlDeviceGetComputeRunningProcesses(handle)
         except nvml.NVMLError:
@@ -97,6 +115,32 @@ def vram_reading(pid: int | None = None) -> dict:
         used = [p.usedGpuMemory for p in processes if p.pid in pids and p.usedGpuMemory is not None]
         reading["vram_process_mib"] = sum(used) // MIB if used else None
     return reading
+
+
+def vram_reading(pid: int | None = None) -> dict:
+    """Device used/total VRAM in MiB of the first visible GPU, and what process `pid` (and its children, e.g. vLLM
+    workers) holds there."""
+    handle = _handle()
+    if handle is None:
+        return {"vram_used_mib": None, "vram_total_mib": None, "vram_process_mib": None}
+    return _reading(handle, {pid} | _child_pids(pid) if pid is not None else None)
+
+
+def vram_readings(indices: list[int], pid: int | None = None) -> list[dict]:
+    """One reading per GPU (nvidia-smi's numbers, whatever this process's CUDA_VISIBLE_DEVICES), each with its
+    `index`: what a run of several GPUs holds on each. `pid`'s children count as its own (training ranks, the vLLM
+    server). GPUs NVML cannot read are left out."""
+    nvml = _nvml()
+    if nvml is None:
+        return []
+    pids = {pid} | _child_pids(pid) if pid is not None else None
+    readings = []
+    for index in indices:
+        try:
+            readings.append({"index": index, **_reading(nvml.nvmlDeviceGetHandleByIndex(index), pids)})
+        except nvml.NVMLError:
+            continue
+    return readings
 
 
 def free_gib() -> float | None:

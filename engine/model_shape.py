@@ -17,6 +17,8 @@ class ModelShape:
     layers: int
     vocab: int
     kv_dim: int  # num_key_value_heads * head_dim
+    heads: int | None = None  # attention heads and KV heads: what a tensor-parallel vLLM splits (None: not known)
+    kv_heads: int | None = None
 
     @classmethod
     def from_config_json(cls, path: Path) -> ModelShape:
@@ -28,11 +30,12 @@ class ModelShape:
         hidden, layers, vocab = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
         heads = c.get("num_attention_heads", 1)
         head_dim = c.get("head_dim") or hidden // heads
-        kv_dim = c.get("num_key_value_heads", heads) * head_dim
+        kv_heads = c.get("num_key_value_heads", heads)
+        kv_dim = kv_heads * head_dim
         inter = c.get("intermediate_size", 4 * hidden)
         per_layer = 2 * hidden * hidden + 2 * hidden * kv_dim + 3 * hidden * inter
         embeddings = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
-        return cls(layers * per_layer + embeddings, hidden, layers, vocab, kv_dim)
+        return cls(layers * per_layer + embeddings, hidden, layers, vocab, kv_dim, heads, kv_heads)
 
     @classmethod
     def from_size(cls, billions: float) -> ModelShape:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from engine import backends, model_loading
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
-from engine.evaluation import (Completion, generate_completions, reward_category, reward_maximum, rollout_sampling)
+from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
 from engine.rewards import RewardFunction, Row
 
 DEFAULT_PROMPTS = 16
@@ -223,7 +223,7 @@ def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | 
             scores[spec.name] = RewardFunction(spec, config.prompt).score_rows(texts, rows)
         except Exception as e:  # a user's python reward may raise anything: one sentence, with its key
             raise ConfigError([Problem(f"rewards[{i}] ({spec.name})", f"the reward raised {type(e).__name__}: "
-                                                                     f"{str(e)[:200]}; fix it and probe again")])
+                                                                     f"{str(e)[:200]}; fix it and probe again")]) from e
     return scores
 
 
@@ -435,7 +435,7 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
     started = time.perf_counter()
     cuda = model_loading.cuda_visible()
     backend = backends.backend_for(config, cuda).name
-    vllm = backends.choose_rollout(config.model, cuda) == "vllm"
+    vllm = backends.choose_rollout(config.model, cuda) in ("vllm", "vllm_server")  # the server samples as vLLM does
     longest: dict = {}
 
     def training_rows(tokenizer) -> list[dict]:

@@ -29,8 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import checkpoints, trainer_process
-from engine.run_status import (ACTIVE_STATES, ENDED_UNEXPECTEDLY, FINAL_STATES, WRITTEN_STATES, RunStatus,
-                               parse_status, unreadable)
+from engine.run_status import (
+    ACTIVE_STATES,
+    ENDED_UNEXPECTEDLY,
+    FINAL_STATES,
+    WRITTEN_STATES,
+    RunStatus,
+    parse_status,
+    unreadable,
+)
 
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "RunFolder", "RunStatus", "UnreadableFile", "list_runs",
            "new_run_folder", "read_jsonl", "run_by_id"]

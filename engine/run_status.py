@@ -45,6 +45,7 @@ class RunStatus(BaseModel):
     updated: float | None = None
     error: str | None = None
     checkpoint: str | None = Field(None, description="The checkpoint this session resumed from.")
+    gpus: list[int] | None = Field(None, description="The run's GPUs (nvidia-smi's numbers), training ones first.")
     # The ETA's pace clock (engine/progress.py).
     session_started: float | None = None
     session_start_step: int = Field(0, ge=0)

@@ -26,6 +26,11 @@ def uploads_dir() -> Path:
     return _dir("GRPO_STUDIO_UPLOADS_DIR", Path("uploads"))
 
 
+def models_dir() -> Path:
+    """Model folders the web page may name (by folder name); engineers name any folder in YAML and the CLI."""
+    return _dir("GRPO_STUDIO_MODELS_DIR", Path("models"))
+
+
 def password_file() -> Path:
     """Where the app keeps the login password it made (listening beyond loopback with no password set)."""
     return _dir("GRPO_STUDIO_PASSWORD_FILE", cache_dir() / "login-password")

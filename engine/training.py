@@ -15,11 +15,14 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
-from engine import backends, checkpoints, disk_space, gpu, model_loading, settings, tracking, trainer_process
+from engine import backends, checkpoints, disk_space, gpu, model_loading, ranks, settings, tracking, trainer_process
+from engine.backends.base import RolloutServerAddress
 from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.gpu_split import launches_children
 from engine.model_shape import shape_for_training
 from engine.progress import progress_line
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights, sandbox_report
@@ -83,7 +86,7 @@ def _stdout_is(path: Path) -> bool:
         return False
 
 
-def _log_to_run_folder(run: RunFolder) -> None:
+def log_to_run_folder(run: RunFolder) -> None:
     if _stdout_is(run.log_path):
         return
     try:
@@ -95,33 +98,46 @@ def _log_to_run_folder(run: RunFolder) -> None:
 
 
 def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, samples_per_step: int,
-                 cuda: bool, print_progress=print, publish_samples=None):
+                 cuda: bool, print_progress=print, publish_samples=None, launched: bool = False):
     """The TrainerCallback that turns TRL's logs into events.jsonl, samples.jsonl, status.json and progress;
-    `publish_samples(step, samples)` also hands each step's samples to a tracker (engine/tracking.py)."""
+    `publish_samples(step, samples)` also hands each step's samples to a tracker (engine/tracking.py). Every rank
+    runs it; only the main one writes. `launched`: this process is a child of `engine train` (a rank, or the trainer
+    beside a vLLM server), whose identity stays the one status.json names."""
     from transformers import TrainerCallback
+
+    main = ranks.is_main()
+
+    def identity() -> dict:
+        return {} if launched else trainer_process.own_identity()
 
     class RunMonitor(TrainerCallback):
         # The identity is written again with each step: a library that retitles the process while the model loads
         # (setproctitle) changes the command line that the app's identity check compares.
         def on_train_begin(self, args, state, control, **kwargs):
-            run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
-                             session_started=time.time(), pace_from_time=None, pace_from_step=None,
-                             **trainer_process.own_identity())
+            if main:
+                run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
+                                 session_started=time.time(), pace_from_time=None, pace_from_step=None,
+                                 **identity())
 
         def on_step_end(self, args, state, control, **kwargs):
-            run.write_status(step=state.global_step, **trainer_process.own_identity())
-            if stop.requested:
+            if main:
+                run.write_status(step=state.global_step, **identity())
+            if ranks.any_rank(stop.requested):
                 control.should_training_stop = True
                 control.should_save = True  # a checkpoint at this step, so --resume continues from here
             return control
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = dict(logs or {})
-            if "train_runtime" in logs:  # the end-of-training summary, not a step
+            if "train_runtime" in logs or not main:  # the end-of-training summary, not a step
                 return
             event = {"step": state.global_step, "time": time.time(), **logs}
             event["completion_length"] = logs.get("completions/mean_length")
-            event.update(gpu.vram_reading(os.getpid()))
+            recorded = run.read_status()
+            # The run's processes: `engine train` and its children (every rank, the vLLM server), or this one.
+            owner = recorded.pid if launched else os.getpid()
+            event.update(gpu.vram_reading(owner))  # the first training GPU, under the keys one GPU always had
+            event["gpus"] = gpu.vram_readings(recorded.gpus or [], owner)
             event["torch_peak_allocated_mib"] = _torch_peak_mib() if cuda else None
             if buffer.regex_timeouts:
                 event["regex_timeouts"] = dict(buffer.regex_timeouts)
@@ -132,8 +148,8 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
             if publish_samples is not None:
                 publish_samples(state.global_step, samples)
             # The first logged step of this session starts the pace clock for the ETA (it carried the warm-up).
-            pace = {} if run.read_status().pace_from_time else {"pace_from_time": event["time"],
-                                                                  "pace_from_step": state.global_step}
+            pace = {} if recorded.pace_from_time else {"pace_from_time": event["time"],
+                                                        "pace_from_step": state.global_step}
             status = run.write_status(step=state.global_step, **pace)
             print_progress(progress_line(status, event))
 
@@ -200,13 +216,16 @@ def plan_for_this_process(config: RunConfig, backend: backends.Backend, path: st
 
 def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, buffer: SampleBuffer,
                   stop: StopRequest, print_progress=print, grpo_overrides: dict | None = None,
-                  resume_step: int | None = None):
+                  resume_step: int | None = None, launch: Launched | None = None):
     """Load the model through the run's backend and return (trainer, tokenizer, data summary). `grpo_overrides` are
     extra GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs);
-    `resume_step` is the checkpoint's step when resuming (the tracker's log continues from there)."""
+    `resume_step` is the checkpoint's step when resuming (the tracker's log continues from there); `launch` says how
+    `engine train` launched this process (None: it is `engine train`)."""
     import torch
 
     cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(ranks.local_rank())  # each rank its own GPU (CUDA_VISIBLE_DEVICES holds the run's)
     path = model_loading.resolve_model_path(config.model.name)
     plan = plan_for_this_process(config, backend, path, cuda)
     loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
@@ -218,18 +237,19 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
 
     start_answers_with_prefix(tokenizer, config.prompt)
     data = prepare_data(config, tokenizer)
-    print(f"data: {data.describe()}")
-    print(_describe_rollouts(config, tokenizer, plan))
+    _say(f"data: {data.describe()}")
+    _say(_describe_rollouts(config, tokenizer, plan))
     sandbox = sandbox_report(config.rewards)
     if sandbox is not None:
-        print(f"code sandbox: {sandbox[0]}")
+        _say(f"code sandbox: {sandbox[0]}")
         for missing_layer in sandbox[1]:
-            print(f"warning: {missing_layer}")
+            _say(f"warning: {missing_layer}")
     train_dataset = Dataset.from_list(data.train)
     t = config.train
-    arguments = plan.backend.grpo_arguments(config, tokenizer, plan.rollout, plan.vllm_share, cuda)
+    arguments = plan.backend.grpo_arguments(config, tokenizer, plan.rollout, plan.vllm_share, cuda,
+                                            launch.server if launch else None)
     tracking.prepare_environment(config, run)
-    arguments.update(tracking.grpo_arguments(config, run))
+    arguments = {"log_completions": False} | arguments | tracking.grpo_arguments(config, run)
     arguments.update(grpo_overrides or {})
     args = GRPOConfig(
         output_dir=str(run.checkpoints_dir), max_steps=t.max_steps, per_device_train_batch_size=t.batch_size,
@@ -243,10 +263,12 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
         # which made the backends train differently and zeroes the update when every completion hits the limit.
         mask_truncated_completions=False,
         disable_tqdm=True, reward_weights=reward_weights(config), dataloader_num_workers=0, **arguments)
-    trackers = tracking.callbacks(config, run, resume_step)
+    trackers = tracking.callbacks(config, run, resume_step) if ranks.is_main() else []  # one rank writes its files
     monitor = make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress,
-                           lambda step, samples: tracking.publish_samples(trackers, step, samples))
-    held_out = make_heldout_eval(config, run, tokenizer, data.eval)  # before the monitor: it adds to the step's logs
+                           lambda step, samples: tracking.publish_samples(trackers, step, samples),
+                           launched=launch is not None)
+    # Before the monitor: it adds to the step's logs.
+    held_out = make_heldout_eval(config, run, tokenizer, data.eval, print_line=_say)
     # The trackers last: the step's logs reach them with the held-out checks' metrics in them.
     trainer = with_generation_timing(GRPOTrainer)(
         model=loaded.model, reward_funcs=build_reward_functions(config, buffer), args=args,
@@ -263,7 +285,7 @@ def use_triton_interpreter_without_gpu() -> None:
         os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
-def prepare_process(config: RunConfig) -> None:
+def prepare_process(config: RunConfig, backend_name: str | None = None) -> None:
     """What the training process does before anything imports transformers or trl (`engine train` loads the
     tokenizer for its checks, which imports transformers): Unsloth must patch them on import, and compiled kernels go
     to the cache folder (in the image, the data volume), so that the next run and the next container start warm
@@ -274,7 +296,10 @@ def prepare_process(config: RunConfig) -> None:
     for variable, folder in (("TRITON_CACHE_DIR", "triton"), ("TORCHINDUCTOR_CACHE_DIR", "inductor"),
                              ("VLLM_CACHE_ROOT", "vllm")):
         os.environ.setdefault(variable, str(cache / folder))
-    backend = backends.backend_for(config, model_loading.cuda_visible())
+    if backend_name is None and launches_children(config, gpu.visible_gpus()):
+        return  # `engine train` launches the training: each child imports its backend first, on its own GPUs
+    backend = (backends.BACKENDS[backend_name] if backend_name
+               else backends.backend_for(config, model_loading.cuda_visible()))
     with contextlib.suppress(Exception):
         backend.prepare_process(config)
 
@@ -311,31 +336,42 @@ def begin(config: RunConfig, run: RunFolder, resume: bool = False) -> StopReques
 
 
 def _say(text: str) -> None:
-    """Print to the log and terminal; on a full disk the run's outcome is in status.json, so a lost line is fine."""
-    with contextlib.suppress(OSError):
-        print(text, flush=True)
+    """Print to the log and terminal, from the main process only (every rank would repeat it); on a full disk the
+    run's outcome is in status.json, so a lost line is fine."""
+    if ranks.is_main():
+        with contextlib.suppress(OSError):
+            print(text, flush=True)
 
 
 def _save_adapter(trainer, tokenizer, run: RunFolder) -> None:
-    """The adapter and tokenizer into a staging folder, then renamed into adapter/: whole or absent."""
+    """The adapter and tokenizer into a staging folder, then renamed into adapter/: whole or absent. Every rank
+    takes part in saving (FSDP and ZeRO-3 gather the sharded weights); the main one writes."""
     staged = run.path / ADAPTER_STAGING
-    shutil.rmtree(staged, ignore_errors=True)
+    main = ranks.is_main()
+    if main:
+        shutil.rmtree(staged, ignore_errors=True)
     trainer.save_model(str(staged))
-    tokenizer.save_pretrained(str(staged))
-    checkpoints.publish(staged, run.adapter_dir)
+    if main:
+        tokenizer.save_pretrained(str(staged))
+        checkpoints.publish(staged, run.adapter_dir)
 
 
-def _finish_before_training(run: RunFolder) -> str:
-    run.write_status(state="stopped", finished=time.time())
-    run.stop_path.unlink(missing_ok=True)
+def finish_before_training(run: RunFolder) -> str:
+    if ranks.is_main():
+        run.write_status(state="stopped", finished=time.time())
+        run.stop_path.unlink(missing_ok=True)
     _say("stopped before the first step (a stop was asked for while the run was starting)")
     return "stopped"
+
+
+class RunFailure(Exception):
+    """A failure whose message is already the sentence status.json gets (e.g. the vLLM server died)."""
 
 
 def _failure_sentence(error: BaseException, run: RunFolder) -> str:
     if disk_space.is_disk_full(error, run.path):
         return disk_space.full_disk_sentence(run.path)
-    if isinstance(error, ConfigError):  # e.g. the data file changed since `check`
+    if isinstance(error, (ConfigError, RunFailure)):  # ConfigError: e.g. the data file changed since `check`
         return str(error)
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (Ctrl-C); resume with --resume"
@@ -348,59 +384,96 @@ def _failure_sentence(error: BaseException, run: RunFolder) -> str:
 
 def fail(run: RunFolder, error: BaseException) -> str:
     """Record a failure: temporary files and the disk reserve go first (on a full disk that is what makes room),
-    then status.json gets the sentence, then the log gets the traceback and the sentence."""
+    then status.json gets the sentence, then the log gets the traceback and the sentence. A rank other than the
+    main one only prints them (`engine train` shows the first such line if the main rank could not say)."""
     message = _failure_sentence(error, run)  # before the clean-up: the free space as the failing write saw it
+    if not ranks.is_main():
+        with contextlib.suppress(OSError):
+            traceback.print_exception(error)
+            print(f"failed: {message} (rank {ranks.rank()})", flush=True)
+        return "failed"
     checkpoints.discard_incomplete(run.checkpoints_dir)
     shutil.rmtree(run.path / ADAPTER_STAGING, ignore_errors=True)
     disk_space.release(run.path)
     with contextlib.suppress(OSError):
         run.write_status(state="failed", error=message, finished=time.time())
+    if isinstance(error, RunFailure):  # nothing raised it that a traceback would explain
+        _say(f"failed: {message}")
+        return "failed"
     with contextlib.suppress(OSError):
         traceback.print_exception(error)
     _say(f"failed: {message} (full traceback in {run.log_path})")
     return "failed"
 
 
+@dataclass(frozen=True)
+class Launched:
+    """How `engine train` started this process (`engine train RUN --worker`): the backend it chose for the run, and
+    the vLLM server it started (TRL's server mode) where there is one."""
+    backend: str
+    server: RolloutServerAddress | None = None
+
+
 def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_overrides: dict | None = None,
-          stop: StopRequest | None = None) -> str:
+          stop: StopRequest | None = None, launch: Launched | None = None) -> str:
     """Run GRPO into `run`; returns the final state (completed, stopped or failed). Never raises for a run error.
-    `stop` is what `begin` returned when the caller (engine train) wrote the starting status already."""
-    _log_to_run_folder(run)
-    stop = stop or begin(config, run, resume)
+    `stop` is what `begin` returned when the caller (engine train) wrote the starting status already; `launch` is
+    set in the processes `engine train` launched (engine/launcher.py), which wrote the starting status for them."""
+    main = ranks.is_main()
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if launch is None:
+        log_to_run_folder(run)  # a launched process's output goes to `engine train`, which keeps the log
+        stop = stop or begin(config, run, resume)
+    else:
+        stop = StopRequest(run)  # SIGTERM (torchrun passes its own on) as the same graceful stop
+        stop.install()
     try:
-        disk_space.reserve(run.path)
-        backend = backends.backend_for(config, model_loading.cuda_visible())
-        run.write_status(backend=backend.name)
-        print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
-        if stop.requested:
-            return _finish_before_training(run)
+        if main:
+            disk_space.reserve(run.path)
+        if launch is None:
+            backend = backends.backend_for(config, model_loading.cuda_visible())
+            info = gpu.gpu_info()
+            run.write_status(backend=backend.name, gpus=[info.index] if info else None)
+            print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")
+        else:
+            backend = backends.BACKENDS[launch.backend]
+        # Ranks see a STOP file at different moments; before the process group exists they cannot agree, so the
+        # early check is left to `engine train`, which made it before starting them.
+        if not several and stop.requested:
+            return finish_before_training(run)
         backend.prepare_process(config)
         resuming_from = run.last_checkpoint() if resume else None
         trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
-                                              grpo_overrides=grpo_overrides,
+                                              grpo_overrides=grpo_overrides, launch=launch,
                                               resume_step=checkpoints.step_of(resuming_from) if resuming_from else None)
         checkpoints.save_whole_checkpoints(trainer, run.checkpoints_dir)
         checkpoint = None
         if resume:
-            for name in checkpoints.discard_incomplete(run.checkpoints_dir):
-                print(f"skipping {name}: its save never finished (the trainer was killed or the disk filled up)")
+            if main:
+                for name in checkpoints.discard_incomplete(run.checkpoints_dir):
+                    _say(f"skipping {name}: its save never finished (the trainer was killed or the disk filled up)")
+            ranks.barrier()
             checkpoint = run.last_checkpoint()
             if checkpoint is None:
-                print("no complete checkpoint to resume from: starting from step 0")
+                _say("no complete checkpoint to resume from: starting from step 0")
             else:
-                print(f"resuming from {checkpoint.name}")
-                run.forget_after(checkpoints.step_of(checkpoint))
-                run.write_status(checkpoint=checkpoint.name)
-        if stop.requested:
-            return _finish_before_training(run)
+                _say(f"resuming from {checkpoint.name}")
+                if main:
+                    run.forget_after(checkpoints.step_of(checkpoint))
+                    run.write_status(checkpoint=checkpoint.name)
+        if ranks.any_rank(stop.requested):
+            return finish_before_training(run)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         _save_adapter(trainer, tokenizer, run)
-        state = "stopped" if stop.requested else "completed"
-        run.write_status(state=state, step=trainer.state.global_step, finished=time.time())
-        run.stop_path.unlink(missing_ok=True)  # honoured; a later resume must not stop at once
-        print(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
+        # Short of max_steps without a STOP of its own: another rank saw it first.
+        state = "stopped" if stop.requested or trainer.state.global_step < trainer.state.max_steps else "completed"
+        if main:
+            run.write_status(state=state, step=trainer.state.global_step, finished=time.time())
+            run.stop_path.unlink(missing_ok=True)  # honoured; a later resume must not stop at once
+        _say(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
         return state
     except BaseException as error:  # KeyboardInterrupt too: the run folder must say what happened
         return fail(run, error)
     finally:
-        disk_space.release(run.path)
+        if main:
+            disk_space.release(run.path)

@@ -22,6 +22,7 @@ import os
 import time
 from pathlib import Path
 
+from engine import ranks
 from engine.best_checkpoint import write_best
 from engine.config import RunConfig
 from engine.evaluation import generate, reward_category, score_completions
@@ -128,9 +129,12 @@ def make_heldout_eval(config: RunConfig, run: RunFolder, tokenizer, held_out: li
             started = time.time()
             texts = greedy_answers(model, tokenizer, config, prompts)
             scores = score_completions(config, texts, rows)
-            self.pending = {"eval/accuracy": scores["accuracy"], "eval/format": scores["format_compliance"],
-                            "eval/mean_reward": scores["mean_reward"], "eval/rows": len(rows),
-                            "eval/seconds": round(time.time() - started, 2)}
+            # On several GPUs every rank answers (a sharded model generates only with all of them); rank 0's scores
+            # decide for all, so that they save the same checkpoints.
+            self.pending = ranks.from_main({"eval/accuracy": scores["accuracy"],
+                                            "eval/format": scores["format_compliance"],
+                                            "eval/mean_reward": scores["mean_reward"], "eval/rows": len(rows),
+                                            "eval/seconds": round(time.time() - started, 2)})
             control.should_log = True
             value = self.pending[metric] if metric else None
             if value is not None and (self.best is None or value > self.best):
@@ -150,7 +154,8 @@ def make_heldout_eval(config: RunConfig, run: RunFolder, tokenizer, held_out: li
         def on_save(self, args, state, control, **kwargs):
             if self.to_mark is not None and self.to_mark[0] == state.global_step:
                 checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                write_best(run, state.global_step, metric, self.to_mark[1], checkpoint)
+                if ranks.is_main():
+                    write_best(run, state.global_step, metric, self.to_mark[1], checkpoint)
                 self.to_mark = None
 
     return HeldOutEval()

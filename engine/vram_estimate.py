@@ -12,6 +12,10 @@ training) and the KV cache live inside it; training adds its activations on top.
 run that fit (Unsloth's activations grow slower than TRL's, and the allocator squeezes in), so at long lengths it
 errs towards a warning. In Unsloth's standby mode Unsloth sizes vLLM's share to the card and frees its KV cache
 while training, so only the training side counts.
+
+On several GPUs each training GPU holds the whole estimate (DDP: a copy of everything on each), or its share of the
+weights (FSDP, ZeRO-3); a GPU of the vLLM server holds the server's pool, and a GPU shared by the server and the
+trainer holds both.
 """
 
 from __future__ import annotations
@@ -27,13 +31,23 @@ if TYPE_CHECKING:
 GIB = 2**30
 
 
+def vllm_pool_gib(plan: RunPlan) -> float | None:
+    """What the vLLM engine takes of each of its GPUs, as the plan gives it its share."""
+    if plan.vllm_share_source == "sized":
+        return plan.vllm.total_gib
+    return plan.vllm_share * plan.available_gib if plan.available_gib else None
+
+
 def estimate_peak_gib(config: RunConfig, shape: ModelShape, plan: RunPlan) -> dict:
-    """The parts in GiB and their "total" for this run's backend and rollout engine (`plan`)."""
+    """The parts in GiB and their "total" on a training GPU for this run's backend, rollout engine and GPU split
+    (`plan`)."""
     m, t = config.model, config.train
     bytes_per_weight = 0.56 if m.load_in_4bit else 1.0 if m.load_in_fp8 else 2.0
-    weights = shape.parameters * bytes_per_weight
+    # FSDP and ZeRO-3 shard the weights (and the LoRA parameters with their optimizer state) over the ranks.
+    shards = plan.split.processes if config.hardware.strategy != "ddp" else 1
+    weights = shape.parameters * bytes_per_weight / shards
     lora_parameters = m.lora_rank * shape.layers * (4 * shape.hidden + 2 * shape.kv_dim + 3 * 3 * shape.hidden)
-    lora = lora_parameters * 16  # fp32 weight + grad + two AdamW moments
+    lora = lora_parameters * 16 / shards  # fp32 weight + grad + two AdamW moments
     sequence = min(m.max_seq_length, t.max_completion_length + 256)
     generation_batch = t.batch_size * t.gradient_accumulation_steps
     kv_cache = 2 * shape.layers * shape.kv_dim * sequence * generation_batch * 2
@@ -41,17 +55,27 @@ def estimate_peak_gib(config: RunConfig, shape: ModelShape, plan: RunPlan) -> di
     activations = t.batch_size * sequence * shape.hidden * shape.layers * 2 * (2 if m.gradient_checkpointing else 16)
     parts = {"weights": weights, "lora_and_optimizer": lora, "kv_cache": kv_cache,
              "activations": activations, "cuda_context": 0.5 * GIB}
-    if plan.rollout == "vllm":
+    if plan.uses_vllm:
         del parts["kv_cache"]  # generation happens in vLLM's pool, not in the training model
-        if m.vllm_standby:
-            pass  # vLLM's KV cache is released while training, and Unsloth sizes it to what is left
-        else:
-            if plan.backend.vllm_shares_weights:
-                del parts["weights"]  # one copy, inside vLLM's pool
-            if plan.vllm_share_source == "sized":
-                parts["vllm_pool"] = plan.vllm.total_gib * GIB
-            elif plan.available_gib:
-                parts["vllm_pool"] = plan.vllm_share * plan.available_gib * GIB
+    pool = vllm_pool_gib(plan) if plan.uses_vllm else None
+    if plan.rollout == "vllm" and not m.vllm_standby:  # standby: Unsloth sizes vLLM to what is left, frees its cache
+        if plan.backend.vllm_shares_weights:
+            del parts["weights"]  # one copy, inside vLLM's pool
+        if pool:
+            parts["vllm_pool"] = pool * GIB
+    if plan.rollout == "vllm_server" and plan.split.shared and pool:
+        parts["vllm_pool"] = pool * GIB  # the server's, on the same GPU
     gib = {k: v / GIB for k, v in parts.items()}
     gib["total"] = sum(gib.values())
     return gib
+
+
+def estimate_per_gpu(config: RunConfig, shape: ModelShape, plan: RunPlan) -> list[tuple[int, str, float]]:
+    """(GPU, what runs on it, estimated peak GiB) for every GPU of the split (nvidia-smi's numbers)."""
+    split = plan.split
+    training = estimate_peak_gib(config, shape, plan)["total"]
+    role = "training + vLLM server" if split.shared else "training"
+    rows = [(g.index, role, training) for g in split.training]
+    pool = vllm_pool_gib(plan) if plan.rollout == "vllm_server" else None
+    rows += [(g.index, "vLLM server", pool or 0.0) for g in split.rollout if g not in split.training]
+    return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from app import runner
 from app.form_state import form_to_config
+
 from tests.test_app_form import app_dirs, math_form, wait_for  # noqa: F401  (app_dirs is a fixture)
 
 

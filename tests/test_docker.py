@@ -154,7 +154,8 @@ def test_dockerfile_sets_the_app_interface():
 
 def test_base_image_lock_and_preflight_agree():
     """A Debian base that debootstrap can rebuild (so `make test-image` builds this very file without a registry), its
-    Python is the one the lock is resolved for, and the driver the preflight asks for fits the CUDA of torch's wheels."""
+    Python is the one the lock is resolved for, and the driver the preflight asks for fits the CUDA of torch's
+    wheels."""
     base = next(args for keyword, args in dockerfile_instructions() if keyword == "FROM")
     assert base == "debian:trixie-slim"
     assert "--python-version 3.13" in CHECK_LOCK.read_text()
@@ -211,7 +212,8 @@ def test_compose_file_is_valid_against_the_compose_specification():
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-    errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(compose())]
+    errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+              for error in validator.iter_errors(compose())]
     assert errors == []
 
 
@@ -250,7 +252,8 @@ ComposeLoader.add_constructor("!reset", lambda loader, node: ("!reset", loader.c
 
 def test_cpu_override_drops_only_the_gpu_reservation():
     override = yaml.load(COMPOSE_CPU.read_text(), Loader=ComposeLoader)
-    assert override == {"services": {"studio": {"deploy": {"resources": {"reservations": {"devices": ("!reset", [])}}}}}}
+    reservations = {"reservations": {"devices": ("!reset", [])}}
+    assert override == {"services": {"studio": {"deploy": {"resources": reservations}}}}
     assert "docker compose -f docker-compose.yml -f docker-compose.cpu.yml up -d" in " ".join(
         (ROOT / "README.md").read_text().split())
 
@@ -259,18 +262,21 @@ def test_compose_config_accepts_the_file_when_docker_compose_is_installed():
     """`docker compose config` parses, interpolates and validates without an engine."""
     if tool("docker-compose"):
         command = [tool("docker-compose")]
-    elif shutil.which("docker") and subprocess.run(["docker", "compose", "version"], check=False, capture_output=True).returncode == 0:
+    elif shutil.which("docker") and subprocess.run(["docker", "compose", "version"], check=False,
+                                                   capture_output=True).returncode == 0:
         command = ["docker", "compose"]
     else:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed (the JSON-schema test covers the file)")
-    done = subprocess.run([*command, "-f", str(COMPOSE), "config", "--format", "json"], check=False, capture_output=True,
+    done = subprocess.run([*command, "-f", str(COMPOSE), "config", "--format", "json"], check=False,
+                          capture_output=True,
                           text=True, timeout=60, env={**os.environ, "GRPO_STUDIO_PASSWORD": "s3cret"})
     assert done.returncode == 0, done.stderr
     studio = json.loads(done.stdout)["services"]["studio"]
     assert studio["environment"]["GRPO_STUDIO_PASSWORD"] == "s3cret"
     assert studio["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     done = subprocess.run([*command, "-f", str(COMPOSE), "-f", str(COMPOSE_CPU), "config", "--format", "json"],
-                          check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "GRPO_STUDIO_HOST_PORT": "8080"})
+                          check=False, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "GRPO_STUDIO_HOST_PORT": "8080"})
     assert done.returncode == 0, done.stderr
     studio = json.loads(done.stdout)["services"]["studio"]
     assert "devices" not in studio.get("deploy", {}).get("resources", {}).get("reservations", {})
@@ -368,7 +374,8 @@ def test_lock_check_fails_on_a_lock_missing_a_dependency(tmp_path):
 
 
 def run_compare_freeze(*arguments) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(COMPARE_FREEZE), *map(str, arguments)], check=False, capture_output=True, text=True,
+    return subprocess.run([sys.executable, str(COMPARE_FREEZE), *map(str, arguments)], check=False,
+                          capture_output=True, text=True,
                           timeout=60)
 
 
@@ -563,7 +570,8 @@ def test_preflight_script_says_when_the_data_folder_is_not_writable(tmp_path):
 
 def test_entrypoint_runs_the_preflight_then_the_command(tmp_path):
     fake = fake_nvidia_smi(tmp_path / "bin", RTX_3090_OLD_DRIVER)
-    done = subprocess.run(["sh", str(ENTRYPOINT), sys.executable, "-c", REPORT_ENV], check=False, capture_output=True, text=True,
+    done = subprocess.run(["sh", str(ENTRYPOINT), sys.executable, "-c", REPORT_ENV], check=False,
+                          capture_output=True, text=True,
                           timeout=60, env={"PATH": os.pathsep.join([str(fake), str(Path(sys.executable).parent),
                                                                      "/usr/bin", "/bin"]),
                                            "HOME": str(tmp_path)})

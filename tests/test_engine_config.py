@@ -4,6 +4,7 @@ import pytest
 
 from engine.config import ConfigError, build_config, field_help, field_reference, load_config, parse_override
 from engine.presets import list_presets, load_preset_raw
+
 from tests.conftest import REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"

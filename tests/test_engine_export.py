@@ -15,6 +15,7 @@ import yaml
 from engine import builtin_models
 from engine.config import load_config
 from engine.run_folder import RunFolder
+
 from tests.conftest import REPO, run_engine
 from tests.hub_standin import TOKEN, StandinHub
 
@@ -58,7 +59,8 @@ def logits_along_continuation(reference_model, other_model, tokenizer, new_token
 
     text = tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, tokenize=False)
     prompt_ids = tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
-    ids = torch.cat([prompt_ids, torch.tensor([greedy(reference_model, tokenizer, new_tokens, min_new_tokens=new_tokens)])], dim=1)
+    continuation = greedy(reference_model, tokenizer, new_tokens, min_new_tokens=new_tokens)
+    ids = torch.cat([prompt_ids, torch.tensor([continuation])], dim=1)
     with torch.inference_mode():
         return (reference_model(ids).logits[0, prompt_ids.shape[1] - 1:-1],
                 other_model(ids).logits[0, prompt_ids.shape[1] - 1:-1])
@@ -144,8 +146,8 @@ def smollm2_run(tmp_path_factory) -> RunFolder:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from engine.data import start_answers_with_prefix
     from engine.backends.hf import LORA_TARGETS
+    from engine.data import start_answers_with_prefix
     from engine.model_loading import load_tokenizer, resolve_model_path
 
     run = RunFolder(tmp_path_factory.mktemp("export") / "smollm2-run")
@@ -363,9 +365,8 @@ def test_q4_k_m_is_made_by_llama_cpp_or_refused_in_one_sentence(trained_run):
 
 
 def test_best_checkpoint_merged_download_and_sizes(trained_run, tmp_path):
-    from engine.export import available_downloads, human_size, merged_download
-
     from engine.best_checkpoint import write_best
+    from engine.export import available_downloads, human_size, merged_download
 
     trained_run = RunFolder(shutil.copytree(trained_run.path, tmp_path / trained_run.id))  # best.json rewritten below
     # As if the held-out check had found step 2 the best: checkpoint-2 must be chosen, by default.

@@ -9,6 +9,7 @@ from engine.best_checkpoint import NoAdapter, adapter_source, read_best
 from engine.config import build_config, load_config
 from engine.run_folder import RunFolder
 from engine.training_eval import best_metric, eval_every, make_heldout_eval
+
 from tests.conftest import DATA, REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"

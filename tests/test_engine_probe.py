@@ -13,6 +13,7 @@ import pytest
 from engine.cli import main
 from engine.config import build_config
 from engine.probe import choose_verdict, findings, pass_at_k, probe
+
 from tests.conftest import DATA, REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"

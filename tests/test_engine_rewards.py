@@ -16,12 +16,22 @@ import engine.rewards
 from engine.config import ConfigError, build_config, load_config
 from engine.data import prepare_data
 from engine.evaluation import score_completions
-from engine.rewards import (KINDS, REGEX_TIMEOUT_S, RewardFunction, Row, SampleBuffer, build_reward_functions,
-                            parse_number, reward_problems, score_completion, web_kinds)
+from engine.rewards import (
+    KINDS,
+    REGEX_TIMEOUT_S,
+    RewardFunction,
+    Row,
+    SampleBuffer,
+    build_reward_functions,
+    parse_number,
+    reward_problems,
+    score_completion,
+    web_kinds,
+)
 from engine.rewards.math_answers import math_equal
 from engine.rewards.registry import KIND_MODULES
 from engine.rewards.row import column_key, column_name
-from engine.run_folder import RunFolder, list_runs
+from engine.run_folder import list_runs
 
 from tests.conftest import REPO, run_engine
 

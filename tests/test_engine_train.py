@@ -12,6 +12,7 @@ import pytest
 
 from engine.config import load_config
 from engine.run_folder import RunFolder
+
 from tests.conftest import REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"

@@ -10,8 +10,8 @@ import sys
 import pytest
 import yaml
 
-from tests.test_gpu import TEST_VLLM_MEMORY, explain, gpu_env, needs_unsloth, needs_vllm, train_run
 from tests.conftest import DATA, REPO
+from tests.test_gpu import TEST_VLLM_MEMORY, explain, gpu_env, needs_unsloth, needs_vllm, train_run
 
 pytestmark = pytest.mark.gpu
 
@@ -19,8 +19,9 @@ pytestmark = pytest.mark.gpu
 @pytest.fixture(scope="session")
 def random_model():
     """The same random Qwen2 as tests/test_gpu.py's random_model (built once, cached)."""
-    from bench.random_model import ensure_random_qwen2
     from engine import settings
+
+    from bench.random_model import ensure_random_qwen2
 
     return ensure_random_qwen2("tiny-gpu", settings.cache_dir() / "random-models")
 

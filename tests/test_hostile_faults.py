@@ -27,6 +27,7 @@ from engine.run_folder import RunFolder, list_runs
 from engine.run_status import ENDED_UNEXPECTEDLY
 
 from app import file_cache, run_view, runner
+
 from tests.conftest import REPO, run_engine
 from tests.hostile_corpus import GOOD_STATUS, ODD_BUT_READABLE, UNREADABLE, make_run_folders, write_config
 

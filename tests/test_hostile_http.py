@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from engine import settings, trainer_process
+
 from tests.conftest import REPO
 from tests.hostile_corpus import GOOD_STATUS, UNREADABLE, make_run_folders, write_config
 
@@ -111,6 +112,7 @@ class Page:
         self.http, self.config = http, config
         self.components = {c["id"]: c for c in config["components"]}
         self.session = uuid.uuid4().hex
+        self.shown: dict[int, object] = {}  # component id → the value an event last put there
 
     def elem(self, component_id: int) -> str | None:
         """The component's elem_id, or its type for those without one (the session's gr.State)."""
@@ -122,6 +124,16 @@ class Page:
                     if any(self.elem(target) == elem_id and name == trigger for target, name in dep["targets"])
                     and (output is None or output in [self.elem(o) for o in dep["outputs"]]))
 
+    def _remember(self, component_ids, outputs) -> None:
+        """What the page now shows, as a browser would send it back next time: Gradio checks a dropdown's value
+        against the choices an event last gave it in this session."""
+        for component_id, value in zip(component_ids, outputs):
+            if isinstance(value, dict) and value.get("__type__") == "update":
+                if "value" in value:
+                    self.shown[component_id] = value["value"]
+            else:
+                self.shown[component_id] = value
+
     def call(self, elem_id: str, trigger: str, output: str | None = None, **values) -> dict:
         """{output elem_id or index: value}, or {"error": message} when the event failed. `output` picks, among the
         events of that trigger, the one that updates that element."""
@@ -130,7 +142,7 @@ class Page:
         data = []
         for component_id in dep["inputs"]:
             name = self.elem(component_id)
-            default = self.components[component_id].get("props", {}).get("value")
+            default = self.shown.get(component_id, self.components[component_id].get("props", {}).get("value"))
             data.append(values.get(name, default))
         trigger_id = next(target for target, name in dep["targets"] if self.elem(target) == elem_id)
         joined = self.http.post("/gradio_api/queue/join", json={
@@ -148,6 +160,7 @@ class Page:
                 if not message.get("success"):
                     return {"error": json.dumps(message.get("output"))}
                 outputs = message["output"]["data"]
+                self._remember(dep["outputs"], outputs)
                 return {self.elem(cid) or i: value for i, (cid, value) in enumerate(zip(dep["outputs"], outputs))}
         raise AssertionError("the event stream ended without a result")
 
@@ -267,6 +280,22 @@ def test_check_and_launch_refuse_a_foreign_data_path(app, client):
             shown = text_of(result)
             assert "is not a file uploaded here" in result["train-summary"], (button, path, result)
             assert MARKER not in shown and RUN_MARKER not in shown
+    assert sorted(p.name for p in app["runs"].iterdir()) == runs_before  # no run was made
+
+
+def test_model_names_reach_no_folder_outside_the_models_folder(app, client):
+    """A model folder is files the server reads (config.json for the model step's estimate) and weights it loads
+    ("Generate one", training): from the page only hub ids, built-ins and the models folder are named."""
+    folder = app["root"] / "foreign-model"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": MARKER, "num_hidden_layers": 2}))
+    runs_before = sorted(p.name for p in app["runs"].iterdir())
+    for name in (str(folder), "../foreign-model", "/etc", "~"):
+        result = client.call("model-name", "change", "model-summary", **{"model-name": name})
+        assert "models folder" in result["model-summary"] and MARKER not in result["model-summary"], result
+        for button in ("check-button", "launch-button"):
+            result = client.call(button, "click", **{"model-name": name})
+            assert "models folder" in result["train-summary"] and MARKER not in text_of(result), (button, result)
     assert sorted(p.name for p in app["runs"].iterdir()) == runs_before  # no run was made
 
 

@@ -14,6 +14,7 @@ import os
 import pytest
 
 from engine.cli import main
+
 from tests.conftest import REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"

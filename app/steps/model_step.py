@@ -9,17 +9,18 @@ import gradio as gr
 import pandas as pd
 
 from engine import builtin_models, gpu, hub_access
-from engine.backends import backend_for, plan_run
+from engine.backends import RunPlan, plan_for_machine
 from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING, cpu_size_problem
 from engine.config import ConfigError, ModelConfig, RunConfig
 from engine.model_loading import local_model_folder, model_problems
 from engine.model_shape import model_shape, size_from_name
-from engine.vram_estimate import estimate_peak_gib
+from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 
 from app import machine, strings
 from app.form_state import FormValues, form_to_config, sentence
 from app.safe import guarded
 from app.steps.page import Page, wire_next
+from app.web_paths import ModelRefused, web_model_name
 
 RECOMMENDED_MODELS = ["Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-3B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
                       "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B", "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B-Instruct",
@@ -50,8 +51,9 @@ def size_text(billions: float | None) -> str:
     return f"{billions:.1f}B" if billions >= 1 else f"{billions * 1000:.0f}M" if billions >= 0.001 else "<1M"
 
 
-def estimate_gib(name: str, config: RunConfig | None) -> float | None:
-    """Peak VRAM of a run with this model and the current settings (None where the size is unknown)."""
+def _plan(name: str, config: RunConfig | None) -> tuple[RunConfig, RunPlan] | None:
+    """The run this model would be with the current settings on this machine's GPUs (None where the size is
+    unknown)."""
     if builtin_models.is_builtin(name):
         return None
     shape = model_shape(name, name if _is_local(name) else None)
@@ -59,11 +61,31 @@ def estimate_gib(name: str, config: RunConfig | None) -> float | None:
         return None
     config = (config or RunConfig()).model_copy(deep=True)
     config.model.name = name
-    info = machine.gpu_info()
-    cuda = info is not None
-    plan = plan_run(config, backend_for(config, cuda), cuda, shape, gpu.free_gib() if info else None,
-                    info.total_gib if info else None)
-    return estimate_peak_gib(config, shape, plan)["total"]
+    visible = list(machine.visible_gpus())
+    return config, plan_for_machine(config, bool(visible), shape, visible, gpu.free_gib() if visible else None)
+
+
+def estimate_gib(name: str, config: RunConfig | None) -> float | None:
+    """Peak VRAM of a run with this model and the current settings on its (first) training GPU (None where the size
+    is unknown)."""
+    planned = _plan(name, config)
+    if planned is None:
+        return None
+    config, plan = planned
+    return estimate_peak_gib(config, model_shape(name, name if _is_local(name) else None), plan)["total"]
+
+
+def gpu_estimates_text(name: str, config: RunConfig | None) -> str:
+    """Where the run goes on a machine of several GPUs (or beside a vLLM server), and the estimate per GPU."""
+    planned = _plan(name, config)
+    if planned is None or not (len(machine.visible_gpus()) > 1 or planned[1].split.launched):
+        return ""
+    config, plan = planned
+    totals = {g.index: g.total_gib for g in plan.split.gpus}
+    rows = [strings.MODEL_GPU_ESTIMATE_ROW.format(index=index, role=role, estimate=gib, total=totals[index])
+            for index, role, gib in estimate_per_gpu(config, model_shape(name, name if _is_local(name) else None),
+                                                    plan)]
+    return "\n\n" + strings.MODEL_SPLIT.format(split=plan.split.describe()) + "\n" + "\n".join(rows)
 
 
 def fit_text(name: str, estimate: float | None) -> str:
@@ -88,10 +110,13 @@ def models_table(config: RunConfig | None) -> pd.DataFrame:
 
 
 def machine_text() -> str:
-    info = machine.gpu_info()
-    if info is None:
+    gpus = machine.visible_gpus()
+    if not gpus:
         return strings.MODEL_NO_GPU
-    return strings.MODEL_GPU.format(description=info.describe())
+    if len(gpus) == 1:
+        return strings.MODEL_GPU.format(description=gpus[0].describe())
+    return "\n".join([strings.MODEL_GPUS] + [strings.MODEL_GPU_ROW.format(index=g.index, name=g.name,
+                                                                           total=g.total_gib) for g in gpus])
 
 
 def model_summary(name: str, config: RunConfig | None) -> str:
@@ -99,6 +124,10 @@ def model_summary(name: str, config: RunConfig | None) -> str:
     name = (name or "").strip()
     if not name:
         return f"✗ {strings.MODEL_EMPTY}"
+    try:
+        name = web_model_name(name)  # nothing of a folder outside the models folder is read
+    except ModelRefused as refused:
+        return f"✗ {sentence(refused.problems[0].message)}"
     problems = model_problems(ModelConfig(name=name))
     if problems:
         return f"✗ {sentence(problems[0].message)}"
@@ -121,6 +150,7 @@ def model_summary(name: str, config: RunConfig | None) -> str:
                                             versus=versus)
         if estimate is not None:
             text += f" — **{fit_text(name, estimate)}**"
+        text += gpu_estimates_text(name, config)
     if billions is not None and billions < SMALL_MODEL_BILLIONS:
         text += "\n\n" + strings.MODEL_SMALL_WARNING.format(warning=SMALL_MODEL_WARNING)
     return text

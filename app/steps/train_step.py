@@ -326,13 +326,15 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     active = status.state in ACTIVE_STATES
     live = None
     if active and machine.has_gpu():
-        live = gpu.vram_reading(run.read_status().pid)
+        recorded = run.read_status()
+        live = (gpu.vram_readings(recorded.gpus, recorded.pid) if recorded.gpus
+                else [gpu.vram_reading(recorded.pid)])
     updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
                step.header: (strings.EXAMPLE_HEADER if example_runs.is_example(run_id) else "") + status.header,
                step.state: status.state_text, step.step: status.step_text,
                step.times: status.times_text,
                step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
-               step.vram: run_view.vram_html(run_view.vram_reading_from(events[-1] if events else None, live)),
+               step.vram: run_view.vram_bars_html(run_view.gpu_readings_from(events[-1] if events else None, live)),
                step.error: status.error_text,
                step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
                step.stop: gr.update(interactive=active), step.launch: gr.update(interactive=not active),

@@ -9,7 +9,15 @@ from typing import Any
 from engine.config import Problem, RunConfig
 from engine.model_loading import installed
 
-ROLLOUT_LABELS = {"hf": "HF generate", "vllm": "vLLM"}
+ROLLOUT_LABELS = {"hf": "HF generate", "vllm": "vLLM", "vllm_server": "vLLM server (TRL's server mode)"}
+
+
+@dataclass(frozen=True)
+class RolloutServerAddress:
+    """Where the training process reaches the vLLM server `engine train` started (TRL's server mode): its HTTP
+    address and the port of the NCCL group through which TRL pushes the trained weights to it."""
+    base_url: str
+    group_port: int
 
 
 @dataclass
@@ -44,6 +52,7 @@ class Backend:
         raise NotImplementedError
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
-                       cuda: bool) -> dict:
-        """GRPOConfig arguments of this backend and rollout engine."""
+                       cuda: bool, server: RolloutServerAddress | None = None) -> dict:
+        """GRPOConfig arguments of this backend and rollout engine (`server`: the vLLM server of rollout
+        vllm_server)."""
         return {}

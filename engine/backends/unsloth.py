@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from engine.backends.base import Backend, Loaded
+from engine.backends.base import Backend, Loaded, RolloutServerAddress
 from engine.backends.hf import LORA_TARGETS
 from engine.config import Problem, RunConfig
 from engine.model_loading import prepare_tokenizer
@@ -33,6 +33,10 @@ class UnslothBackend(Backend):
         import unsloth  # noqa: F401
 
     def problems(self, config: RunConfig, cuda: bool, rollout: str) -> list[Problem]:
+        if rollout == "vllm_server":
+            return [Problem("model.rollout", "vllm_server is TRL's server mode, which runs on the hf backend "
+                                             "(Unsloth's multi-GPU GRPO is not dependable); set model.backend to hf "
+                                             "or auto")]
         if config.model.vllm_standby and rollout != "vllm":
             return [Problem("model.vllm_standby", "standby needs vLLM rollouts; set model.rollout to vllm or auto, "
                                                   "or turn standby off")]
@@ -61,7 +65,7 @@ class UnslothBackend(Backend):
         return Loaded(model, tokenizer, None)
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
-                       cuda: bool) -> dict:
+                       cuda: bool, server: RolloutServerAddress | None = None) -> dict:
         # Unsloth applies its own checkpointing in get_peft_model; the trainer's would add a second one.
         arguments = {"gradient_checkpointing": False}
         if rollout == "vllm":

@@ -7,7 +7,9 @@ can reach max_seq_length tokens, and each token's KV entry costs 2 (K and V) x l
 Headroom covers what the sizing cannot see (vLLM's block rounding, the profiling pass, allocator slack).
 
 The share is relative to what the engine that reads it expects: Unsloth multiplies it with the memory free at load,
-vLLM itself (TRL's colocate mode) with the whole card.
+vLLM itself (TRL's colocate mode, and the vLLM server of TRL's server mode) with the whole card. The server generates
+for every training process at once, and with tensor parallelism each of its GPUs holds a slice of the weights and of
+the KV cache: the budget is per GPU.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ class VllmBudget:
                 f"{self.sequences} x {self.tokens_per_sequence} tokens + overhead {self.overhead_gib:.1f})")
 
 
-def vllm_budget(config: RunConfig, shape: ModelShape) -> VllmBudget:
+def vllm_budget(config: RunConfig, shape: ModelShape, processes: int = 1, tensor_parallel: int = 1) -> VllmBudget:
+    """What one GPU of the vLLM engine needs: generating for `processes` training processes (the server), its
+    weights and KV cache split over `tensor_parallel` GPUs."""
     m, t = config.model, config.train
-    sequences = t.batch_size * t.gradient_accumulation_steps
+    sequences = t.batch_size * t.gradient_accumulation_steps * processes
     kv_bytes_per_token = 2 * shape.layers * shape.kv_dim * 2
-    kv_cache = sequences * m.max_seq_length * kv_bytes_per_token * KV_HEADROOM
+    kv_cache = sequences * m.max_seq_length * kv_bytes_per_token * KV_HEADROOM / tensor_parallel
     bytes_per_weight = 0.56 if m.load_in_4bit else 1.0 if m.load_in_fp8 else 2.0
-    weights = shape.parameters * bytes_per_weight
+    weights = shape.parameters * bytes_per_weight / tensor_parallel
     return VllmBudget(sequences, m.max_seq_length, weights / GIB, kv_cache / GIB, FIXED_OVERHEAD_GIB)

@@ -7,13 +7,25 @@ engine.config when it is imported, because the config's schema is built from the
 from engine.rewards.base import BaseScorer, RewardKind, RewardSpec
 from engine.rewards.numeric import parse_number
 from engine.rewards.problems import reward_problems
-from engine.rewards.registry import (KINDS, RewardConfig, in_category, kind_of, runs_model_code, sandbox_report,
-                                     web_kinds)
+from engine.rewards.registry import (
+                                     KINDS,
+                                     RewardConfig,
+                                     in_category,
+                                     kind_of,
+                                     runs_model_code,
+                                     sandbox_report,
+                                     web_kinds,
+)
 from engine.rewards.row import Row
 from engine.rewards.safe_regex import REGEX_TIMEOUT_S, RegexTimeout, compile_pattern
 from engine.rewards.text import completion_text
-from engine.rewards.trl_adapter import (RewardFunction, SampleBuffer, build_reward_functions, reward_weights,
-                                        score_completion)
+from engine.rewards.trl_adapter import (
+                                     RewardFunction,
+                                     SampleBuffer,
+                                     build_reward_functions,
+                                     reward_weights,
+                                     score_completion,
+)
 
 __all__ = ["BaseScorer", "KINDS", "REGEX_TIMEOUT_S", "RegexTimeout", "RewardConfig", "RewardFunction", "RewardKind",
            "RewardSpec", "Row", "SampleBuffer", "build_reward_functions", "compile_pattern", "completion_text",

@@ -83,26 +83,28 @@ class StrictLayout:
     trailing: str
 
 
+def _block_after_whitespace(text: str, at: int, open_tag: str, close_tag: str) -> tuple[int, int] | None:
+    """(start, end) of the inside of the block that opens with `open_tag` after the whitespace at `at`, or None."""
+    opened = at + len(text[at:]) - len(text[at:].lstrip())
+    if not text.startswith(open_tag, opened):
+        return None
+    inside = opened + len(open_tag)
+    closed = text.find(close_tag, inside)
+    return None if closed < 0 else (inside, closed)
+
+
 def strict_layout(text: str, tags: Tags) -> StrictLayout | None:
     """The strict layout, or None. Both blocks must hold some text; the answer holds no tag (a second opening answer
     tag inside it is a second answer); the trailing text holds no tag (another block after the answer)."""
-    start = len(text) - len(text.lstrip())
-    if not text.startswith(tags.thought_open, start):
+    thought_block = _block_after_whitespace(text, 0, tags.thought_open, tags.thought_close)
+    if thought_block is None:
         return None
-    thought_start = start + len(tags.thought_open)
-    thought_end = text.find(tags.thought_close, thought_start)
-    if thought_end < 0:
+    answer_block = _block_after_whitespace(text, thought_block[1] + len(tags.thought_close), tags.answer_open,
+                                           tags.answer_close)
+    if answer_block is None:
         return None
-    after = thought_end + len(tags.thought_close)
-    answer_at = after + len(text[after:]) - len(text[after:].lstrip())
-    if not text.startswith(tags.answer_open, answer_at):
-        return None
-    answer_start = answer_at + len(tags.answer_open)
-    answer_end = text.find(tags.answer_close, answer_start)
-    if answer_end < 0:
-        return None
-    thought, answer = text[thought_start:thought_end], text[answer_start:answer_end]
-    trailing = text[answer_end + len(tags.answer_close):]
+    thought, answer = text[slice(*thought_block)], text[slice(*answer_block)]
+    trailing = text[answer_block[1] + len(tags.answer_close):]
     if not thought.strip() or not answer.strip():
         return None
     if any(tag in answer or tag in trailing for tag in tags.all()):

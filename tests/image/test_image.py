@@ -24,7 +24,7 @@ IMAGE = os.environ.get("GRPO_STUDIO_TEST_IMAGE")
 if not IMAGE:
     pytest.skip("the image tests run through `make test-image`, which builds the image first", allow_module_level=True)
 
-from tests.test_browser import (
+from tests.test_browser import (  # noqa: E402 (after the skip: it needs the image)
     CHROMIUM,
     CHROMIUM_ARGS,
     TRAIN_WAIT_MS,
