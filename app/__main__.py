@@ -50,6 +50,9 @@ def build_server(auth: tuple[str, str] | None):
 
     demo = build_ui()
     demo.queue(default_concurrency_limit=4)
+    # Files in the runs folder are served as they are, not hashed and copied into Gradio's cache each time a download
+    # button shows them: a merged model's zip or a GGUF is gigabytes. They were allowed paths already (served_paths).
+    gr.set_static_paths([served_paths()[0]])
     # Gradio embeds a description of every public endpoint, with each input's default value (the sample's path,
     # run ids), in the page it serves to anyone, the login page included. The UI calls its events by number and
     # needs none of it; a private endpoint is left out.
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (settings.runs_dir(), settings.uploads_dir()):
         folder.mkdir(parents=True, exist_ok=True)
     server = build_server(auth)
+    from app import runner, tensorboard_server
+
+    tensorboard_server.configure(arguments.host, auth)  # TensorBoard, when started, listens here under this login
+    runner.watch_queue()  # queued runs start even when no page is open
     stop_runs_on_exit = os.environ.get("GRPO_STUDIO_STOP_RUNS_ON_EXIT") == "1"
     if stop_runs_on_exit:
         # uvicorn handles SIGTERM (it closes the server) and then raises it again under the handler it found: this
@@ -109,9 +116,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def stop_active_run() -> None:
     """In a container, SIGTERM (`docker stop`, forwarded by tini) precedes the end of every process in it: stop the
-    active run gracefully (checkpoint and adapter saved) before the app exits."""
+    active run gracefully (checkpoint and adapter saved) before the app exits. Queued runs wait for the next start.
+    """
+    from engine import run_queue, settings
+
     from app import runner, strings
 
+    run_queue.hold(settings.runs_dir())  # the run stopped now must not start the next one in a dying container
     run = runner.active_run()
     if run is not None:
         print(strings.STOPPING_RUN_ON_EXIT.format(id=run.id), flush=True)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from engine.config import RunConfig
 from engine.evaluation import reward_category, reward_maximum
+from engine.export import human_size
 from engine.progress import clock, eta_seconds
 from engine.run_folder import ACTIVE_STATES, RunFolder
 
@@ -132,6 +133,13 @@ def samples_frame(samples: list[dict], weights: dict[str, float] | None = None,
                       "" if sample.get("answer") is None else str(sample.get("answer"))]
                      + [_format_score(s) for _, s in scored] + [f"{total:.2f}"])
     return pd.DataFrame(table, columns=headers)
+
+
+def samples_column_widths(frame: pd.DataFrame) -> list[str]:
+    """Room for the text columns of a samples table (step, question, completion, gold), the rest for the scores."""
+    scores = max(0, len(frame.columns) - 4)
+    widths = ["56px", "22%", "38%", "7%"] + [f"{28 / max(1, scores):.1f}%"] * scores
+    return widths[: len(frame.columns)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -333,13 +341,34 @@ def _when(timestamp) -> str:
 
 
 def runs_frame(summaries: list[dict]) -> pd.DataFrame:
+    """One row per run; a summary's "disk" (bytes on disk) shows as a size, and a queued run's "queued" position
+    replaces its state."""
     rows = []
     for s in summaries:
         started = _when(s.get("started"))
-        rows.append([s["id"], s["state"], f"{s.get('step') or 0}/{s.get('max_steps') or '?'}",
+        state = strings.RUN_STATE_QUEUED.format(position=s["queued"]) if s.get("queued") else s["state"]
+        disk = human_size(s["disk"]) if isinstance(s.get("disk"), int) else ""
+        rows.append([s["id"], state, f"{s.get('step') or 0}/{s.get('max_steps') or '?'}",
                      _reward_text(s.get("best_reward")), _reward_text(s.get("last_reward")), s.get("model") or "",
-                     s.get("preset") or "", started])
+                     s.get("preset") or "", started, disk])
     return pd.DataFrame(rows, columns=strings.RUNS_HEADERS)
+
+
+def logged_steps(samples: list[dict]) -> list[int]:
+    """The steps samples.jsonl has completions for, in order."""
+    return sorted({int(step) for sample in samples if (step := _number(sample.get("step"))) is not None
+                   and math.isfinite(step)})
+
+
+def samples_at_step(samples: list[dict], step: int | float | None) -> tuple[int | None, list[dict]]:
+    """The completions of the logged step nearest to `step` at or before it (the first logged step for an earlier
+    one), and that step; (None, []) without samples."""
+    steps = logged_steps(samples)
+    if not steps:
+        return None, []
+    wanted = steps[-1] if step is None else step
+    shown = max((s for s in steps if s <= wanted), default=steps[0])
+    return shown, [sample for sample in samples if _number(sample.get("step")) == shown]
 
 
 def _percent(value) -> str:

@@ -1,15 +1,19 @@
-"""Launching, stopping and resuming training runs, and running eval/export, as `python -m engine` subprocesses.
+"""Launching, queueing, stopping, resuming and deleting training runs, and running eval/export, as `python -m
+engine` subprocesses.
 
 A run's process is started in its own session, so it outlives the app (an app restart re-attaches to it through
 the run folder) and Gradio's Ctrl-C does not reach it. Its stdout and stderr go to the run's log.txt in append
 mode (the engine sees that and does not write the log twice). The app never writes status.json: it starts the
 trainer and waits until the trainer has written its first status, or has refused. One training run at a time is
 the engine's own rule (an OS lock taken by `engine train`), so a launch from here, from the CLI or from another app
-process obey the same lock; the app only asks it first, to refuse without making a run folder.
+process obey the same lock. A launch while a run trains goes into the engine's run queue (engine/run_queue.py): the
+run that ends starts the next one, and this app checks every few seconds too, in case a trainer died without doing
+so.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -22,16 +26,18 @@ from pathlib import Path
 
 import psutil
 
-from engine import run_lock, settings
+from engine import run_delete, run_lock, run_queue, settings
 from engine.config import RunConfig
 from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
 
 from app import strings
 
 STOP_GRACE_S = 60  # after a STOP file, how long a step may take before the process gets SIGTERM
+QUEUE_CHECK_S = 5.0  # how often the app looks for queued runs that nothing is starting
 LAUNCH_WAIT_S = 120  # how long a launch waits for the trainer's first status (seconds normally; more under load)
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:")
 _launch_lock = threading.Lock()  # two clicks (or two browser tabs) of this app: one folder, one trainer
+log = logging.getLogger("grpo_studio.app")
 
 # The trainer's environment: what Python, CUDA, the Hugging Face libraries, Triton, vLLM and Unsloth read, and our
 # own folders. Not the app's login (GRPO_STUDIO_PASSWORD/USER) nor anything else the app's environment holds.
@@ -41,7 +47,8 @@ ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM"
              "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
              "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM", "MAX_JOBS"}
 ENV_PREFIXES = ("LC_", "PYTHON", "CUDA_", "NVIDIA_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_",
-                "TRITON_", "VLLM_", "UNSLOTH_", "BNB_", "NCCL_", "ACCELERATE_", "GRPO_STUDIO_")
+                "TRITON_", "VLLM_", "UNSLOTH_", "BNB_", "NCCL_", "ACCELERATE_", "GRPO_STUDIO_",
+                "WANDB_", "MLFLOW_", "TRACKIO_")  # the trackers of train.report_to (engine/tracking.py)
 ENV_SECRETS = {"GRPO_STUDIO_PASSWORD", "GRPO_STUDIO_USER", "GRPO_STUDIO_PASSWORD_FILE"}
 
 
@@ -139,19 +146,95 @@ def _start_training(run: RunFolder, arguments: list[str]) -> None:
 
 
 def launch(config: RunConfig, root: Path | None = None) -> RunFolder:
-    """A new run folder with config.yaml, and the trainer started on it. RunnerError when another run is active."""
+    """A new run folder with config.yaml, and the trainer started on it; while another run trains (or runs are
+    queued already), the new run joins the queue instead (queue_position says where)."""
     root = root or settings.runs_dir()
     with _launch_lock:
-        _refuse_if_busy(root)
+        if run_queue.queued_ids(root) or _busy(root):
+            return _enqueue(config, root)
         run = new_run_folder(config.preset, root)
         config.save(run.config_path)
         try:
             _start_training(run, ["train", str(run.config_path), "--run-dir", str(run.path)])
         except RunnerError:
             if run.read_status().state == "unknown":  # the trainer wrote nothing: the folder is only ours
+                if run_lock.active_holder(root) is not None:  # another start won the lock a moment ago: wait in line
+                    run_queue.append(root, run)
+                    return run
                 shutil.rmtree(run.path, ignore_errors=True)
             raise
     return run
+
+
+def _busy(root: Path) -> bool:
+    return active_run(root) is not None or run_lock.active_holder(root) is not None
+
+
+def _enqueue(config: RunConfig, root: Path) -> RunFolder:
+    try:
+        run = run_queue.add(root, config)
+    except run_queue.QueueError as error:
+        raise RunnerError(str(error)) from None
+    start_next_queued(root)  # the active run may have ended since we looked
+    return run
+
+
+def queue_position(run: RunFolder) -> int | None:
+    """Where a run waits in the queue (1: next), or None when it is not queued."""
+    return run_queue.position(run.path.parent, run.id)
+
+
+def start_next_queued(root: Path | None = None) -> None:
+    """Start the next queued run if none is training (the engine's one-run lock decides who trains)."""
+    process = run_queue.start_next(root or settings.runs_dir(), env=subprocess_env())
+    if process is not None:
+        log.info("started the next queued run (pid %s)", process.pid)
+
+
+def watch_queue(root: Path | None = None, interval_s: float = QUEUE_CHECK_S) -> threading.Thread:
+    """From the app's start: release a hold a stopping container left, then check for queued runs that nothing is
+    starting (a trainer killed with -9 or out of memory never starts the next one) every `interval_s` seconds."""
+    root = root or settings.runs_dir()
+    run_queue.release_hold(root)
+
+    def check_forever():
+        while True:
+            try:
+                start_next_queued(root)
+            except Exception:  # a runs folder that went away for a moment must not end the watch
+                log.exception("the queue check failed")
+            time.sleep(interval_s)
+
+    thread = threading.Thread(target=check_forever, name="queue-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def move_queued(run: RunFolder, offset: int) -> int:
+    try:
+        return run_queue.move(run.path.parent, run.id, offset)
+    except run_queue.QueueError as error:
+        raise RunnerError(str(error)) from None
+
+
+def cancel_queued(run: RunFolder) -> None:
+    try:
+        run_queue.cancel(run.path.parent, run.id)
+    except run_queue.QueueError as error:
+        raise RunnerError(str(error)) from None
+
+
+def delete(run: RunFolder) -> None:
+    """Delete a run's folder: never the active run, nor one whose eval or export is running here."""
+    with _launch_lock:  # no launch or resume of this app between the check and the removal
+        for kind in ("eval", "export"):
+            current = job(run, kind)
+            if current is not None and current.running:
+                raise RunnerError(strings.DELETE_JOB_RUNNING.format(id=run.id, kind=kind))
+        try:
+            run_delete.delete_run(run)
+        except run_delete.RunDeleteRefused as error:
+            raise RunnerError(str(error)[:1].upper() + str(error)[1:] + ".") from None
 
 
 def resume(run: RunFolder) -> str | None:
@@ -305,11 +388,19 @@ def start_eval(run: RunFolder, limit: int | None = None, which: str = "best") ->
     return _start_job(run, "eval", arguments + (["--limit", str(int(limit))] if limit else []))
 
 
-def start_export(run: RunFolder, merge: bool = False, which: str = "best") -> Job:
+def start_export(run: RunFolder, merge: bool = False, which: str = "best", merged_zip: bool = False,
+                 gguf: str | None = None) -> Job:
+    """`engine export`: the adapter zip always; the merged model (a folder, and a zip to download) and a GGUF when
+    asked."""
+    from engine.gguf_export import OUTTYPES
+
     if not run.has_adapter and run.last_checkpoint() is None:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))
-    arguments = ["export", str(run.path), "--checkpoint", _which(which)]
-    return _start_job(run, "export", arguments + (["--merge"] if merge else []))
+    if gguf is not None and gguf not in OUTTYPES:
+        raise RunnerError(strings.EXPORT_GGUF_UNKNOWN.format(types=", ".join(OUTTYPES)))
+    arguments = ["export", str(run.path), "--checkpoint", _which(which)] + (["--merge"] if merge else [])
+    arguments += (["--merged-zip"] if merged_zip else []) + (["--gguf", gguf] if gguf else [])
+    return _start_job(run, "export", arguments)
 
 
 def _which(which: str) -> str:

@@ -276,6 +276,7 @@ KEY_WORDS = {
     "train.save_steps": "checkpoint every (steps)",
     "train.logging_steps": "log every (steps)",
     "train.samples_per_step": "samples kept per log",
+    "train.report_to": "tracker (TensorBoard, wandb, …)",
     "train.eval_steps": "held-out check every (steps)",
     "train.eval_limit": "questions per held-out check",
     "train.seed": "random seed",
@@ -330,7 +331,7 @@ NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or
 RESULTS_INTRO = ("Every run lives in its own folder; pick one (or click its row) to watch it, resume it, evaluate it, "
                  "chat with it or export it.")
 RUNS_LABEL = "Runs"
-RUNS_HEADERS = ["run", "state", "step", "best reward", "last reward", "model", "preset", "started"]
+RUNS_HEADERS = ["run", "state", "step", "best reward", "last reward", "model", "preset", "started", "disk"]
 RUN_PICK = "Run"
 RUN_ATTACH = "Show in the Train view"
 RUN_RESUME = "Resume"
@@ -385,3 +386,49 @@ EXPORT_MERGED = "Merged 16-bit model: `{folder}` (load it with transformers or v
 EXPORT_FAILED = "The export failed: {error} (log: `{path}`)."
 DOWNLOAD_ADAPTER = "Download adapter zip"
 DOWNLOAD_CONFIG = "Download config.yaml"
+
+# 6 Results: the queue, housekeeping, downloads, the completions by step, TensorBoard ----------------------------
+TRAIN_QUEUE = "⏸ Add to the queue"
+TRAIN_OR_QUEUE = "Or press **Add to the queue**: this run then starts by itself when that one ends."
+TRAIN_QUEUED = ("Run **{id}** is queued (position {position}): it starts by itself when the runs before it end, "
+                "even with this page closed. Reorder or cancel it in step 6.")
+RUN_STATE_QUEUED = "queued #{position}"
+QUEUE_HEADING = "**Queue:** {runs}"
+QUEUE_EMPTY = "**Queue:** empty. A launch while a run trains waits here and starts when that run ends."
+QUEUE_EARLIER = "↑ Earlier"
+QUEUE_LATER = "↓ Later"
+QUEUE_CANCEL = "Cancel this queued run"
+QUEUE_MOVED = "Run {id} is now number {position} in the queue."
+QUEUE_CANCELLED = "Cancelled queued run {id}."
+FREE_SPACE = "**Free space:** {free} of {total} on the disk of the runs folder."
+FREE_SPACE_UNKNOWN = "**Free space:** unknown (the runs folder cannot be read)."
+DELETE_BUTTON = "Delete run…"
+DELETE_CONFIRM = ("Delete run **{id}** and everything in it ({size}: checkpoints, adapter, exports)? This cannot be "
+                  "undone.")
+DELETE_YES = "Yes, delete it"
+DELETE_NO = "Keep it"
+DELETED = "Deleted run {id} ({size} freed)."
+DELETE_JOB_RUNNING = "Run {id} has an {kind} running; wait until it ends, then delete the run."
+EXPORT_MERGED_ZIP = "Make the merged model zip"
+EXPORT_GGUF = "Make a GGUF"
+EXPORT_GGUF_TYPE = "GGUF type"
+EXPORT_GGUF_UNKNOWN = "Choose a GGUF type from the list ({types})."
+EXPORT_GGUF_TYPE_INFO = "q8_0: near-lossless, half of f16's size; q4_k_m: smallest (needs llama.cpp's quantizer)."
+DOWNLOAD_LABEL = "⬇ {size} · {what}"
+DOWNLOAD_WHAT_ADAPTER = "adapter zip"
+DOWNLOAD_WHAT_MERGED = "merged model zip"
+DOWNLOAD_WHAT_GGUF = "{name}"
+HISTORY_HEADING = "### Completions by step"
+HISTORY_STEP = "Step"
+HISTORY_NONE = "*No completions logged yet.*"
+HISTORY_SHOWN = "Step {step}: {count} completion{s} (of {steps} logged steps, {first} to {last})."
+TENSORBOARD_HEADING = "### TensorBoard"
+TENSORBOARD_LOGS = "This run's TensorBoard logs (metrics and the completions of every logged step): `{path}`"
+TENSORBOARD_NO_LOGS = ("This run keeps no TensorBoard logs (train.report_to: {tracker}); runs made with report_to "
+                       "tensorboard do.")
+TENSORBOARD_START = "Open TensorBoard"
+TENSORBOARD_STARTING = "Starting TensorBoard…"
+TENSORBOARD_RUNNING = ("TensorBoard runs beside the app on port {port}: [open it]({url}) (every run in the runs "
+                       "folder; this one is `{id}/tensorboard`){login}.")
+TENSORBOARD_LOGIN = "; sign in with the app's user and password"
+TENSORBOARD_FAILED = "TensorBoard could not be started: {error}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import backends, builtin_models, gpu, hub_access, model_loading
+from engine import backends, builtin_models, gpu, hub_access, model_loading, tracking
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
@@ -138,9 +138,11 @@ def check_config(config: RunConfig) -> CheckReport:
     report.add(reward_problems(config))
     report.add(batch_problems(config))
     report.add(machine_problems(config, info))
+    report.add(tracking.tracker_problems(config))
 
     report.facts["machine"] = machine_fact(visible)
     report.facts["batch"] = batch_fact(config, 1)
+    report.facts["tracking"] = tracking.describe(config)
     report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
     sandbox = sandbox_report(config.rewards)
     if sandbox is not None:

@@ -7,9 +7,12 @@
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
   eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
-  export RUN_DIR [--merge] [--gguf f16|q8_0|q4_k_m] [--checkpoint last|best]
+  queue list|add CONFIG|cancel ID|move ID up|down|next
+                                        runs waiting to train; each starts when the one before it ends
+  export RUN_DIR [--merge] [--merged-zip] [--gguf f16|q8_0|q4_k_m] [--checkpoint last|best]
          [--push ORG/NAME [--what adapter|merged|gguf] [--private] [--dry-run]]
                                         zip the adapter; merge; GGUF + Ollama Modelfile; push with a model card
+  delete RUN_DIR --yes                  delete a run folder (never the run that is training)
   reference [--kinds]                   the config keys with their help; --kinds: the reward kinds (Markdown)
   sandbox                               which isolation the code sandbox has here, and a self-test (exit 0/1)
 """
@@ -84,9 +87,8 @@ def cmd_check(args) -> int:
 
 def cmd_train(args) -> int:
     """Load the config, take the one-run lock, write the first status (all light), then the heavy checks and the
-    training itself. The lock is held until the process ends; the OS drops it if the process dies."""
-    from engine import training
-    from engine.run_folder import new_run_folder
+    training itself. The lock is held until the process ends; the OS drops it if the process dies. Once it is
+    released, the next queued run (if any) is started."""
     from engine.run_lock import RunLock, RunLockBusy
 
     config, run = _load(args.config, args.set)
@@ -103,9 +105,20 @@ def cmd_train(args) -> int:
         print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     try:
+        return _train_holding_lock(lock, config, run, args.resume)
+    finally:
+        lock.release()
+        _start_next_queued()
+
+
+def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: bool) -> int:
+    from engine import training
+    from engine.run_folder import new_run_folder
+
+    try:
         if run is not None:
             run.path.mkdir(parents=True, exist_ok=True)
-        stop = training.begin(config, run, args.resume) if run is not None else None
+        stop = training.begin(config, run, resume) if run is not None else None
         training.use_triton_interpreter_without_gpu()
         training.prepare_process(config)  # Unsloth must come before transformers, which check_config imports
         from engine.checks import check_config
@@ -123,19 +136,89 @@ def cmd_train(args) -> int:
         if report.plan is not None and report.plan.split.launched:  # a vLLM server, or several GPUs
             from engine import launcher, model_loading
 
-            stop = stop or training.begin(config, run, args.resume)
+            stop = stop or training.begin(config, run, resume)
             state = launcher.train_launched(config, run, report.plan, model_loading.resolve_model_path(
-                config.model.name), args.resume, stop)
+                config.model.name), resume, stop)
         else:
-            state = training.train(config, run, resume=args.resume, stop=stop)
+            state = training.train(config, run, resume=resume, stop=stop)
         return 0 if state in ("completed", "stopped") else 1
     except BaseException as error:  # the run folder must say what happened, whatever happened
         if run is None or not run.path.is_dir():
             raise
         training.fail(run, error)
         return 1
+
+
+def _start_next_queued() -> None:
+    """The run that ended hands the GPU to the next queued run; a trainer's exit is never spoiled by it."""
+    from engine import run_queue
+
+    try:
+        run_queue.start_next(settings.runs_dir())
+    except Exception as error:  # a full disk, a runs folder gone: the app's queue check starts it later
+        print(f"the next queued run was not started ({error_sentence(error)})", file=sys.stderr)
+
+
+def cmd_queue(args) -> int:
+    from engine import run_queue
+
+    root = settings.runs_dir()
+    if args.action == "next":
+        return _train_next_queued(root)
+    try:
+        if args.action == "add":
+            config, _ = _load(args.config, args.set)
+            run = run_queue.add(root, config)
+            print(f"queued {run.id} (position {run_queue.position(root, run.id)})")
+            run_queue.start_next(root)
+        elif args.action == "cancel":
+            run_queue.cancel(root, args.run_id)
+            print(f"cancelled {args.run_id}")
+        elif args.action == "move":
+            moved = run_queue.move(root, args.run_id, -1 if args.direction == "up" else 1)
+            print(f"{args.run_id} is now at position {moved}")
+    except run_queue.QueueError as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
+    for number, run_id in enumerate(run_queue.queued_ids(root), 1):
+        print(f"{number:3}. {run_id}")
+    if not run_queue.queued_ids(root):
+        print("the queue is empty")
+    return 0
+
+
+def _train_next_queued(root: Path) -> int:
+    """`queue next`: take the one-run lock, then the first queued run, and train it. With the lock held elsewhere,
+    nothing is touched: the run training now starts the queue when it ends."""
+    from engine import run_queue
+    from engine.run_lock import RunLock, RunLockBusy
+
+    lock = RunLock(root)
+    try:
+        lock.acquire(None)
+    except RunLockBusy as error:
+        print(f"not started: {error}")
+        return 0
+    try:
+        run = run_queue.take_next(root)
+        if run is None:
+            print("the queue is empty")
+            return 0
+        lock.name_run(run.id)
+        if not sys.stdout.isatty():  # started by a starter: from now on this process writes the run's own log
+            with open(run.log_path, "a", encoding="utf-8") as log:
+                sys.stdout.flush(), sys.stderr.flush()
+                os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
+        print(f"queued run {run.id}: starting (first in the queue)", flush=True)
+        try:
+            config = load_config(run.config_path)
+        except ConfigError as error:  # e.g. its data file was deleted while it waited
+            run.write_status(state="failed", error=str(error.problems[0]), finished=time.time())
+            return _print_problems(error)
+        return _train_holding_lock(lock, config, run, resume=False)
     finally:
         lock.release()
+        _start_next_queued()
 
 
 def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
@@ -270,6 +353,9 @@ def cmd_export(args) -> int:
         if args.merge:
             merged = export.merge_and_save(run, args.checkpoint)
             print(f"merged model: {merged} ({export.human_size(export.folder_size(merged))})")
+        if args.merged_zip:
+            download = export.merged_download(run, args.checkpoint)
+            print(f"merged model zip: {download.path} ({download.human_size})")
         if args.gguf:
             made = export.export_gguf(run, args.gguf, args.checkpoint)
             print(f"gguf: {made.gguf} ({export.human_size(made.gguf.stat().st_size)})")
@@ -290,6 +376,30 @@ def cmd_export(args) -> int:
     except export.ExportError as error:
         print(str(error), file=sys.stderr)
         return EXIT_PROBLEMS
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from engine.disk_space import folder_usage
+    from engine.export import human_size
+    from engine.run_delete import RunDeleteRefused, delete_run
+    from engine.run_folder import run_by_id
+
+    path = Path(args.run_dir)
+    run = run_by_id(path.parent, path.name)
+    if run is None:
+        print(f"{args.run_dir} is not a run folder (no config.yaml)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    size = human_size(folder_usage(run.path))
+    if not args.yes:
+        print(f"run {run.id} ({size}) is not deleted: add --yes to delete it and everything in it", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        delete_run(run)
+    except RunDeleteRefused as error:
+        print(error, file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"deleted {run.id} ({size} freed)")
     return 0
 
 
@@ -351,6 +461,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grpo-json", help=argparse.SUPPRESS)
     p.set_defaults(run=cmd_train)
 
+    p = sub.add_parser("queue", help="runs waiting to train: list, add, cancel, move, or start the next one")
+    queue = p.add_subparsers(dest="action", required=True)
+    queue.add_parser("list", help="the queued runs, first to start first")
+    q = queue.add_parser("add", help="queue a run (it starts now if nothing is training)")
+    q.add_argument("config")
+    q.add_argument("--set", **overrides)
+    q = queue.add_parser("cancel", help="take a queued run off the queue and delete its folder")
+    q.add_argument("run_id")
+    q = queue.add_parser("move", help="move a queued run earlier (up) or later (down)")
+    q.add_argument("run_id")
+    q.add_argument("direction", choices=("up", "down"))
+    queue.add_parser("next", help="train the first queued run now, unless a run is training")
+    p.set_defaults(run=cmd_queue)
+
     p = sub.add_parser("score", help="score one completion with the config's rewards (JSON)")
     p.add_argument("config")
     p.add_argument("--set", **overrides)
@@ -385,6 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="zip the adapter; merge, GGUF + Ollama Modelfile, push to the Hub")
     p.add_argument("run_dir")
     p.add_argument("--merge", action="store_true", help="also save base + adapter merged, in 16-bit")
+    p.add_argument("--merged-zip", action="store_true",
+                   help="also zip the merged model into one file to download (merging first if needed)")
     p.add_argument("--gguf", choices=OUTTYPES, help="also write a GGUF of the merged model and an Ollama Modelfile")
     p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="best",
                    help="best: the checkpoint with the best held-out eval (best.json; the last adapter where there "
@@ -394,6 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true", help="--push: make a new repo private")
     p.add_argument("--dry-run", action="store_true", help="--push: stage the upload in the run folder, send nothing")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("delete", help="delete a run folder (never the run that is training)")
+    p.add_argument("run_dir")
+    p.add_argument("--yes", action="store_true", help="really delete it (without it, only say its size)")
+    p.set_defaults(run=cmd_delete)
 
     p = sub.add_parser("reference", help="the config keys (Markdown)")
     p.add_argument("--kinds", action="store_true", help="the reward kinds instead (Markdown)")

@@ -210,6 +210,10 @@ class TrainConfig(Section):
     save_steps: int = Field(50, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
     logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log metrics and samples every this many steps.")
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow", "trackio"] = Field(
+        "tensorboard", description="Where the metrics and the sampled completions also go: tensorboard (the run "
+                                   "folder's tensorboard/; the results step can start TensorBoard), wandb, mlflow or "
+                                   "trackio (each needs its package, and wandb an API key), or none.")
     eval_steps: int | None = Field(None, ge=1, description="Check the model on held-out questions every this many "
                                                             "steps; empty: ten checks over the run.")
     eval_limit: int = Field(32, ge=0, le=100_000, description="Held-out questions answered (greedy) at each check; "

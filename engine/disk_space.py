@@ -1,4 +1,5 @@
-"""A full disk ends a run with one sentence, not with a run folder that still says `running`.
+"""Disk space: what a run folder takes, what is free, and a full disk that ends a run with one sentence, not with a
+run folder that still says `running`.
 
 The trainer keeps a small reserve file in its run folder. When a write fails for lack of space it removes its
 temporary files and the reserve, and then has room to write the final status and the last lines of the log.
@@ -34,6 +35,36 @@ def free_mib(path: Path) -> int:
         return int(shutil.disk_usage(path).free // 2**20)
     except OSError:
         return 0
+
+
+def free_and_total(path: Path) -> tuple[int, int] | None:
+    """(free, total) bytes of the disk holding `path`; None when it cannot be read."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return usage.free, usage.total
+
+
+def folder_usage(folder: Path) -> int:
+    """The bytes a folder takes on disk, as `du` counts them: allocated blocks, each file once however many hard
+    links name it (a Hub upload is staged as hard links), symbolic links not followed."""
+    try:
+        top = os.lstat(folder)
+    except OSError:
+        return 0
+    seen = {(top.st_dev, top.st_ino)}
+    total = top.st_blocks * 512
+    for parent, folders, files in os.walk(folder, onerror=lambda error: None):
+        for name in folders + files:
+            try:
+                info = os.lstat(os.path.join(parent, name))
+            except OSError:  # removed while we walk (a checkpoint rotated away)
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total
 
 
 def _chain(error: BaseException):

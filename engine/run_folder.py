@@ -10,6 +10,7 @@
               eval.json       base vs tuned accuracy and format compliance (engine eval)
               best.json       the checkpoint with the best held-out eval during training (engine/best_checkpoint.py)
               probe.json      the learnability probe's report (engine probe RUN_DIR)
+              tensorboard/    TensorBoard event files: the metrics and each logged step's samples (train.report_to)
               <id>-adapter.zip, merged/   what `engine export` makes
               STOP            created to ask the trainer to stop after the current step
 
@@ -106,6 +107,11 @@ class RunFolder:
     @property
     def probe_path(self) -> Path:
         return self.path / "probe.json"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard's event files (train.report_to: tensorboard; engine/tracking.py)."""
+        return self.path / "tensorboard"
 
     @property
     def stop_path(self) -> Path:

@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import backends, checkpoints, disk_space, gpu, model_loading, ranks, settings, trainer_process
+from engine import backends, checkpoints, disk_space, gpu, model_loading, ranks, settings, tracking, trainer_process
 from engine.backends.base import RolloutServerAddress
 from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
@@ -98,10 +98,11 @@ def log_to_run_folder(run: RunFolder) -> None:
 
 
 def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, samples_per_step: int,
-                 cuda: bool, print_progress=print, launched: bool = False):
-    """The TrainerCallback that turns TRL's logs into events.jsonl, samples.jsonl, status.json and progress. Every
-    rank runs it; only the main one writes. `launched`: this process is a child of `engine train` (a rank, or the
-    trainer beside a vLLM server), whose identity stays the one status.json names."""
+                 cuda: bool, print_progress=print, publish_samples=None, launched: bool = False):
+    """The TrainerCallback that turns TRL's logs into events.jsonl, samples.jsonl, status.json and progress;
+    `publish_samples(step, samples)` also hands each step's samples to a tracker (engine/tracking.py). Every rank
+    runs it; only the main one writes. `launched`: this process is a child of `engine train` (a rank, or the trainer
+    beside a vLLM server), whose identity stays the one status.json names."""
     from transformers import TrainerCallback
 
     main = ranks.is_main()
@@ -142,7 +143,10 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
                 event["regex_timeouts"] = dict(buffer.regex_timeouts)
                 buffer.regex_timeouts.clear()
             run.append_event(event)
-            run.append_samples(_samples(buffer, state.global_step, samples_per_step))
+            samples = _samples(buffer, state.global_step, samples_per_step)
+            run.append_samples(samples)
+            if publish_samples is not None:
+                publish_samples(state.global_step, samples)
             # The first logged step of this session starts the pace clock for the ETA (it carried the warm-up).
             pace = {} if recorded.pace_from_time else {"pace_from_time": event["time"],
                                                         "pace_from_step": state.global_step}
@@ -212,10 +216,11 @@ def plan_for_this_process(config: RunConfig, backend: backends.Backend, path: st
 
 def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, buffer: SampleBuffer,
                   stop: StopRequest, print_progress=print, grpo_overrides: dict | None = None,
-                  launch: Launched | None = None):
+                  resume_step: int | None = None, launch: Launched | None = None):
     """Load the model through the run's backend and return (trainer, tokenizer, data summary). `grpo_overrides` are
     extra GRPOConfig arguments (bench/grpo_bench.py forces full-length completions through generation_kwargs);
-    `launch` says how `engine train` launched this process (None: it is `engine train`)."""
+    `resume_step` is the checkpoint's step when resuming (the tracker's log continues from there); `launch` says how
+    `engine train` launched this process (None: it is `engine train`)."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -243,6 +248,8 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     t = config.train
     arguments = plan.backend.grpo_arguments(config, tokenizer, plan.rollout, plan.vllm_share, cuda,
                                             launch.server if launch else None)
+    tracking.prepare_environment(config, run)
+    arguments = {"log_completions": False} | arguments | tracking.grpo_arguments(config, run)
     arguments.update(grpo_overrides or {})
     args = GRPOConfig(
         output_dir=str(run.checkpoints_dir), max_steps=t.max_steps, per_device_train_batch_size=t.batch_size,
@@ -251,19 +258,22 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
         lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm, optim=t.optim, temperature=t.temperature, top_p=t.top_p,
         min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, logging_steps=t.logging_steps,
-        save_strategy="steps", save_steps=t.save_steps, report_to="none", seed=t.seed, bf16=cuda,
+        save_strategy="steps", save_steps=t.save_steps, seed=t.seed, bf16=cuda,
         # TRL's default, said explicitly: Unsloth turns it on whenever loss_type "dapo" is given (ours always is),
         # which made the backends train differently and zeroes the update when every completion hits the limit.
         mask_truncated_completions=False,
-        disable_tqdm=True, reward_weights=reward_weights(config), log_completions=False,
-        dataloader_num_workers=0, **arguments)
-    monitor = make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress, launched=launch is not None)
+        disable_tqdm=True, reward_weights=reward_weights(config), dataloader_num_workers=0, **arguments)
+    trackers = tracking.callbacks(config, run, resume_step) if ranks.is_main() else []  # one rank writes its files
+    monitor = make_monitor(run, buffer, stop, t.samples_per_step, cuda, print_progress,
+                           lambda step, samples: tracking.publish_samples(trackers, step, samples),
+                           launched=launch is not None)
     # Before the monitor: it adds to the step's logs.
     held_out = make_heldout_eval(config, run, tokenizer, data.eval, print_line=_say)
+    # The trackers last: the step's logs reach them with the held-out checks' metrics in them.
     trainer = with_generation_timing(GRPOTrainer)(
         model=loaded.model, reward_funcs=build_reward_functions(config, buffer), args=args,
         train_dataset=train_dataset, processing_class=tokenizer, peft_config=loaded.peft_config,
-        callbacks=[c for c in (held_out, monitor) if c is not None])
+        callbacks=[c for c in (held_out, monitor) if c is not None] + trackers)
     trainer.remove_callback(PrinterCallback)  # it prints each raw logs dict; our progress line replaces it
     return trainer, tokenizer, data
 
@@ -432,8 +442,10 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
         if not several and stop.requested:
             return finish_before_training(run)
         backend.prepare_process(config)
+        resuming_from = run.last_checkpoint() if resume else None
         trainer, tokenizer, _ = build_trainer(config, run, backend, SampleBuffer(), stop,
-                                              grpo_overrides=grpo_overrides, launch=launch)
+                                              grpo_overrides=grpo_overrides, launch=launch,
+                                              resume_step=checkpoints.step_of(resuming_from) if resuming_from else None)
         checkpoints.save_whole_checkpoints(trainer, run.checkpoints_dir)
         checkpoint = None
         if resume:

@@ -45,7 +45,7 @@ from app.form_state import (
 )
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, preset_step, train_step
+from app.steps import data_step, preset_step, results_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine
@@ -480,19 +480,34 @@ def test_vram_and_runs_and_eval_views(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # Runner: one training run at a time, with real processes
 
-def test_a_live_run_blocks_a_second_launch(app_dirs):
+def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
     root = settings.runs_dir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         busy = write_run(root, flat_events(1), state="running", **trainer_process.identity_of(sleeper.pid))
         assert runner.active_run(root).id == busy.id
-        with pytest.raises(runner.RunnerError, match=f"Run {busy.id} is still running"):
-            runner.launch(form_to_config(math_form()))
-        assert len(list(root.iterdir())) == 1  # nothing was created for the refused launch
+        first, second = (runner.launch(form_to_config(math_form())) for _ in range(2))
+        assert (runner.queue_position(first), runner.queue_position(second)) == (1, 2)
+        assert first.config_path.is_file() and not first.status_path.exists()  # waiting: nothing started
+        runner.start_next_queued(root)  # a run is live: the queue waits for it
+        assert runner.active_run(root).id == busy.id and not first.status_path.exists()
+        assert runner.move_queued(second, -1) == 1 and runner.queue_position(first) == 2
+        frame, _ = results_step.runs_overview()
+        assert dict(zip(frame["run"], frame["state"]))[second.id] == "queued #1"
+        with pytest.raises(runner.RunnerError, match="training; stop it first"):
+            runner.delete(busy)  # never the active run
+        runner.cancel_queued(second)
+        assert not second.path.exists() and runner.queue_position(first) == 1
+        runner.delete(first)  # a queued run leaves the queue with its folder
+        assert not first.path.exists() and runner.queue_position(first) is None
+        with pytest.raises(runner.RunnerError, match="not in the queue"):
+            runner.cancel_queued(first)
     finally:
         sleeper.kill()
         sleeper.wait()
     assert runner.active_run(root) is None  # its process is gone: it no longer blocks
+    runner.delete(busy)  # no longer live: it can go
+    assert not busy.path.exists()
 
 
 def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
@@ -508,8 +523,7 @@ def test_launch_stop_resume_a_real_tiny_run(app_dirs):
                         "train.max_completion_length": 8, "train.save_steps": 100})
     run = runner.launch(form_to_config(form))
     assert run.config_path.is_file() and run.is_active  # launch returns once the trainer wrote its status
-    with pytest.raises(runner.RunnerError, match="one training run at a time"):
-        runner.launch(form_to_config(form))
+    runner.cancel_queued(runner.launch(form_to_config(form)))  # a second launch waits in the queue; not this time
     wait_for(lambda: run.read_status().step >= 1 or run.state() == "failed", what="the first step")
     runner.stop(run)
     wait_for(lambda: run.state() in ("stopped", "completed", "failed"), what="the stop")
@@ -593,3 +607,56 @@ def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
     ids = {block.elem_id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     assert {"model-name", "preset-pick", "data-upload", "reward-0-pattern", "try-total", "launch-button",
             "step-counter", "reward-plot", "runs-table"} <= ids
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Results step: downloads with their sizes first, completions of any logged step, disk use and free space
+
+def test_results_step_downloads_history_and_housekeeping(app_dirs):
+    import gradio as gr
+
+    from engine import run_queue
+    from engine.config import load_config
+
+    from app.steps import sample_history
+
+    run = write_run(settings.runs_dir(), flat_events(3), state="completed")
+    run.append_samples([{"step": s, "prompt": f"Question {s}?", "completion": f"<answer>{s}</answer>",
+                         "scores": {"correct": 2.0}, "answer": str(s)} for s in (3, 3)])
+    run.adapter_zip.write_bytes(b"z" * 1000)
+    (run.path / f"{run.id}-merged.zip").write_bytes(b"m" * 2_621_440)
+    gguf = run.path / "gguf-q8_0" / f"{run.id}-q8_0.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF" + bytes(3 * 1024))
+    with gr.Blocks():
+        step = results_step.build()
+
+    shown = results_step.run_details(step, run.id)
+    merged, made_gguf = shown[step.download_merged], shown[step.download_gguf]
+    assert merged["visible"] and merged["label"] == "⬇ 2.5 MB · merged model zip"  # the size first
+    assert merged["value"] == str(run.path / f"{run.id}-merged.zip")
+    assert made_gguf["visible"] and made_gguf["label"] == f"⬇ 3.0 KB · {gguf.name}" and made_gguf["value"] == str(gguf)
+    assert shown[step.download_adapter]["label"].startswith("⬇ 1000 bytes")
+    nothing = results_step.run_details(step, None)
+    assert not any(nothing[button]["visible"] for button in (step.download_merged, step.download_gguf))
+
+    history = step.history
+    newest = sample_history.view(history, run, None)  # the newest logged step, followed
+    assert newest[history.caption] == "Step 3: 2 completions (of 2 logged steps, 1 to 3)."
+    assert newest[history.shown]["follow"] and newest[history.step]["maximum"] == 3
+    earlier = sample_history.view(history, run, 2)  # no step 2 logged: the one before it
+    assert earlier[history.caption].startswith("Step 1: 1 completion (") and not earlier[history.shown]["follow"]
+    assert "What is 2+2?" in earlier[history.table]["value"].to_string()
+
+    frame, ids = results_step.runs_overview()
+    disk = dict(zip(frame[strings.RUNS_HEADERS[0]], frame[strings.RUNS_HEADERS[-1]]))[run.id]
+    assert ids == [run.id] and disk.endswith("MB") and float(disk.split()[0]) >= 2.5  # the zips are in the folder
+    house = step.housekeeping
+    status = results_step.run_housekeeping.status_updates(house, run)
+    assert status[house.free_space].startswith("**Free space:**") and " of " in status[house.free_space]
+    assert status[house.queue] == strings.QUEUE_EMPTY and not status[house.queue_buttons]["visible"]
+    queued = run_queue.add(settings.runs_dir(), load_config(run.config_path))  # waits: nothing starts it here
+    status = results_step.run_housekeeping.status_updates(house, queued)
+    assert status[house.queue_buttons]["visible"] and f"1. `{queued.id}`" in status[house.queue]
+    runner.cancel_queued(queued)
+    assert not queued.path.exists() and results_step.runs_overview()[1] == [run.id]

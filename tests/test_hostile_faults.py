@@ -199,12 +199,13 @@ def test_three_launches_at_once_start_exactly_one_trainer(contest, monkeypatch):
                                   "time fits on one GPU, so stop it or wait until it finishes."), output
         assert not (root / f"r{processes.index(loser)}").exists()  # a refused launch leaves nothing behind
     wait_for(lambda: winner.is_active, what="the winner's first status")
-    # The app gets the same refusal, before it makes a run folder.
+    # The app's launch beside it waits in the queue: a folder with its config only, no trainer, no status.
     monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(root))
     form_config = build_config({"preset": "rlvr-math", "data": {"path": str(QUICKSTART.parent.parent / "tests" /
                                                                             "data" / "gsm8k_slice.jsonl")}})
-    with pytest.raises(runner.RunnerError, match=f"Run {winner.id} is still (starting|running)"):
-        runner.launch(form_config, root)
+    queued = runner.launch(form_config, root)
+    assert runner.queue_position(queued) == 1 and not queued.status_path.exists() and winner.is_active
+    runner.cancel_queued(queued)  # the winner would start it when it ends; the tests after this one use the winner
     assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == [winner.id]
 
 

@@ -1,5 +1,7 @@
-"""Step 6 · Results: the runs list; for the picked run: watch it in the Train view, resume it, load its settings,
-evaluate base vs tuned, chat with both side by side, and export (adapter zip, merged 16-bit model, config.yaml)."""
+"""Step 6 · Results: the runs list (with each run's disk use, the queue and the free space); for the picked run:
+watch it in the Train view, resume it, load its settings, move or cancel it in the queue, delete it, evaluate base vs
+tuned, chat with both side by side, export and download (adapter zip, merged model zip, GGUF, config.yaml), read its
+completions step by step, and open TensorBoard."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine import settings
+from engine import run_queue, settings
 from engine.best_checkpoint import WHICH, read_best
 from engine.config import ConfigError, load_config
-from engine.export import available_downloads
+from engine.export import Download, available_downloads
+from engine.gguf_export import OUTTYPES
 from engine.progress import clock
 from engine.run_folder import RunFolder, list_runs, run_by_id
 
@@ -22,7 +25,7 @@ from app import chat, example_runs, file_cache, run_view, runner, strings
 from app.example_runs import example_ids
 from app.form_state import config_to_form, problem_sentence, web_kind_problem
 from app.safe import guarded
-from app.steps import data_step
+from app.steps import data_step, run_housekeeping, sample_history, tensorboard_panel
 from app.steps.page import Page
 from app.web_paths import web_data_path
 
@@ -54,12 +57,24 @@ class ResultsStep:
     download_adapter: gr.DownloadButton
     download_config: gr.DownloadButton
     timer: gr.Timer
+    export_merged_zip: gr.Button
+    gguf_type: gr.Dropdown
+    export_gguf: gr.Button
+    download_merged: gr.DownloadButton
+    download_gguf: gr.DownloadButton
+    housekeeping: run_housekeeping.Housekeeping
+    history: sample_history.SampleHistory
+    tensorboard: tensorboard_panel.TensorBoardPanel
 
 
 def runs_overview() -> tuple:
-    """(the runs table, the run ids newest first)."""
-    runs = list_runs(settings.runs_dir())
-    return run_view.runs_frame([file_cache.summary(run) for run in runs]), [run.id for run in runs]
+    """(the runs table, the run ids newest first). Queued runs show their place in the queue."""
+    root = settings.runs_dir()
+    runs, queued = list_runs(root), run_queue.queued_ids(root)
+    summaries = [file_cache.summary(run) | {"disk": run_housekeeping.disk_use(run),
+                                            "queued": queued.index(run.id) + 1 if run.id in queued else None}
+                 for run in runs]
+    return run_view.runs_frame(summaries), [run.id for run in runs]
 
 
 def build() -> ResultsStep:
@@ -76,6 +91,7 @@ def build() -> ResultsStep:
                     resume = gr.Button(strings.RUN_RESUME, size="sm", elem_id="run-resume")
                     use_settings = gr.Button(strings.RUN_USE_SETTINGS, size="sm", elem_id="run-use-settings")
         message = gr.Markdown("", elem_id="results-message")
+        housekeeping = run_housekeeping.build()
         adapter = gr.Radio(run_view.adapter_choices(None, None), value="best", label=strings.ADAPTER_LABEL,
                            elem_id="adapter-choice")
         with gr.Row():
@@ -90,10 +106,17 @@ def build() -> ResultsStep:
                 with gr.Row():
                     export_zip = gr.Button(strings.EXPORT_ZIP, size="sm", elem_id="export-zip")
                     export_merge = gr.Button(strings.EXPORT_MERGE, size="sm", elem_id="export-merge")
+                    export_merged_zip = gr.Button(strings.EXPORT_MERGED_ZIP, size="sm", elem_id="export-merged-zip")
+                gguf_type = gr.Dropdown(list(OUTTYPES), value="q8_0", label=strings.EXPORT_GGUF_TYPE,
+                                        info=strings.EXPORT_GGUF_TYPE_INFO, elem_id="gguf-type")
+                export_gguf = gr.Button(strings.EXPORT_GGUF, size="sm", elem_id="export-gguf")
                 export_result = gr.Markdown("", elem_id="export-result")
                 with gr.Row():
                     download_adapter = gr.DownloadButton(strings.DOWNLOAD_ADAPTER, visible=False, size="sm",
                                                          elem_id="download-adapter")
+                    download_merged = gr.DownloadButton(strings.DOWNLOAD_WHAT_MERGED, visible=False, size="sm",
+                                                        elem_id="download-merged")
+                    download_gguf = gr.DownloadButton("GGUF", visible=False, size="sm", elem_id="download-gguf")
                     download_config = gr.DownloadButton(strings.DOWNLOAD_CONFIG, visible=False, size="sm",
                                                         elem_id="download-config")
         gr.Markdown(strings.CHAT_HEADING)
@@ -104,10 +127,13 @@ def build() -> ResultsStep:
             chat_base = gr.Textbox(label=strings.CHAT_BASE, lines=8, interactive=False, elem_id="chat-base")
             chat_tuned = gr.Textbox(label=strings.CHAT_TUNED, lines=8, interactive=False, elem_id="chat-tuned")
         chat_note = gr.Markdown("", elem_id="chat-note", elem_classes=["gs-help"])
-        timer = gr.Timer(RUNS_TICK_S, active=False)  # ticks only while a run or a job is live
+        history = sample_history.build()
+        tensorboard = tensorboard_panel.build()
+        timer = gr.Timer(RUNS_TICK_S, active=False)  # ticks only while a run or a job is live, or runs are queued
     return ResultsStep(tab, runs, pick, attach, resume, use_settings, message, adapter, eval_limit, eval_button,
                        eval_result, chat_prompt, chat_button, chat_base, chat_tuned, chat_note, export_zip,
-                       export_merge, export_result, download_adapter, download_config, timer)
+                       export_merge, export_result, download_adapter, download_config, timer, export_merged_zip,
+                       gguf_type, export_gguf, download_merged, download_gguf, housekeeping, history, tensorboard)
 
 
 def picked_run(run_id: str | None) -> RunFolder | None:
@@ -130,8 +156,9 @@ def default_pick(ids: list[str]) -> str | None:
 
 
 def anything_live() -> bool:
-    """A run is training or a job is running: the runs list and the picked run's boxes keep refreshing."""
-    return runner.active_run() is not None or runner.jobs_running()
+    """A run is training, a job is running or runs wait in the queue: the runs list and the picked run's boxes keep
+    refreshing."""
+    return runner.active_run() is not None or runner.jobs_running() or bool(run_queue.queued_ids(settings.runs_dir()))
 
 
 def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | None:
@@ -159,8 +186,27 @@ def eval_text(run: RunFolder) -> str:
 def newest_adapter_zip(run: RunFolder) -> Path | None:
     """The adapter zip `engine export` made last (<id>-adapter.zip, or <id>-checkpoint-N-adapter.zip for the best
     checkpoint), as engine.export lists the downloads."""
-    zips = [d.path for d in available_downloads(run) if d.path.name.endswith("-adapter.zip")]
-    return max(zips, key=lambda path: path.stat().st_mtime_ns) if zips else None
+    found = newest_download(run, "adapter")
+    return found.path if found else None
+
+
+DOWNLOAD_KINDS = {"adapter": lambda name: name.endswith("-adapter.zip"),
+                  "merged": lambda name: "-merged" in name and name.endswith(".zip"),
+                  "gguf": lambda name: name.endswith(".gguf")}
+
+
+def newest_download(run: RunFolder, kind: str) -> Download | None:
+    """The newest file of one kind (adapter, merged or gguf) among the run's exports."""
+    found = [d for d in available_downloads(run) if DOWNLOAD_KINDS[kind](d.path.name)]
+    return max(found, key=lambda d: d.path.stat().st_mtime_ns) if found else None
+
+
+def download_update(download: Download | None, what: str) -> dict:
+    """A download button labelled with the file's size first, hidden while there is no such file."""
+    if download is None:
+        return gr.update(value=None, visible=False)
+    return gr.update(value=str(download.path), visible=True,
+                     label=strings.DOWNLOAD_LABEL.format(size=download.human_size, what=what))
 
 
 def export_text(run: RunFolder) -> str:
@@ -180,16 +226,21 @@ def run_details(step: ResultsStep, run_id: str | None) -> dict:
     if run is None:
         return {step.eval_result: strings.EVAL_NONE, step.export_result: "",
                 step.adapter: gr.update(choices=run_view.adapter_choices(None, None)),
-                step.download_adapter: gr.update(visible=False), step.download_config: gr.update(visible=False)}
-    zip_path = newest_adapter_zip(run)
+                step.download_adapter: gr.update(visible=False), step.download_merged: gr.update(visible=False),
+                step.download_gguf: gr.update(visible=False), step.download_config: gr.update(visible=False)}
+    gguf = newest_download(run, "gguf")
     return {step.eval_result: eval_text(run), step.export_result: export_text(run),
             step.adapter: gr.update(choices=run_view.adapter_choices(read_best(run), run.read_status().step)),
-            step.download_adapter: gr.update(value=str(zip_path) if zip_path else None, visible=zip_path is not None),
+            step.download_adapter: download_update(newest_download(run, "adapter"), strings.DOWNLOAD_WHAT_ADAPTER),
+            step.download_merged: download_update(newest_download(run, "merged"), strings.DOWNLOAD_WHAT_MERGED),
+            step.download_gguf: download_update(gguf, strings.DOWNLOAD_WHAT_GGUF.format(name=gguf.path.name)
+                                                if gguf else ""),
             step.download_config: gr.update(value=str(run.config_path), visible=True)}
 
 
 def details_outputs(step: ResultsStep) -> list:
-    return [step.eval_result, step.export_result, step.adapter, step.download_adapter, step.download_config]
+    return [step.eval_result, step.export_result, step.adapter, step.download_adapter, step.download_merged,
+            step.download_gguf, step.download_config]
 
 
 def wire(page: Page) -> None:
@@ -282,13 +333,16 @@ def wire(page: Page) -> None:
     step.eval_button.click(with_run(evaluate), inputs=[step.pick, step.eval_limit, step.adapter],
                            outputs=[step.message, step.timer] + details_outputs(step))
 
-    def export(run, which, merge: bool):
-        runner.start_export(run, merge, which)
+    def export(run, which, gguf_type=None, merge: bool = False, merged_zip: bool = False, gguf: bool = False):
+        runner.start_export(run, merge=merge, which=which, merged_zip=merged_zip, gguf=gguf_type if gguf else None)
         return {step.message: "", step.timer: gr.Timer(active=True)} | details(run.id)
 
-    for button, merge in ((step.export_zip, False), (step.export_merge, True)):
-        button.click(with_run(partial(export, merge=merge)), inputs=[step.pick, step.adapter],
+    for button, kind in ((step.export_zip, {}), (step.export_merge, {"merge": True}),
+                         (step.export_merged_zip, {"merged_zip": True}), (step.export_gguf, {"gguf": True})):
+        button.click(with_run(partial(export, **kind)), inputs=[step.pick, step.adapter, step.gguf_type],
                      outputs=[step.message, step.timer] + details_outputs(step))
+    for panel in (run_housekeeping, sample_history, tensorboard_panel):
+        panel.wire(page)
 
     @guarded
     def ask(run_id: str | None, question: str, which: str):

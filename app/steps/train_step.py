@@ -71,8 +71,8 @@ def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
         return config, summary
     busy = strings.ONE_RUN_AT_A_TIME.format(id=live.id, state=live.state())
     verdict = summary.verdict.replace(strings.TRAIN_READY, "").strip()
-    summary = CheckSummary(f"{strings.TRAIN_WAIT_FOR_RUN.format(busy=busy)}\n\n{verdict}".strip(), summary.facts,
-                           [busy] + summary.reasons)
+    wait = strings.TRAIN_WAIT_FOR_RUN.format(busy=busy) + (f" {strings.TRAIN_OR_QUEUE}" if config else "")
+    summary = CheckSummary(f"{wait}\n\n{verdict}".strip(), summary.facts, [busy] + summary.reasons)
     return None, summary
 
 
@@ -104,6 +104,7 @@ class TrainStep:
     facts: gr.Markdown
     check: gr.Button
     launch: gr.Button
+    queue: gr.Button  # shown while a run trains: this run waits in the queue and starts when that one ends
     stop: gr.Button
     message: gr.Markdown
     probe: probe_box.ProbeBox
@@ -136,7 +137,7 @@ class TrainStep:
         return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
                 self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.heldout_plot,
                 self.spread_plot, self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.launch,
-                self.message, self.timer, self.signature]
+                self.queue, self.message, self.timer, self.signature]
 
 
 def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
@@ -161,6 +162,7 @@ def build() -> TrainStep:
         with gr.Row():
             check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
             launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
+            queue = gr.Button(strings.TRAIN_QUEUE, elem_id="queue-button", visible=False, scale=1)
             stop = gr.Button(strings.TRAIN_STOP, variant="stop", elem_id="stop-button", interactive=False, scale=0,
                              min_width=240)
         message = gr.Markdown("", elem_id="launch-message")
@@ -197,9 +199,10 @@ def build() -> TrainStep:
                                               elem_id="config-download")
         timer = gr.Timer(TICK_S, active=False)  # ticks only while the attached run is live: an idle page is quiet
         signature = gr.State(None)
-    return TrainStep(tab, summary, facts, check, launch, stop, message, probe, no_run, live, header, state, step, times,
-                     progress, vram, error, log, curves_note, curves, reward_plot, heldout_plot, spread_plot,
-                     length_plot, loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer, signature)
+    return TrainStep(tab, summary, facts, check, launch, queue, stop, message, probe, no_run, live, header, state,
+                     step, times, progress, vram, error, log, curves_note, curves, reward_plot, heldout_plot,
+                     spread_plot, length_plot, loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer,
+                     signature)
 
 
 def attach_on_load() -> str | None:
@@ -247,10 +250,33 @@ def wire(page: Page) -> None:
             gr.Warning(strings.TRAIN_REFUSED.format(reasons=str(error)))
             yield {step.message: f"✗ {error}", step.launch: gr.update(interactive=True)}
             return
-        yield {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
+        yield launched(run)
+
+    def launched(run: RunFolder) -> dict:
+        position = runner.queue_position(run)
+        if position is not None:  # another run trains: this one waits in the queue; the view stays on the live one
+            return {step.message: strings.TRAIN_QUEUED.format(id=run.id, position=position)}
+        return {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
 
     step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, attached_run],
                       concurrency_limit=1, show_progress="minimal")
+
+    @guarded
+    def enqueue(values: dict):
+        """Beside a live run: the run goes into the queue (runner.launch starts it at once if that run has ended)."""
+        config, summary = check_form(form.read(values))
+        if config is None:
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=" ".join(summary.reasons)))
+            return {step.summary: summary.verdict, step.facts: summary.facts}
+        try:
+            run = runner.launch(config)
+        except runner.RunnerError as error:
+            gr.Warning(strings.TRAIN_REFUSED.format(reasons=str(error)))
+            return {step.message: f"✗ {error}"}
+        return launched(run)
+
+    step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
+                     concurrency_limit=1, show_progress="minimal")
 
     @guarded
     def stop(run_id: str | None) -> str:
@@ -293,6 +319,7 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     if run is None:
         return {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
                 step.stop: gr.update(interactive=False), step.launch: gr.update(interactive=True),
+                step.queue: gr.update(visible=False),
                 step.timer: gr.Timer(active=False), step.signature: None}
     events = file_cache.events(run)
     status = run_view.run_status(run, events)
@@ -310,7 +337,8 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
                step.vram: run_view.vram_bars_html(run_view.gpu_readings_from(events[-1] if events else None, live)),
                step.error: status.error_text,
                step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
-               step.stop: gr.update(interactive=active), step.launch: gr.update(interactive=not active)}
+               step.stop: gr.update(interactive=active), step.launch: gr.update(interactive=not active),
+               step.queue: gr.update(visible=active and not example_runs.is_example(run_id))}
     signature = files_signature(run) + (status.state,)
     if last_signature and last_signature[0] == run.id and last_signature[-1] != status.state:
         updates[step.message] = ""  # "Launched run …", "Stopping run …": done now

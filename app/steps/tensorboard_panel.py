@@ -1,0 +1,80 @@
+"""The results step's TensorBoard panel: where the picked run's TensorBoard logs are, and a button that starts
+TensorBoard beside the app (app/tensorboard_server.py: its own port, the app's login) and links to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from engine import settings
+from engine.config import ConfigError, load_config
+from engine.run_folder import RunFolder
+
+from app import strings, tensorboard_server
+from app.safe import guarded
+from app.steps.page import Page
+
+
+@dataclass
+class TensorBoardPanel:
+    logs: gr.Markdown
+    start: gr.Button
+    status: gr.Markdown
+
+
+def build() -> TensorBoardPanel:
+    gr.Markdown(strings.TENSORBOARD_HEADING)
+    logs = gr.Markdown("", elem_id="tensorboard-logs")
+    start = gr.Button(strings.TENSORBOARD_START, size="sm", elem_id="tensorboard-start")
+    status = gr.Markdown("", elem_id="tensorboard-status")
+    return TensorBoardPanel(logs, start, status)
+
+
+def logs_text(run: RunFolder | None) -> str:
+    if run is None:
+        return ""
+    if run.tensorboard_dir.is_dir():
+        return strings.TENSORBOARD_LOGS.format(path=run.tensorboard_dir)
+    try:
+        tracker = load_config(run.config_path).train.report_to
+    except ConfigError:
+        tracker = "unknown"
+    return strings.TENSORBOARD_NO_LOGS.format(tracker=tracker)
+
+
+def running_text(run_id: str | None, request_host: str | None) -> str:
+    port = tensorboard_server.port()
+    login = strings.TENSORBOARD_LOGIN if tensorboard_server.needs_login() else ""
+    return strings.TENSORBOARD_RUNNING.format(port=port, url=tensorboard_server.link(request_host, port),
+                                              id=run_id or "<run>", login=login)
+
+
+def _host(request: gr.Request | None) -> str | None:
+    return request.headers.get("host") if request is not None else None
+
+
+def wire(page: Page) -> None:
+    from app.steps.results_step import picked_run  # the results step imports this module to build
+
+    results = page.results
+    panel = results.tensorboard
+
+    @guarded
+    def on_pick(run_id: str | None, request: gr.Request) -> dict:
+        status = running_text(run_id, _host(request)) if tensorboard_server.running() else ""
+        return {panel.logs: logs_text(picked_run(run_id)), panel.status: status}
+
+    gr.on([results.pick.change, results.tab.select], on_pick, inputs=results.pick,
+          outputs=[panel.logs, panel.status], show_progress="hidden")
+
+    @guarded
+    def start(run_id: str | None, request: gr.Request) -> str:
+        try:
+            tensorboard_server.start(settings.runs_dir())
+        except tensorboard_server.TensorBoardError as error:
+            return "✗ " + strings.TENSORBOARD_FAILED.format(error=error)
+        return running_text(run_id, _host(request))
+
+    panel.start.click(lambda: strings.TENSORBOARD_STARTING, outputs=panel.status, show_progress="hidden").then(
+        start, inputs=results.pick, outputs=panel.status, concurrency_limit=1)
