@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from engine.launch_plan import free_port
 
 from tests.conftest import REPO
 
@@ -31,20 +32,15 @@ class AppServer:
     process: subprocess.Popen
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def app_server(root: Path, env: dict[str, str], host: str = "127.0.0.1", start_timeout_s: float = 120,
-               failure: str = "the app did not start") -> Iterator[AppServer]:
-    """The app serving on `host`, with `env` as its whole environment (QUIET_ENV added), once its page answers 200;
-    the test fails with the end of its log if it exits or does not answer within `start_timeout_s`."""
-    port = free_port()
+               failure: str = "the app did not start", port: int | None = None) -> Iterator[AppServer]:
+    """The app serving on `host` (on `port`, or a free one), with `env` as its whole environment (QUIET_ENV added),
+    once its page answers 200; the test fails with the end of its log if it exits or does not answer within
+    `start_timeout_s`. A restart on the same root appends to the same log."""
+    port = port or free_port()
     log_path = root / "app.log"
-    with open(log_path, "w") as log:  # the app keeps its own copy of the descriptor
+    with open(log_path, "a") as log:  # the app keeps its own copy of the descriptor
         process = subprocess.Popen([sys.executable, "-m", "app", "--host", host, "--port", str(port)], cwd=REPO,
                                    env={**env, **QUIET_ENV}, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)

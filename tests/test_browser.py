@@ -98,7 +98,8 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
 
     # 1 Model: a bad id gets one sentence next to the box; builtin:tiny is accepted.
     fill(page, "#model-name textarea", "not a model id!")
-    wait_text(page, "#model-summary", "is neither a hub id like Qwen/Qwen2.5-1.5B-Instruct nor a model folder in the models folder")
+    wait_text(page, "#model-summary", "is neither a hub id like Qwen/Qwen2.5-1.5B-Instruct nor a model folder in the "
+                                      "models folder")
     fill(page, "#model-name textarea", "builtin:tiny")
     wait_text(page, "#model-summary", "random tiny Qwen2")
     shot(page, "01-model")

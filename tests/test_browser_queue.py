@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -23,12 +20,12 @@ import pytest
 
 from engine.run_folder import RunFolder
 
+from tests.app_server import app_server, free_port
 from tests.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TRAIN_WAIT_MS,
     WAIT_MS,
-    _free_port,
     choose,
     fill,
     open_tab,
@@ -46,38 +43,22 @@ class App:
     """The app as a subprocess that the test can stop and start again on the same folders and port."""
 
     def __init__(self, root: Path):
-        self.root, self.port, self.process = root, _free_port(), None
+        self.root, self.port, self.server = root, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}/"
         self.env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"),
                         GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
                         GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
-                        GRPO_STUDIO_TENSORBOARD_PORT=str(_free_port()), HF_HUB_OFFLINE="1",
-                        GRPO_STUDIO_PASSWORD="", GRADIO_ANALYTICS_ENABLED="False")
+                        GRPO_STUDIO_TENSORBOARD_PORT=str(free_port()), GRPO_STUDIO_PASSWORD="")
 
     def start(self) -> None:
-        log = open(self.root / "app.log", "a")
-        self.process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port",
-                                         str(self.port)], cwd=REPO, env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(self.url, timeout=2)
-                return
-            except OSError:
-                if self.process.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"the app did not start:\n{(self.root / 'app.log').read_text()[-3000:]}")
-                time.sleep(0.5)
+        self.server = app_server(self.root, self.env, port=self.port)
+        self.server.__enter__()
 
     def stop(self) -> None:
         """The app's own process group (its trainers run in sessions of their own and live on)."""
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        server, self.server = self.server, None
+        if server is not None:
+            server.__exit__(None, None, None)
 
     def runs(self) -> dict[str, RunFolder]:
         return {p.name: RunFolder(p) for p in (self.root / "runs").iterdir() if (p / "config.yaml").is_file()}
@@ -88,8 +69,7 @@ def app(tmp_path):
     app = App(tmp_path)
     app.start()
     yield app
-    if app.process.poll() is None:
-        app.stop()
+    app.stop()
     for run in app.runs().values():  # a failed test must not leave a trainer behind
         trainer = run.trainer()
         if trainer is not None:

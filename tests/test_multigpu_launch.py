@@ -15,6 +15,7 @@ import psutil
 
 from engine import checkpoints, training
 from engine.config import load_config
+from engine.launch_plan import free_port
 from engine.run_folder import RunFolder
 from engine.run_lock import RunLock
 
@@ -122,7 +123,7 @@ def test_sigterm_stops_trainer_then_server_and_the_run_is_resumable(runs_dir):
 def start_ranks(run: RunFolder) -> subprocess.Popen:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "ACCELERATE_USE_CPU": "true"}  # accelerate's multi-CPU mode
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(_free_port()), "-m", "engine", "train", str(run.path), "--worker", "--backend", "hf"]
+               str(free_port()), "-m", "engine", "train", str(run.path), "--worker", "--backend", "hf"]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -137,10 +138,6 @@ def test_a_worker_started_by_hand_is_refused(runs_dir):
     assert run.read_events() == []
 
 
-def _free_port() -> int:
-    from engine.launch_plan import free_port
-
-    return free_port()
 
 
 def test_two_ranks_write_one_run_folder_stop_together_and_resume(runs_dir):

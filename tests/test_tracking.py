@@ -11,6 +11,7 @@ import pytest
 
 from engine import tracking
 from engine.config import load_config
+from engine.launch_plan import free_port
 from engine.run_folder import RunFolder
 
 from tests.conftest import REPO, run_engine
@@ -85,7 +86,7 @@ def test_tracker_arguments_for_trl():
 def test_tensorboard_beside_the_app_asks_for_the_apps_login(runs_dir, monkeypatch):
     from app import tensorboard_server
 
-    monkeypatch.setenv("GRPO_STUDIO_TENSORBOARD_PORT", str(_free_port()))
+    monkeypatch.setenv("GRPO_STUDIO_TENSORBOARD_PORT", str(free_port()))
     tensorboard_server.configure("127.0.0.1", ("admin", "pässword-1"))
     try:
         port = tensorboard_server.start(runs_dir)
@@ -110,9 +111,3 @@ def test_tensorboard_beside_the_app_asks_for_the_apps_login(runs_dir, monkeypatc
     assert tensorboard_server.link("[::1]:7860", 6006) == "http://[::1]:6006/"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
