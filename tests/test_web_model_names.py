@@ -5,6 +5,8 @@ the server would load (its config.json is read by the model step, its weights by
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,22 @@ def test_an_unknown_builtin_is_the_engines_sentence(dirs):
     assert web_model_name("builtin:../../etc") == "builtin:../../etc"
     [problem] = model_problems(ModelConfig(name="builtin:../../etc"))
     assert problem.key == "model.name" and "no built-in model" in problem.message
+
+
+def test_the_data_step_counts_with_no_tokenizer_from_a_server_folder(dirs, monkeypatch):
+    """The data step counts long prompts with the model's tokenizer: only a model the page may name lends it one."""
+    from engine import builtin_models
+    from engine.model_loading import resolve_model_path
+
+    from app.steps import data_step
+
+    tiny = Path(resolve_model_path(builtin_models.TINY))
+    foreign = shutil.copytree(tiny, dirs / "elsewhere" / "model")
+    mine = shutil.copytree(tiny, dirs / "models" / "tiny-copy")
+    loaded = []
+    real = data_step._tokenizer
+    monkeypatch.setattr(data_step, "_tokenizer", lambda folder, prefix: loaded.append(folder) or real(folder, prefix))
+    for name in (str(foreign), "tiny-copy"):
+        form = with_preset(FormValues(model_name=name, data_path=str(settings.sample_data_path())), "reasoning")
+        assert "64 rows" in data_step.preview_data(form).summary
+    assert str(foreign) not in loaded and str(mine.resolve()) in loaded

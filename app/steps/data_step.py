@@ -33,7 +33,7 @@ from app.form_widgets import setting_component
 from app.safe import guarded
 from app.steps.page import Page, wire_next
 from app.uploads import MAX_UPLOAD_TEXT, UploadError, store_upload
-from app.web_paths import web_data_path
+from app.web_paths import ModelRefused, web_data_path, web_model_name
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 200
@@ -153,6 +153,10 @@ def preview_data(form: FormValues) -> DataPreview:
         pattern_error = sentence(error.problems[0].message)
     raw = form_to_raw(form)
     raw["data"]["path"] = path
+    try:
+        raw["model"]["name"] = web_model_name(raw["model"]["name"])  # its tokenizer counts the prompts' lengths
+    except ModelRefused:
+        raw["model"].pop("name")  # counted without lengths; the model step says why
     if pattern_error:
         raw["data"]["answer_pattern"] = None
     # The data section, one valid answer_match reward if there is one (it makes gold answers required) and what

@@ -87,7 +87,7 @@ def wire(page: Page) -> None:
         run = picked_run(run_id)
         steps = run_view.logged_steps(file_cache.samples(run)) if run is not None else []
         if not steps or (shown and shown.get("run") == run_id and shown.get("last") == steps[-1]):
-            return {}  # nothing new
+            return {history.shown: gr.skip()}  # nothing new (an empty dict would be taken for one output's value)
         if not shown or shown.get("run") != run_id or shown.get("follow"):
             return view(history, run, None)
         return {history.step: gr.update(maximum=max(steps[-1], steps[0] + 1)),
