@@ -246,7 +246,8 @@ def test_the_page_tells_the_truth(page, app_url, tmp_path):
     # The page is idle when nothing runs: no timer polls the server (it made ~70 requests per 20 s before).
     page.wait_for_timeout(2000)  # the page's own load events
     seen: list[str] = []
-    page.on("request", lambda request: seen.append(request.url))
+    # Calls to the app only: a busy machine may still be fetching the page's lazily loaded assets.
+    page.on("request", lambda request: seen.append(request.url) if "/gradio_api/" in request.url else None)
     page.wait_for_timeout(5000)
     assert seen == [], seen
 
