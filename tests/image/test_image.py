@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from engine import run_queue
+
 IMAGE = os.environ.get("GRPO_STUDIO_TEST_IMAGE")
 if not IMAGE:
     pytest.skip("the image tests run through `make test-image`, which builds the image first", allow_module_level=True)
@@ -253,12 +255,16 @@ def test_docker_stop_during_a_run_then_start_and_resume(studio, page):
     assert "shutting down: run " + run_id in " ".join(studio.logs().split())
     stopped_files = studio.volume_files()
     assert f"./runs/{run_id}/adapter/adapter_config.json" in stopped_files
+    # The stopping app held the run queue (a queued run started now would die with the container); the next start
+    # lifts the hold. Every other file is the user's.
+    assert stopped_files.pop(f"./runs/{run_queue.HOLD_NAME}", None) is not None
 
     docker("start", studio.name)
     studio.wait_healthy()
     after_start = studio.volume_files()
     # The volume kept every file, unchanged (the app only reads run folders until a run is resumed).
     assert {path: after_start.get(path) for path in stopped_files} == stopped_files
+    assert f"./runs/{run_queue.HOLD_NAME}" not in after_start
 
     sign_in(page, studio.url, PASSWORD)
     open_tab(page, "6 · Results")
