@@ -14,9 +14,13 @@ source bench/lock_stack_env.sh || exit 1
 export GRPO_STUDIO_CACHE_DIR=/tmp/gc
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 bench/freeze.py >"$OUT/gpu-run-freeze.txt"
-timeout "${TESTS_S:-330}" python3 -m pytest -m gpu tests/test_gpu.py tests/test_gpu_probe_eval.py tests/test_gpu_multigpu.py -n 8 -q -rA \
+timeout "${TESTS_S:-330}" python3 -m pytest -m gpu tests/test_gpu.py tests/test_gpu_probe_eval.py -n 8 -q -rA \
     -p no:cacheprovider >"$OUT/gpu-tests-output.txt" 2>&1
 echo "gpu tests exit $?"
+# The multi-GPU tests take every GPU of the machine (and a server beside the trainer): one at a time, after the rest.
+timeout "${MULTIGPU_TESTS_S:-300}" python3 -m pytest -m gpu tests/test_gpu_multigpu.py -q -rA -p no:cacheprovider \
+    >>"$OUT/gpu-tests-output.txt" 2>&1
+echo "multi-GPU tests exit $?"
 grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed" "$OUT/gpu-tests-output.txt" | tail -30
 left=$(( ${BUDGET_S:-540} - ($(date +%s) - started) ))
 if [ "$left" -gt 170 ]; then
