@@ -281,9 +281,14 @@ def refresh_updates(page: Page, values: dict) -> dict:
         prompt, answer = current.prompt_column, current.answer_column
         if guess or prompt not in columns or (answer is not None and answer not in columns):
             prompt, answer = guess_columns(columns)
-        updates[step.prompt_column] = gr.update(choices=columns, value=prompt)
-        updates[step.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER] + columns,
-                                                value=answer or strings.DATA_NO_ANSWER)
+            updates[step.prompt_column] = gr.update(choices=columns, value=prompt)
+            updates[step.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER] + columns,
+                                                    value=answer or strings.DATA_NO_ANSWER)
+        else:
+            # The user's own picks stand. Sending them back would undo a pick made while this ran (the next
+            # refresh would then read the undone value: a column picked quickly after another was lost).
+            updates[step.prompt_column] = gr.update(choices=columns)
+            updates[step.answer_column] = gr.update(choices=[strings.DATA_NO_ANSWER] + columns)
         if guess and (prompt, answer) != (current.prompt_column, current.answer_column):
             # The preview above used the old columns; show it for the new ones.
             current.prompt_column, current.answer_column = prompt, answer
