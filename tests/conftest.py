@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,14 @@ def run_engine(*args, cwd=REPO, timeout=600, env=None) -> subprocess.CompletedPr
     """`python -m engine ...` as a user runs it: a real subprocess, output captured."""
     return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def wait_for(condition, timeout: float = 180.0, what: str = "the condition", interval: float = 0.1):
+    """The condition's first truthy value, polled every `interval` seconds; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")

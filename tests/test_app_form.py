@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,7 +47,7 @@ from app.reward_preview import preview
 from app.steps import data_step, preset_step, results_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_engine, wait_for
 
 SAMPLE = str(settings.sample_data_path())
 EXAMPLE = strings.TRY_EXAMPLE_COMPLETION
@@ -508,14 +507,6 @@ def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
     assert runner.active_run(root) is None  # its process is gone: it no longer blocks
     runner.delete(busy)  # no longer live: it can go
     assert not busy.path.exists()
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def test_launch_stop_resume_a_real_tiny_run(app_dirs):

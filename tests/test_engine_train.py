@@ -6,14 +6,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from engine.config import load_config
 from engine.run_folder import RunFolder
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_engine, wait_for
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 TOY = REPO / "tests" / "toy_rewards.py"
@@ -76,15 +75,6 @@ def start_training(runs_dir, *overrides) -> tuple[subprocess.Popen, RunFolder]:
                                 "--set", "train.max_steps=200", "--set", "train.save_steps=1000", *args],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return process, RunFolder(run_dir)
-
-
-def wait_for(condition, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.parametrize("how", ["stop_file", "sigterm"])

@@ -28,20 +28,10 @@ from engine.run_status import ENDED_UNEXPECTEDLY
 
 from app import file_cache, run_view, runner
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_engine, wait_for
 from tests.hostile_corpus import GOOD_STATUS, ODD_BUT_READABLE, UNREADABLE, make_run_folders, write_config
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
-
-
-def wait_for(condition, timeout: float = 180.0, interval: float = 0.1, what: str = ""):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def trainer(*args, env: dict | None = None) -> subprocess.Popen:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -19,18 +18,9 @@ from engine.launch_plan import free_port
 from engine.run_folder import RunFolder
 from engine.run_lock import RunLock
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_engine, wait_for
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
-
-
-def wait_for(condition, timeout=180, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def launch(runs_dir, behaviour: str) -> tuple[subprocess.Popen, RunFolder, Path]:
@@ -136,8 +126,6 @@ def test_a_worker_started_by_hand_is_refused(runs_dir):
     assert result.returncode == 2 and result.stderr.strip() == ("--worker is for the processes engine train starts; "
                                                                 "run engine train CONFIG instead")
     assert run.read_events() == []
-
-
 
 
 def test_two_ranks_write_one_run_folder_stop_together_and_resume(runs_dir):

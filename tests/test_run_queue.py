@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from engine.disk_space import folder_usage
 from engine.run_delete import RunDeleteRefused, delete_run
 from engine.run_folder import RunFolder
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_engine, wait_for
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
@@ -24,14 +23,6 @@ QUICKSTART = REPO / "examples" / "quickstart.yaml"
 def tiny(steps: int, seed: int = 0):
     return load_config(QUICKSTART, [f"train.max_steps={steps}", f"train.seed={seed}", "train.eval_limit=0",
                                     "train.report_to=none"])
-
-
-def wait_for(predicate, timeout: float = 180.0, what: str = "") -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def test_queued_runs_train_in_order_and_three_starters_start_one(runs_dir):
