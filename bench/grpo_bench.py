@@ -96,6 +96,16 @@ def worker(args) -> int:
     run = RunFolder(Path(args.run_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     overrides = {"generation_kwargs": forced, **grpo_settings(args.grpo)}
+    if args.reverify_packing:  # Unsloth's own behaviour: re-verify packing whenever a batch is longer than before
+        from engine.backends.unsloth import UnslothBackend
+
+        UnslothBackend.callbacks = lambda self, config: []
+    if args.profile_steps:
+        from bench.step_profile import profiled_trainer
+
+        first, last = (int(n) for n in args.profile_steps.split("-"))
+        timing = training.with_generation_timing
+        training.with_generation_timing = lambda cls: profiled_trainer(timing(cls), first, last, run.path)
     if rollout == "vllm_server":  # as `engine train` runs it: the server and the trainer as child processes
         from engine import backends, gpu, launcher, settings
         from engine.model_shape import shape_for_training
@@ -156,6 +166,8 @@ def run_settings(args, variant: str) -> dict:
             settings["vllm_standby"] = True
     if args.leave_free_gib:
         settings["leave_free_gib"] = args.leave_free_gib
+    if backend == "unsloth" and args.reverify_packing:
+        settings["reverify_packing"] = True
     return settings
 
 
@@ -168,6 +180,8 @@ def settings_label(settings: dict) -> str:
     elif "vllm_share" in settings:
         share = settings["vllm_share"]
         parts.append("vLLM sized to the run" if share is None else f"vLLM share {share}")
+    if settings.get("reverify_packing"):
+        parts.append("packing re-verified as batches grow (Unsloth's default)")
     if settings.get("leave_free_gib"):
         parts.append(f"only {settings['leave_free_gib']} GiB free")
     if settings.get("gpus") == 1:
@@ -260,11 +274,13 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
         command += ["--share", str(settings["vllm_share"])]
     command += ["--vllm-standby"] if settings.get("vllm_standby") else []
     command += [arg for pair in args.grpo for arg in ("--grpo", pair)]
+    command += ["--profile-steps", args.profile_steps] if args.profile_steps else []
+    command += ["--reverify-packing"] if args.reverify_packing else []
     holder = hold_all_but(args.leave_free_gib) if args.leave_free_gib else None
     started = time.time()
     log = (Path(args.work_dir) / f"{variant}-{args.batch}-{length}.out").open("w")
     # Recompilations are logged with the step they happen in (the progress line follows each step).
-    env = {**os.environ, **({"TORCH_LOGS": "recompiles"} if args.profile else {})}
+    env = {**os.environ, **({"TORCH_LOGS": "recompiles", "UNSLOTH_ENABLE_LOGGING": "1"} if args.profile else {})}
     process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     poller = PeakPoller(process.pid)
     poller.start()
@@ -377,8 +393,13 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per variant before it is stopped")
     parser.add_argument("--grpo", action="append", default=[], metavar="KEY=VALUE",
                         help="a GRPOConfig argument for an experiment (repeatable), recorded in the settings")
-    parser.add_argument("--profile", action="store_true", help="log recompilations (TORCH_LOGS=recompiles) in the "
-                        "worker logs under --work-dir")
+    parser.add_argument("--profile", action="store_true", help="log recompilations (TORCH_LOGS=recompiles) and "
+                        "Unsloth's own logging (UNSLOTH_ENABLE_LOGGING=1) in the worker logs under --work-dir")
+    parser.add_argument("--profile-steps", metavar="A-B", help="phase timers, sampled Python stacks and torch.profiler "
+                        "on steps A..B, written to each run folder (bench/step_profile.py)")
+    parser.add_argument("--reverify-packing", action="store_true", help="Unsloth's own packing checks: re-verify "
+                        "sequence packing whenever a batch is longer than any before (the engine trusts the first "
+                        "verification for the run's whole length range)")
     parser.add_argument("--table", action="store_true", help="only print the table of --out")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)

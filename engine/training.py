@@ -273,7 +273,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     trainer = with_generation_timing(GRPOTrainer)(
         model=loaded.model, reward_funcs=build_reward_functions(config, buffer), args=args,
         train_dataset=train_dataset, processing_class=tokenizer, peft_config=loaded.peft_config,
-        callbacks=[c for c in (held_out, monitor) if c is not None] + trackers)
+        callbacks=[*plan.backend.callbacks(config), *(c for c in (held_out, monitor) if c is not None), *trackers])
     trainer.remove_callback(PrinterCallback)  # it prints each raw logs dict; our progress line replaces it
     return trainer, tokenizer, data
 

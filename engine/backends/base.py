@@ -51,6 +51,10 @@ class Backend:
     def load(self, config: RunConfig, path: str, rollout: str, vllm_share: float | None) -> Loaded:
         raise NotImplementedError
 
+    def callbacks(self, config: RunConfig) -> list:
+        """TrainerCallbacks this backend adds to the trainer."""
+        return []
+
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
                        cuda: bool, server: RolloutServerAddress | None = None) -> dict:
         """GRPOConfig arguments of this backend and rollout engine (`server`: the vLLM server of rollout

@@ -64,6 +64,12 @@ class UnslothBackend(Backend):
         prepare_tokenizer(tokenizer)
         return Loaded(model, tokenizer, None)
 
+    def callbacks(self, config: RunConfig) -> list:
+        from engine.backends.unsloth_packing import TrustVerifiedPacking
+
+        t = config.train
+        return [TrustVerifiedPacking(t.batch_size * t.gradient_accumulation_steps, config.model.max_seq_length)]
+
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
                        cuda: bool, server: RolloutServerAddress | None = None) -> dict:
         # Unsloth applies its own checkpointing in get_peft_model; the trainer's would add a second one.
