@@ -14,6 +14,7 @@ API key). Trackers that keep files locally keep them beside the runs, not in wha
 from __future__ import annotations
 
 import importlib.util
+import json
 import netrc
 import os
 from urllib.parse import urlparse
@@ -97,9 +98,31 @@ def callbacks(config: RunConfig, run: RunFolder, resume_step: int | None = None)
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
 
+    class RunTensorBoard(TensorBoardCallback):
+        """TensorBoard's callback, its `args` summary written whatever the arguments hold: it goes through JSON,
+        which the objects among GRPOConfig's values (Unsloth's vLLM sampling settings on every unsloth + vLLM run)
+        cannot, and the run failed at its start."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            super().on_train_begin(json_safe_copy(args), state, control, **kwargs)
+
     run.tensorboard_dir.mkdir(parents=True, exist_ok=True)
     purge = resume_step + 1 if resume_step else None
-    return [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(run.tensorboard_dir), purge_step=purge))]
+    return [RunTensorBoard(tb_writer=SummaryWriter(log_dir=str(run.tensorboard_dir), purge_step=purge))]
+
+
+def json_safe_copy(args):
+    """A shallow copy of the training arguments with each value JSON cannot write replaced by its repr."""
+    import copy
+    import enum
+
+    safe = copy.copy(args)
+    for name, value in vars(args).items():
+        try:
+            json.dumps(value.value if isinstance(value, enum.Enum) else value)
+        except (TypeError, ValueError):
+            object.__setattr__(safe, name, repr(value))
+    return safe
 
 
 def publish_samples(trainer_callbacks: list, step: int, samples: list[dict]) -> None:

@@ -44,6 +44,33 @@ def test_a_cpu_run_writes_tensorboard_events_with_metrics_and_completions(tmp_pa
         assert all(f"    {line}" in shown for line in sample["completion"].splitlines()[:3])
 
 
+class SamplingSettings:  # stands for Unsloth's vLLMSamplingParams: a GRPOConfig value JSON cannot write
+    def __repr__(self):
+        return "SamplingSettings(temperature=1.0)"
+
+
+def test_tensorboard_writes_the_arguments_even_with_values_json_cannot_write(tmp_path, runs_dir):
+    """Every unsloth + vLLM run once failed at its start: TensorBoard's callback writes the arguments as JSON."""
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+    from transformers import TrainerControl, TrainerState
+    from trl import GRPOConfig
+
+    run = RunFolder(runs_dir / "args")
+    config = load_config(QUICKSTART)
+    [board_callback] = tracking.callbacks(config, run)
+    args = GRPOConfig(output_dir=str(tmp_path), generation_kwargs={"sampling": SamplingSettings()}, report_to="none",
+                      bf16=False)
+    with pytest.raises(TypeError):
+        args.to_json_string()  # what the callback met
+    board_callback.on_train_begin(args, TrainerState(), TrainerControl())
+    board_callback.tb_writer.flush()
+    assert args.generation_kwargs["sampling"].__class__ is SamplingSettings  # the trainer's own arguments untouched
+    board = EventAccumulator(str(next(run.tensorboard_dir.glob("events.out.tfevents.*"))), size_guidance={TENSORS: 0})
+    board.Reload()
+    written = board.Tensors("args/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "SamplingSettings(temperature=1.0)" in written and '"output_dir"' in written
+
+
 def test_a_tracker_that_is_not_installed_is_one_sentence():
     missing = [t for t in ("wandb", "mlflow", "trackio") if importlib.util.find_spec(t) is None]
     if not missing:
