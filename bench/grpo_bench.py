@@ -182,6 +182,8 @@ def settings_label(settings: dict) -> str:
         parts.append("vLLM sized to the run" if share is None else f"vLLM share {share}")
     if settings.get("reverify_packing"):
         parts.append("packing re-verified as batches grow (Unsloth's default)")
+    if settings.get("compile_cache"):
+        parts.append(f"compile cache {settings['compile_cache']}")
     if settings.get("leave_free_gib"):
         parts.append(f"only {settings['leave_free_gib']} GiB free")
     if settings.get("gpus") == 1:
@@ -267,6 +269,11 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
     run_dir = Path(args.work_dir) / f"{variant}-{args.batch}-{length}"
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
     settings = run_settings(args, variant)
+    from engine import settings as engine_settings
+
+    # Compiled kernels kept from an earlier run (the engine's cache folder) shorten start-up and step 1.
+    compiled = engine_settings.cache_dir() / "compile"
+    settings["compile_cache"] = "warm" if compiled.is_dir() and any(compiled.rglob("*.so")) else "cold"
     command = [sys.executable, "-m", "bench.grpo_bench", "--worker", "--variant", variant, "--length", str(length),
                "--steps", str(args.steps), "--batch", str(args.batch), "--model", str(model),
                "--run-dir", str(run_dir), "--optim", args.optim]
