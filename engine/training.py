@@ -33,6 +33,8 @@ OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.m
               "model.load_in_4bit, or lower model.lora_rank")
 VLLM_MEMORY_ADVICE = ("vLLM got too little GPU memory for its KV cache; raise model.gpu_memory_utilization (or leave "
                       "it empty to size it to the run) or lower model.max_seq_length")
+VLLM_PROFILING_RACE = ("another program on this GPU released memory while vLLM measured it at start-up; start the "
+                       "run again (or resume it) when no other run or probe is starting on the same GPU")
 ADAPTER_STAGING = ".adapter.incomplete"
 
 
@@ -368,6 +370,12 @@ class RunFailure(Exception):
     """A failure whose message is already the sentence status.json gets (e.g. the vLLM server died)."""
 
 
+def _is_vllm_profiling_race(error: BaseException) -> bool:
+    """vLLM's start-up assertion when free memory grew while it profiled (vLLM assumes the GPU is its own then)."""
+    text = str(error).lower()
+    return "error in memory profiling" in text and "release gpu memory" in text
+
+
 def _failure_sentence(error: BaseException, run: RunFolder) -> str:
     if disk_space.is_disk_full(error, run.path):
         return disk_space.full_disk_sentence(run.path)
@@ -379,6 +387,8 @@ def _failure_sentence(error: BaseException, run: RunFolder) -> str:
         return OOM_ADVICE
     if _is_vllm_cache_shortage(error):
         return VLLM_MEMORY_ADVICE
+    if _is_vllm_profiling_race(error):
+        return VLLM_PROFILING_RACE
     return error_sentence(error)
 
 

@@ -306,3 +306,19 @@ def test_a_catastrophic_answer_pattern_is_exit_2_before_training(tmp_path, monke
     assert "Traceback" not in err
     assert not [p for p in runs.iterdir() if not p.name.startswith(".")]  # no run folder; the lock is released
     assert run_lock.active_holder(runs) is None
+
+
+def test_vllms_start_up_race_with_another_program_on_the_gpu_is_one_sentence(tmp_path):
+    """vLLM asserts at start-up when another program frees GPU memory while vLLM measures it (seen when GPU tests
+    shared one GPU; a user's probe or second run can do the same). Its text, as vLLM 0.25 raised it."""
+    from engine import training
+
+    run = RunFolder(tmp_path / "raced")
+    run.path.mkdir()
+    error = AssertionError(
+        "Error in memory profiling. Initial free memory 130.14 GiB, current free memory 131.01 GiB. This happens when "
+        "other processes sharing the same container release GPU memory while vLLM is profiling during "
+        "initialization. To fix this, ensure consistent GPU memory allocation or isolate vLLM in its own container.")
+    assert training.fail(run, error) == "failed"
+    status = run.read_status()
+    assert status.state == "failed" and status.error == training.VLLM_PROFILING_RACE
