@@ -179,6 +179,8 @@ TRAIN_STARTING = "⏳ Starting the trainer: it checks the config and takes the o
 TRAIN_LAUNCHED = "Launched run **{id}**. The first step starts after the model loads."
 TRAIN_STOP_REQUESTED = ("Stopping run {id}: it finishes the current step, then saves a checkpoint and the adapter. "
                         "If it is still running in {grace} s, it is asked to stop at once.")
+TRAIN_STOPPED = ("Run {id} stopped after step {step}: its checkpoint and adapter are saved; resume it from step 6 · "
+                 "Results.")
 TRAIN_NOT_RUNNING = "Run {id} is not running ({state}); there is nothing to stop."
 STOPPING_RUN_ON_EXIT = ("GRPO Studio is shutting down: run {id} stops after its current step (checkpoint and adapter "
                         "saved; resume it from step 6).")

@@ -149,7 +149,9 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     open_tab(page, "5 · Train")
     wait_text(page, "#run-header", long_id)  # after a restart the Train view shows the live run
     page.locator("#stop-button").click()
-    wait_text(page, "#launch-message", "Stopping run")
+    # "Stopping run …" while the step ends, then "Run … stopped after step N" (a CPU step can be shorter than a tick).
+    page.locator("#launch-message").filter(has_text=re.compile(f"Stopping run {long_id}|Run {long_id} stopped after")) \
+        .first.wait_for(timeout=TRAIN_WAIT_MS)
 
     open_tab(page, "6 · Results")
     short = app.runs()[short_id]

@@ -341,7 +341,10 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
                step.queue: gr.update(visible=active and not example_runs.is_example(run_id))}
     signature = files_signature(run) + (status.state,)
     if last_signature and last_signature[0] == run.id and last_signature[-1] != status.state:
-        updates[step.message] = ""  # "Launched run …", "Stopping run …": done now
+        # "Launched run …", "Stopping run …": done now. A stop says where it ended (the stopping message alone could
+        # come and go between two ticks: a step can be shorter than a tick).
+        updates[step.message] = (strings.TRAIN_STOPPED.format(id=run.id, step=run.read_status().step)
+                                 if status.state == "stopped" else "")
     if signature != last_signature:
         config = _run_config(run)
         weights = {spec.name: spec.weight for spec in config.rewards} if config else None
