@@ -30,11 +30,21 @@ pytestmark = pytest.mark.gpu
 HAS_UNSLOTH = importlib.util.find_spec("unsloth") is not None
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 needs_unsloth = pytest.mark.skipif(not HAS_UNSLOTH, reason="unsloth is not installed")
-needs_vllm = pytest.mark.skipif(not (HAS_UNSLOTH and HAS_VLLM), reason="vllm (and unsloth) not importable here")
-needs_trl_vllm = pytest.mark.skipif(not HAS_VLLM, reason="vllm is not importable here")
 VRAM_KEYS = ("vram_used_mib", "vram_total_mib", "vram_process_mib", "torch_peak_allocated_mib")
 # Standby raises vLLM's share itself; tests in parallel (pytest -n) share the GPU, so it is held to this.
 TEST_VLLM_MEMORY = 0.12
+
+
+def needs_vllm(test):
+    """Unsloth's vLLM rollouts. Marked `vllm`: vLLM's start-up assumes the GPU is its own (its memory profiling fails
+    when a neighbour frees memory meanwhile), so bench/gpu_run_device.sh runs these tests one at a time."""
+    return pytest.mark.vllm(pytest.mark.skipif(not (HAS_UNSLOTH and HAS_VLLM),
+                                               reason="vllm (and unsloth) not importable here")(test))
+
+
+def needs_trl_vllm(test):
+    """TRL's vLLM paths (colocate, server), marked `vllm` like `needs_vllm`."""
+    return pytest.mark.vllm(pytest.mark.skipif(not HAS_VLLM, reason="vllm is not importable here")(test))
 
 
 @pytest.fixture(scope="session")
