@@ -97,9 +97,9 @@ def worker(args) -> int:
     run.path.mkdir(parents=True, exist_ok=True)
     overrides = {"generation_kwargs": forced, **grpo_settings(args.grpo)}
     if args.reverify_packing:  # Unsloth's own behaviour: re-verify packing whenever a batch is longer than before
-        from engine.backends.unsloth import UnslothBackend
+        from engine.backends import unsloth_packing
 
-        UnslothBackend.callbacks = lambda self, config: []
+        unsloth_packing.widen_verified_packing = lambda model, max_rows, max_seq_length: []
     if args.profile_steps:
         from bench.step_profile import profiled_trainer
 

@@ -33,10 +33,10 @@ def backend_for(config: RunConfig, cuda: bool) -> Backend:
     """The configured backend; for auto, Unsloth where CUDA and Unsloth are there, else hf (hf always for server mode
     or several GPUs). `check`, the app and the
     training process all decide through this. Measured on an H200 (bench/RESULTS.md, 1.5B model, 1024-token
-    completions): with vLLM rollouts the two tie at 8 completions a step (the presets' size) and TRL's colocate path
-    is faster at 64 (11.1 against 16.2 s a step), while Unsloth needs a quarter of the memory (23 against 86 GiB at
-    TRL's default vLLM share). So auto keeps Unsloth, which fits far more on a workstation card; a user with memory to
-    spare and large batches sets backend: hf."""
+    completions): with vLLM rollouts the two tie at 8 completions a step (the presets' size) and at 64 (11.1 s a step
+    each, once the engine stopped Unsloth's repeated packing checks: backends/unsloth_packing.py), while Unsloth needs
+    a quarter of the memory (22 against 86 GiB at TRL's default vLLM share). So auto keeps Unsloth, which fits far more
+    on a workstation card."""
     if config.model.backend != "auto":
         return BACKENDS[config.model.backend]
     # TRL's server mode and training on several GPUs are the hf backend's (Unsloth's multi-GPU GRPO is not dependable).
