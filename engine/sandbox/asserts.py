@@ -16,9 +16,19 @@ counted, so a program that does nothing scores 0, not a share of free passes. Ev
 from __future__ import annotations
 
 import ast
+import threading
 from collections import namedtuple
 
 CHECK_FUNCTION = "check"
+# One parse at a time: CPython 3.11's AST construction keeps recursion-depth bookkeeping that threads share
+# (CPython gh-106905), and the runner plans a batch's tests in a thread pool; two parses at once raised
+# "SystemError: AST constructor recursion depth mismatch" on a 2-core machine.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source, filename)
 
 # Not dataclasses: the judge imports this module at every start, and dataclasses would cost a third of it.
 # in_check: a statement of check's body, run with check's parameter bound to the entry point.
@@ -37,7 +47,7 @@ class Plan:
 
 def plan(tests: str, entry_point: str | None) -> Plan:
     """Raises SyntaxError (and ValueError for null bytes, RecursionError for absurd nesting) on a bad source."""
-    module = ast.parse(tests, "<tests>")
+    module = _parse(tests, "<tests>")
     steps = [Step(statement, _is_test(statement), False) for statement in module.body]
     parameter = None
     if entry_point is not None:
@@ -68,7 +78,7 @@ def prompt_helpers(prompt: str, entry_point: str) -> str:
     program, so a program that redefines `poly` to return 0 no longer passes every find_zero test. "" when the
     prompt does not parse or defines nothing else."""
     try:
-        module = ast.parse(prompt)
+        module = _parse(prompt)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ""
     helpers = [statement for statement in module.body
