@@ -33,11 +33,13 @@ Columns:
                 the whole KV cache once: bytes = weight bytes + batch x mean context x KV bytes per token (2 x layers x
                 kv_dim x 2 bytes, mean context = prompt + length/2), so the ceiling is batch x bandwidth / bytes. The
                 measured rate is batch x length / gen seconds (prefill and scoring included, so it is a lower bound).
+  (JSON only)   generation_clocks: per step, the median SM clock and power during generation and any slowdown NVML
+                reported (power cap, thermal): whether a slower step ran on a slower card
   torch / NVML  peak torch.cuda.max_memory_allocated in the training process / the most NVML attributed to the
                 process and its children (polled every 0.2 s); with vLLM both include its pool
 Results accumulate in a JSON file (--out), one entry per (GPU, shape, batch, length, variant, settings), so runs of
-several calls make one table (--table prints it again). The "vs best peer" column divides the best peer's
-tokens/s (trl-vllm where it ran, else trl) of the same GPU, shape, batch and length by ours.
+several calls make one table (--table prints it again). The "vs best peer" column divides ours by the best peer's
+tokens/s (trl-vllm where it ran, else trl) of the same GPU, shape, batch and length, measured closest in time.
 """
 
 from __future__ import annotations
@@ -215,13 +217,20 @@ class PeakPoller(threading.Thread):
         self.pid, self.interval = pid, interval
         self.process_peak = self.device_peak = 0
         self.gpu_peaks: dict[int, int] = {}  # every visible GPU: the most the process tree held there
+        self.clocks: list[dict] = []  # the first GPU's clocks, power and slowdowns, once a second, timestamped
         self.done = threading.Event()
 
     def run(self):
         from engine import gpu
 
         indices = [g.index for g in gpu.visible_gpus()]
+        next_clock = 0.0
         while not self.done.is_set():
+            if time.time() >= next_clock:
+                reading = gpu.clock_reading()
+                if reading:
+                    self.clocks.append({"time": round(time.time(), 2), **reading})
+                next_clock = time.time() + 1.0
             reading = gpu.vram_reading(self.pid)
             self.process_peak = max(self.process_peak, reading["vram_process_mib"] or 0)
             self.device_peak = max(self.device_peak, reading["vram_used_mib"] or 0)
@@ -251,6 +260,24 @@ def mean_prompt_tokens(model: Path) -> float:
     start_answers_with_prefix(tokenizer, config.prompt)
     prompts = [row["prompt"] for row in prepare_data(config, tokenizer).train]
     return statistics.mean(prompt_token_count(tokenizer, p) for p in prompts)
+
+
+def clocks_in_generation(clocks: list[dict], events: list[dict]) -> list[dict]:
+    """Per step, the median SM clock and power while it generated, and any slowdown NVML reported then: whether a
+    slower generation ran on a slower card. TRL generates at the start of a step (its _prepare_inputs), so a step's
+    generation is [end - step_time, end - step_time + generation_s]."""
+    per_step = []
+    for event in events:
+        if "timing/generation_s" not in event:
+            continue
+        start = event["time"] - event["step_time"]
+        inside = [c for c in clocks if start <= c["time"] <= start + event["timing/generation_s"]]
+        if inside:
+            per_step.append({"step": event.get("step"), "generation_s": round(event["timing/generation_s"], 2),
+                             "sm_mhz": statistics.median(c["sm_mhz"] for c in inside),
+                             "power_w": statistics.median(c["power_w"] for c in inside),
+                             "slowdowns": sorted({name for c in inside for name in c["slowdowns"]})})
+    return per_step
 
 
 def decode_ceiling_share(model: Path, batch: int, length: int, generation_s: float, prompt_tokens: float,
@@ -305,6 +332,8 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []
+    if run_dir.is_dir():  # the raw samples, for the worker logs (bench/speed_device.sh)
+        (run_dir / "clocks.jsonl").write_text("".join(json.dumps(c) + "\n" for c in poller.clocks))
     status = run.read_status()
     result = {"variant": variant, "length": length, "batch": args.batch, "settings": settings,
               "steps_asked": args.steps, "exit": code, "wall_s": round(time.time() - started, 1),
@@ -312,7 +341,8 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
               "nvml_process_peak_mib": poller.process_peak, "nvml_device_peak_mib": poller.device_peak,
               "nvml_gpu_peaks_mib": poller.gpu_peaks,
               "step_times": [round(e["step_time"], 2) for e in events if "step_time" in e],
-              "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e]}
+              "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e],
+              "generation_clocks": clocks_in_generation(poller.clocks, events)}
     if events:
         first, steady = events[0], events[1:] or events[:1]
         step_s = statistics.median(e["step_time"] for e in steady)
@@ -343,8 +373,18 @@ def _group(r: dict) -> tuple:
 
 
 def best_peer(runs: list[dict], r: dict) -> dict | None:
+    """The best peer of the same GPU, shape, batch and length, measured closest in time to `r`: the bench runs the
+    peer in the same call, on the same card, so that is the one to divide by (another lease's card can differ)."""
     same = [p for p in runs if _group(p) == _group(r) and "step_s" in p and not p["settings"].get("leave_free_gib")]
-    return next((p for name in PEERS for p in same if p["variant"] == name), None)
+    for name in PEERS:
+        peers = [p for p in same if p["variant"] == name]
+        if peers:
+            return min(peers, key=lambda p: abs(_when(p) - _when(r)))
+    return None
+
+
+def _when(r: dict) -> float:
+    return datetime.datetime.fromisoformat(r["date"]).timestamp() if r.get("date") else 0.0
 
 
 def table(results: dict) -> str:

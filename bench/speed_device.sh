@@ -12,6 +12,6 @@ python3 -m bench.grpo_bench --out "$work/results.json" --work-dir "$work" "$@"
 status=$?
 cp "$work/results.json" "$OUT/$name-results.json" 2>/dev/null
 (cd "$work" && tar czf "$OUT/$name-logs.tgz" --exclude='checkpoints' --exclude='adapter' ./*.out ./*/log.txt \
-    ./*/events.jsonl ./*/status.json \
+    ./*/events.jsonl ./*/status.json ./*/clocks.jsonl \
     ./*/profile-* ./*.json 2>/dev/null)
 exit $status

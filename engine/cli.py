@@ -20,6 +20,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
+import io
 import json
 import os
 import sys
@@ -91,6 +94,10 @@ def cmd_train(args) -> int:
     released, the next queued run (if any) is started."""
     from engine.run_lock import RunLock, RunLockBusy
 
+    # A segfault in a native library (CUDA kernels, vLLM) leaves no Python to write status.json: faulthandler prints
+    # "Fatal Python error: ..." and the stacks to the log, where RunFolder.native_crash_line finds it.
+    with contextlib.suppress(io.UnsupportedOperation, ValueError):  # stderr without a file (called in-process)
+        faulthandler.enable()
     config, run = _load(args.config, args.set)
     if args.worker:
         return _train_worker(args, config, run)

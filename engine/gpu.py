@@ -143,6 +143,31 @@ def vram_readings(indices: list[int], pid: int | None = None) -> list[dict]:
     return readings
 
 
+# NVML's clock-event reasons that slow a busy GPU down (idle and the application-clock setting are left out).
+SLOWDOWNS = {0x4: "power cap", 0x8: "hardware slowdown", 0x20: "software thermal", 0x40: "hardware thermal",
+             0x80: "power brake"}
+
+
+def clock_reading() -> dict | None:
+    """The first visible GPU's SM and memory clocks (MHz), power (W), temperature (C) and the slowdowns it reports
+    now: what can make the same work take longer on the same card (the benchmark records them). None without an
+    NVIDIA GPU or where the driver does not say."""
+    handle = _handle()
+    if handle is None:
+        return None
+    nvml = _nvml()
+    try:
+        reasons = nvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle)
+        return {"sm_mhz": nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+                "sm_max_mhz": nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM),
+                "mem_mhz": nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_MEM),
+                "power_w": round(nvml.nvmlDeviceGetPowerUsage(handle) / 1000, 1),
+                "temperature_c": nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU),
+                "slowdowns": [name for bit, name in SLOWDOWNS.items() if reasons & bit]}
+    except nvml.NVMLError:
+        return None
+
+
 def free_gib() -> float | None:
     """Memory free on the GPU now, as NVML sees it (None without one)."""
     reading = vram_reading()

@@ -31,6 +31,7 @@ from pathlib import Path
 from engine import checkpoints, trainer_process
 from engine.run_status import (
     ACTIVE_STATES,
+    CRASHED,
     ENDED_UNEXPECTEDLY,
     FINAL_STATES,
     WRITTEN_STATES,
@@ -43,6 +44,9 @@ __all__ = ["ACTIVE_STATES", "FINAL_STATES", "RunFolder", "RunStatus", "Unreadabl
            "new_run_folder", "read_jsonl", "run_by_id"]
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+# The last word of a process that dies in native code: a CUDA check's "CUDA error (file:line): ...", faulthandler's
+# "Fatal Python error: Segmentation fault", C++'s "terminate called ..." and its "  what():  ..." line.
+_NATIVE_CRASH = re.compile(r"^\s*(CUDA error \(.+|Fatal Python error: .+|terminate called .+|what\(\): .+)$")
 
 
 class UnreadableFile(Exception):
@@ -165,7 +169,9 @@ class RunFolder:
         status = self.read_status()
         if status.active:
             if self.trainer(status) is None:
-                return status.model_copy(update={"state": "failed", "error": ENDED_UNEXPECTEDLY})
+                last_word = self.native_crash_line()
+                error = CRASHED.format(last_word=last_word) if last_word else ENDED_UNEXPECTEDLY
+                return status.model_copy(update={"state": "failed", "error": error})
             return status
         if status.state != "unreadable":
             try:
@@ -225,6 +231,13 @@ class RunFolder:
                 return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def native_crash_line(self) -> str | None:
+        """The line a trainer that died in native code left last in its log, or None. No Python is left to write
+        status.json then; a CUDA extension's check prints and exits (flash-attention in vLLM did, on the H200),
+        faulthandler prints on a segfault, C++ prints what() before it aborts."""
+        said = [line.strip() for line in self.log_tail(200).splitlines() if _NATIVE_CRASH.match(line)]
+        return said[-1][:300] if said else None
 
     # checkpoints -----------------------------------------------------------------------------------------------
     def last_checkpoint(self) -> Path | None:

@@ -23,6 +23,7 @@ State = Literal["starting", "running", "completed", "stopped", "failed", "unknow
 MAX_STATUS_BYTES = 1 << 20  # a real status is about 1 KB; anything this big is not ours
 ENDED_UNEXPECTEDLY = ("the trainer process ended unexpectedly (killed, out of memory or the machine restarted); "
                       "resume the run to continue from its last checkpoint")
+CRASHED = "the trainer process crashed ({last_word}); resume the run to continue from its last checkpoint"
 
 
 class RunStatus(BaseModel):

@@ -97,6 +97,38 @@ def test_each_damaged_run_folder_reads_unreadable_and_the_others_still_work(tmp_
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# A trainer that dies in native code (a CUDA kernel's check, a segfault): no Python is left to write status.json
+
+NATIVE_CRASHES = {
+    # flash-attention's CHECK_CUDA prints this and calls exit(1): seen on the H200 in vLLM's start-up (2026-11-29)
+    "cuda-check": ("import os, sys; sys.stderr.write('CUDA error (/src/hopper/flash_fwd_combine_launch_template.h:60):"
+                   " an illegal memory access was encountered\\n'); sys.stderr.flush(); os._exit(1)",
+                   "an illegal memory access was encountered"),
+    # a real segfault, as `engine train` reports one (it enables faulthandler)
+    "segfault": ("import ctypes, faulthandler; faulthandler.enable(); ctypes.string_at(0)",
+                 "Fatal Python error: Segmentation fault"),
+}
+
+
+@pytest.mark.parametrize("name", NATIVE_CRASHES)
+def test_a_trainer_that_dies_in_native_code_says_how_instead_of_guessing(tmp_path, name):
+    crash, last_word = NATIVE_CRASHES[name]
+    run = RunFolder(tmp_path / "run")
+    write_config(run.path)
+    with run.log_path.open("a") as log:  # as the app starts a trainer: its stdout and stderr are log.txt
+        process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline(); " + crash],
+                                   stdin=subprocess.PIPE, stdout=log, stderr=log, text=True)
+    write_status(run, state="running", **trainer_process.identity_of(process.pid))
+    assert run.is_active
+    process.communicate("go\n", timeout=60)
+    assert process.returncode != 0
+    status = run.status()
+    assert status.state == "failed" and status.error != ENDED_UNEXPECTEDLY
+    assert status.error.startswith("the trainer process crashed") and last_word in status.error, status.error
+    assert "resume the run" in status.error
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # A pid reused by a foreign process
 
 def write_status(run: RunFolder, **status) -> None:
