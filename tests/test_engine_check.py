@@ -138,6 +138,36 @@ def test_vllm_memory_is_sized_to_the_run_not_the_card():
     assert unknown.vllm_share_source == "fallback" and "could not be sized" in unknown.describe_vllm()
 
 
+def test_trl_colocate_never_gets_a_max_model_len_shorter_than_vllms_warm_up_requests():
+    """TRL's colocate mode starts vLLM with max_num_batched_tokens=4096 and max_num_seqs = the generation batch. vLLM's
+    warm-up splits those 4096 tokens over that many dummy requests; one longer than max_model_len overruns its block
+    table, and flash-attention 3 died with an illegal memory access on the H200 (4 sequences of 512 tokens). So the
+    hf backend asks vLLM for a max_model_len of at least 4096 / the generation batch, and sizes the KV cache for it."""
+    import inspect
+
+    import trl.generation.vllm_generation as trl_vllm
+
+    from engine.backends import BACKENDS, plan_run
+    from engine.backends.vllm_memory import TRL_COLOCATE_BATCHED_TOKENS
+    from engine.config import build_config
+    from engine.model_shape import ModelShape
+
+    # The number is TRL's own: an upgrade that changes it must change ours.
+    assert f"max_num_batched_tokens={TRL_COLOCATE_BATCHED_TOKENS}," in inspect.getsource(trl_vllm)
+    tiny = ModelShape(parameters=2e6, hidden=256, layers=4, vocab=4096, kv_dim=128)
+    for batch, length, expected in ((4, 512, 1024), (2, 512, 2048), (8, 1536, 1536), (64, 1536, 1536)):
+        config = build_config({"preset": "rlvr-math", "model": {"name": "x/y", "backend": "hf", "rollout": "vllm",
+                                                                "max_seq_length": length},
+                               "train": {"batch_size": batch, "num_generations": min(batch, 4)}})
+        arguments = BACKENDS["hf"].grpo_arguments(config, None, "vllm", 0.1, True)
+        assert arguments["vllm_max_model_length"] == expected, (batch, length)
+        assert batch * arguments["vllm_max_model_length"] >= TRL_COLOCATE_BATCHED_TOKENS
+        # vLLM refuses a max_model_len its KV cache cannot hold: the sized budget holds at least one such request.
+        plan = plan_run(config, BACKENDS["hf"], True, tiny, 139.0, 140.0)
+        kv_tokens = plan.vllm.kv_cache_gib * 2**30 / (2 * tiny.layers * tiny.kv_dim * 2)
+        assert kv_tokens >= arguments["vllm_max_model_length"], (batch, length)
+
+
 def test_old_run_configs_with_fast_inference_still_load():
     """Run folders written before model.rollout existed say model.fast_inference; resuming them must still work."""
     from engine.config import build_config

@@ -37,7 +37,7 @@ def backend_for(config: RunConfig, cuda: bool) -> Backend:
     3.71 s) and Unsloth is 7% slower at 64 (10.9 against 10.1 s, once the engine stopped Unsloth's repeated packing
     checks: backends/unsloth_packing.py), while it needs a seventh to a quarter of the memory (7.5 against 48.7 GiB,
     21.5 against 81.7 GiB at TRL's default vLLM share). So auto keeps Unsloth, which fits far more on a workstation
-    card; the hf backend's sized colocate vLLM has also not yet completed a GPU test."""
+    card; the hf backend's colocate vLLM has also not yet passed its GPU test (bench/RESULTS.md)."""
     if config.model.backend != "auto":
         return BACKENDS[config.model.backend]
     # TRL's server mode and training on several GPUs are the hf backend's (Unsloth's multi-GPU GRPO is not dependable).

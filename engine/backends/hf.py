@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from engine.backends.base import Backend, Loaded, RolloutServerAddress
+from engine.backends.vllm_memory import colocate_max_model_length
 from engine.config import Problem, RunConfig
 from engine.model_loading import load_tokenizer
 
@@ -74,7 +75,7 @@ class HfBackend(Backend):
         arguments = {"gradient_checkpointing": cuda and config.model.gradient_checkpointing}
         if rollout == "vllm":
             arguments.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=vllm_share,
-                             vllm_max_model_length=config.model.max_seq_length)
+                             vllm_max_model_length=colocate_max_model_length(config))
         elif rollout == "vllm_server":
             if server is None:
                 raise ValueError("rollout vllm_server needs the address of the vLLM server that engine train started")
