@@ -23,6 +23,9 @@ GSM8K slice. Every completion is forced to the full length (HF generate: min_new
 is shortened by an early EOS; the table shows the mean length seen.
 
 Columns:
+  settings      optimizer, vLLM's share, experiments; "compile cache warm" when the engine's compile cache held kernels
+                at the start, and "(N kernels compiled)" how many the run added: a cache warm only with another
+                shape's kernels shows as such
   start-up      process start to the first step's start (imports, model load, vLLM engine and CUDA graphs)
   step 1        the first step, with its warm-up (compilation, allocator growth)
   s/step        the median of steps 2..N (steady state; N = --steps, at least 6 for a median of 5)
@@ -33,10 +36,10 @@ Columns:
                 the whole KV cache once: bytes = weight bytes + batch x mean context x KV bytes per token (2 x layers x
                 kv_dim x 2 bytes, mean context = prompt + length/2), so the ceiling is batch x bandwidth / bytes. The
                 measured rate is batch x length / gen seconds (prefill and scoring included, so it is a lower bound).
-  (JSON only)   generation_clocks: per step, the median SM clock and power during generation and any slowdown NVML
-                reported (power cap, thermal): whether a slower step ran on a slower card
   torch / NVML  peak torch.cuda.max_memory_allocated in the training process / the most NVML attributed to the
                 process and its children (polled every 0.2 s); with vLLM both include its pool
+  (JSON only)   generation_clocks: per step, the median SM clock and power during generation and any slowdown NVML
+                reported (power cap, thermal): whether a slower step ran on a slower card
 Results accumulate in a JSON file (--out), one entry per (GPU, shape, batch, length, variant, settings), so runs of
 several calls make one table (--table prints it again). The "vs best peer" column divides ours by the best peer's
 tokens/s (trl-vllm where it ran, else trl) of the same GPU, shape, batch and length, measured closest in time.
@@ -292,6 +295,11 @@ def decode_ceiling_share(model: Path, batch: int, length: int, generation_s: flo
     return batch * length / generation_s / ceiling
 
 
+def compiled_kernels(folder: Path) -> int:
+    """Compiled kernels (shared objects: Triton's and Inductor's) in the engine's compile cache."""
+    return sum(1 for _ in folder.rglob("*.so")) if folder.is_dir() else 0
+
+
 def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: float, hbm_tbps: float | None) -> dict:
     run_dir = Path(args.work_dir) / f"{variant}-{args.batch}-{length}"
     subprocess.run(["rm", "-rf", str(run_dir)], check=True)
@@ -300,7 +308,8 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
 
     # Compiled kernels kept from an earlier run (the engine's cache folder) shorten start-up and step 1.
     compiled = engine_settings.cache_dir() / "compile"
-    settings["compile_cache"] = "warm" if compiled.is_dir() and any(compiled.rglob("*.so")) else "cold"
+    kernels_before = compiled_kernels(compiled)
+    settings["compile_cache"] = "warm" if kernels_before else "cold"
     command = [sys.executable, "-m", "bench.grpo_bench", "--worker", "--variant", variant, "--length", str(length),
                "--steps", str(args.steps), "--batch", str(args.batch), "--model", str(model),
                "--run-dir", str(run_dir), "--optim", args.optim]
@@ -342,7 +351,9 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
               "nvml_gpu_peaks_mib": poller.gpu_peaks,
               "step_times": [round(e["step_time"], 2) for e in events if "step_time" in e],
               "generation_times": [round(e["timing/generation_s"], 2) for e in events if "timing/generation_s" in e],
-              "generation_clocks": clocks_in_generation(poller.clocks, events)}
+              "generation_clocks": clocks_in_generation(poller.clocks, events),
+              # "warm" says only that the cache held kernels; how many this run had to compile says whether they fit
+              "compiled_kernels": {"before": kernels_before, "added": compiled_kernels(compiled) - kernels_before}}
     if events:
         first, steady = events[0], events[1:] or events[:1]
         step_s = statistics.median(e["step_time"] for e in steady)
@@ -395,7 +406,10 @@ def table(results: dict) -> str:
     runs = sorted(results["runs"], key=lambda r: (*_group(r), order.index(r["variant"]), settings_label(r["settings"])))
     for r in runs:
         gpu, shape, batch, length = _group(r)
-        head = f"| {gpu} | {shape} | {batch} | {length} | {r['variant']} | {settings_label(r['settings'])} |"
+        label = settings_label(r["settings"])
+        if r.get("compiled_kernels"):
+            label += f" ({r['compiled_kernels']['added']} kernels compiled)"
+        head = f"| {gpu} | {shape} | {batch} | {length} | {r['variant']} | {label} |"
         if "step_s" not in r:
             rows.append(f"{head} did not finish: {r.get('state')} {r.get('error') or ''} (exit {r['exit']}) "
                         "| | | | | | | | |")

@@ -1,6 +1,7 @@
-"""The benchmark's per-step clock report (bench/grpo_bench.py): which NVML samples fall in a step's generation."""
+"""What the benchmark reports beside its timings (bench/grpo_bench.py): which NVML clock samples fall in a step's
+generation, and how many kernels a run added to the compile cache."""
 
-from bench.grpo_bench import clocks_in_generation
+from bench.grpo_bench import clocks_in_generation, compiled_kernels
 
 
 def sample(t, sm, power=300.0, slowdowns=()):
@@ -26,3 +27,14 @@ def test_each_step_gets_the_samples_of_its_own_generation_window():
 def test_a_step_without_samples_in_its_window_is_left_out():
     events = [{"step": 1, "time": 110.0, "step_time": 10.0, "timing/generation_s": 0.5}]
     assert clocks_in_generation([sample(105, 1980)], events) == []
+
+
+def test_the_compile_cache_counts_shared_objects_only(tmp_path):
+    cache = tmp_path / "compile"
+    assert compiled_kernels(cache) == 0  # no cache folder yet: a cold start
+    (cache / "triton" / "abc").mkdir(parents=True)
+    (cache / "triton" / "abc" / "kernel.so").write_bytes(b"")
+    (cache / "triton" / "abc" / "kernel.json").write_text("{}")
+    (cache / "inductor" / "xy").mkdir(parents=True)
+    (cache / "inductor" / "xy" / "graph.so").write_bytes(b"")
+    assert compiled_kernels(cache) == 2
