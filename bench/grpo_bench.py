@@ -230,9 +230,9 @@ class PeakPoller(threading.Thread):
         next_clock = 0.0
         while not self.done.is_set():
             if time.time() >= next_clock:
-                reading = gpu.clock_reading()
-                if reading:
-                    self.clocks.append({"time": round(time.time(), 2), **reading})
+                clock = gpu.clock_reading()
+                if clock:
+                    self.clocks.append({"time": round(time.time(), 2), **clock})
                 next_clock = time.time() + 1.0
             reading = gpu.vram_reading(self.pid)
             self.process_peak = max(self.process_peak, reading["vram_process_mib"] or 0)

@@ -75,7 +75,7 @@ def cpu_size_problem(config: RunConfig, billions: float | None, cuda: bool) -> l
 def batch_problems(config: RunConfig) -> list[Problem]:
     t, m = config.train, config.model
     problems = []
-    generation_batch = t.batch_size * t.gradient_accumulation_steps
+    generation_batch = t.generation_batch
     if generation_batch % t.num_generations:
         problems.append(Problem("train.num_generations", f"{t.num_generations} must divide the generation batch "
                                 f"(batch_size {t.batch_size} x gradient_accumulation_steps "
@@ -100,7 +100,7 @@ def machine_fact(visible: list[gpu.GpuInfo]) -> str:
 
 def batch_fact(config: RunConfig, processes: int) -> str:
     t = config.train
-    per_device = t.batch_size * t.gradient_accumulation_steps
+    per_device = t.generation_batch
     text = (f"{per_device} completions per step = {per_device // max(1, t.num_generations)} prompts x "
             f"{t.num_generations} generations")
     return text if processes == 1 else f"{text} on each of {processes} training GPUs ({per_device * processes} in all)"

@@ -220,6 +220,12 @@ class TrainConfig(Section):
                                                               "0 turns the checks off.")
     seed: int = Field(3407, ge=0, le=SEED_MAX, description="Random seed.")
 
+    @property
+    def generation_batch(self) -> int:
+        """Completions generated together for one optimizer step on one device (TRL's generation_batch_size, vLLM's
+        max_num_seqs): batch_size x gradient_accumulation_steps."""
+        return self.batch_size * self.gradient_accumulation_steps
+
 
 class RunConfig(Section):
     preset: str | None = Field(None, max_length=100, description="A preset in presets/ that this config starts from.")

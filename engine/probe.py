@@ -63,14 +63,9 @@ class Sampled:
     training_how: str
 
 
-def generation_batch(config: RunConfig) -> int:
-    """Completions TRL generates at once for one optimizer step (its generation_batch_size)."""
-    return config.train.batch_size * config.train.gradient_accumulation_steps
-
-
 def _prompt_chunks(config: RunConfig, rows: list[dict]) -> list[list[dict]]:
     """Rows in chunks of one training step's prompts, so that each chunk's generation time is one step's."""
-    per_step = max(1, generation_batch(config) // config.train.num_generations)
+    per_step = max(1, config.train.generation_batch // config.train.num_generations)
     return [rows[i:i + per_step] for i in range(0, len(rows), per_step)]
 
 
@@ -295,7 +290,7 @@ def _change(key: str | None, value, sentence: str, also: list[dict] | None = Non
 def _num_generations_change(config: RunConfig, target: int, why: str) -> dict:
     t = config.train
     also = []
-    if generation_batch(config) % target:
+    if config.train.generation_batch % target:
         batch = math.ceil(t.batch_size / target) * target
         also.append({"key": "train.batch_size", "value": batch,
                      "sentence": f"batch_size {batch}, a multiple of {target}, so each step holds whole groups"})
@@ -422,7 +417,7 @@ def step_estimate(config: RunConfig, sampled: Sampled) -> dict:
     generation = sampled.seconds_per_generation_batch
     training = sampled.training_seconds
     seconds = generation + (training or 0.0)
-    how = (f"the median time to generate one step's {generation_batch(config)} completions ({generation:.1f} s, "
+    how = (f"the median time to generate one step's {config.train.generation_batch} completions ({generation:.1f} s, "
            f"{sampled.generator}), plus " + (f"{training:.1f} s for {sampled.training_how}" if training is not None
                                              else sampled.training_how))
     return {"seconds": round(seconds, 2), "generation_seconds": round(generation, 2),

@@ -56,7 +56,7 @@ def greedy_answers(model, tokenizer, config: RunConfig, prompts: list[list[dict]
     model.eval()
     try:
         # As many at once as a rollout generates: the checks then never need more memory than the run already does.
-        batch_size = config.train.batch_size * config.train.gradient_accumulation_steps
+        batch_size = config.train.generation_batch
         return generate(model, tokenizer, prompts, config.train.max_completion_length, batch_size,
                         config.prompt.answer_prefix())
     finally:

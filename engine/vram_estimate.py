@@ -49,7 +49,7 @@ def estimate_peak_gib(config: RunConfig, shape: ModelShape, plan: RunPlan) -> di
     lora_parameters = m.lora_rank * shape.layers * (4 * shape.hidden + 2 * shape.kv_dim + 3 * 3 * shape.hidden)
     lora = lora_parameters * 16 / shards  # fp32 weight + grad + two AdamW moments
     sequence = min(m.max_seq_length, t.max_completion_length + 256)
-    generation_batch = t.batch_size * t.gradient_accumulation_steps
+    generation_batch = t.generation_batch
     kv_cache = 2 * shape.layers * shape.kv_dim * sequence * generation_batch * 2
     # Two bf16 hidden-state copies per layer and token survive checkpointing (fitted to the measurements above).
     activations = t.batch_size * sequence * shape.hidden * shape.layers * 2 * (2 if m.gradient_checkpointing else 16)

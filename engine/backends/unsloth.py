@@ -54,9 +54,7 @@ class UnslothBackend(Backend):
         if rollout == "vllm":
             # Unsloth picks vLLM's max_num_seqs from the KV cache it sees (8 sequences under 2 GB, 16 under 4 GB...),
             # so a pool sized to the run would generate a batch of 64 in waves; the batch is what must run at once.
-            t = config.train
-            kwargs.update(gpu_memory_utilization=vllm_share,
-                          max_num_seqs=t.batch_size * t.gradient_accumulation_steps)
+            kwargs.update(gpu_memory_utilization=vllm_share, max_num_seqs=config.train.generation_batch)
         model, tokenizer = FastLanguageModel.from_pretrained(**kwargs)
         model = FastLanguageModel.get_peft_model(
             model, r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, target_modules=LORA_TARGETS,
@@ -67,8 +65,7 @@ class UnslothBackend(Backend):
     def callbacks(self, config: RunConfig) -> list:
         from engine.backends.unsloth_packing import TrustVerifiedPacking
 
-        t = config.train
-        return [TrustVerifiedPacking(t.batch_size * t.gradient_accumulation_steps, config.model.max_seq_length)]
+        return [TrustVerifiedPacking(config.train.generation_batch, config.model.max_seq_length)]
 
     def grpo_arguments(self, config: RunConfig, tokenizer, rollout: str, vllm_share: float | None,
                        cuda: bool, server: RolloutServerAddress | None = None) -> dict:

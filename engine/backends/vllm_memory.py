@@ -59,7 +59,7 @@ def vllm_budget(config: RunConfig, shape: ModelShape, processes: int = 1, tensor
     """What one GPU of the vLLM engine needs: generating for `processes` training processes (the server), its
     weights and KV cache split over `tensor_parallel` GPUs."""
     m, t = config.model, config.train
-    sequences = t.batch_size * t.gradient_accumulation_steps * processes
+    sequences = t.generation_batch * processes
     kv_bytes_per_token = 2 * shape.layers * shape.kv_dim * 2
     # At least the warm-up's batch, so that a longer max_model_len (colocate_max_model_length) still fits the cache.
     kv_tokens = max(sequences * m.max_seq_length, TRL_COLOCATE_BATCHED_TOKENS)
@@ -73,5 +73,4 @@ def colocate_max_model_length(config: RunConfig) -> int:
     """vLLM's max_model_len in TRL's colocate mode: max_seq_length, raised where needed so that the generation batch
     times it covers TRL's max_num_batched_tokens (see TRL_COLOCATE_BATCHED_TOKENS). A longer limit changes no
     completion (max_completion_length caps those) and the prompts are already cut to fit max_seq_length."""
-    sequences = config.train.batch_size * config.train.gradient_accumulation_steps
-    return max(config.model.max_seq_length, -(-TRL_COLOCATE_BATCHED_TOKENS // sequences))
+    return max(config.model.max_seq_length, -(-TRL_COLOCATE_BATCHED_TOKENS // config.train.generation_batch))
