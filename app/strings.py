@@ -325,7 +325,7 @@ RESUME_NOT_POSSIBLE = "Run {id} is {state}; only a stopped or failed run can be 
 RESUME_NO_CHECKPOINT = "Run {id} has no complete checkpoint yet, so resuming starts it again from step 0."
 RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."
 LAUNCH_FAILED = "The trainer could not be started: {error}"
-JOB_BUSY = "A {kind} of run {id} is already running."
+JOB_BUSY = "An {kind} of run {id} is already running; wait for it to end, then try again."  # kinds: eval, export
 PROBE_BUSY = "A probe is already running; wait for its verdict (one model is loaded at a time)."
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
 

@@ -530,6 +530,11 @@ def test_launch_stop_resume_a_real_tiny_run(app_dirs):
     assert log.count("run folder:") == 2 and "resuming from checkpoint" in log  # one log, appended to
     with pytest.raises(runner.RunnerError, match="only a stopped or failed run"):
         runner.resume(run)
+    exporting = runner.start_export(run)  # a second click while the first export still runs: one sentence
+    with pytest.raises(runner.RunnerError, match=f"^An export of run {run.id} is already running; wait for it"):
+        runner.start_export(run, gguf="q8_0")
+    wait_for(lambda: not exporting.running, what="the export")
+    assert not exporting.failed and run.adapter_zip.is_file(), exporting.log_path.read_text()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -86,6 +86,19 @@ def page(app):
         browser.close()
 
 
+def export(page, button: str, download: str) -> None:
+    """Click an export button, then wait for its download and for the export job to end, as a user sees both: the
+    zip lands whole before its process has exited, and a second export clicked meanwhile is refused as busy."""
+    page.locator(button).click()
+    try:
+        page.locator(download).wait_for(state="visible", timeout=TRAIN_WAIT_MS)
+        page.wait_for_function("!document.querySelector('#export-result').innerText.includes('Export running')",
+                               timeout=TRAIN_WAIT_MS)
+    except sync_api.TimeoutError:
+        said = {box: page.locator(box).inner_text() for box in ("#results-message", "#export-result")}
+        raise AssertionError(f"{button} gave no {download}: {said}") from None
+
+
 def launch(page, max_steps: int, expected: str, queue: bool = False) -> str:
     """Set the run's length in step 2 and launch it in step 5 (beside a live run: add it to the queue, as Launch
     steps back); returns the message under Launch once it says `expected`."""
@@ -174,14 +187,12 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
 
     # Downloads of the queued run's model: the merged model as a zip and a GGUF, each with its size on its button.
     pick(page, short_id)
-    page.locator("#export-merged-zip").click()
-    page.locator("#download-merged").wait_for(state="visible", timeout=TRAIN_WAIT_MS)
+    export(page, "#export-merged-zip", "#download-merged")
     label = page.locator("#download-merged").inner_text()
     assert re.search(r"⬇ [0-9.]+ (KB|MB) · merged model zip", label), label
     with zipfile.ZipFile(download(page, "#download-merged", tmp_path / "merged.zip")) as archive:
         assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(archive.namelist())
-    page.locator("#export-gguf").click()
-    page.locator("#download-gguf").wait_for(state="visible", timeout=TRAIN_WAIT_MS)
+    export(page, "#export-gguf", "#download-gguf")
     assert f"{short_id}-q8_0.gguf" in page.locator("#download-gguf").inner_text()
     assert download(page, "#download-gguf", tmp_path / "model.gguf").read_bytes()[:4] == b"GGUF"
 
