@@ -605,6 +605,20 @@ def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
             "step-counter", "reward-plot", "runs-table"} <= ids
 
 
+def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_sent(app_dirs):
+    """A pick closes an open confirmation (it named the run picked before); a delete click opens one. Run at once, a
+    slow pick's update could land after a later click and close its confirmation under the user's cursor (CI saw it on
+    a loaded machine). Gradio runs a concurrency group of limit 1 first come, first served: every event that shows or
+    hides the confirmation must be in one."""
+    from app.ui import build_ui
+
+    demo = build_ui()
+    confirm = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "delete-confirm")
+    writers = [fn for fn in demo.fns.values() if any(output is confirm for output in fn.outputs)]
+    assert {event for fn in writers for _, event in fn.targets} == {"change", "click"} and len(writers) == 4
+    assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Results step: downloads with their sizes first, completions of any logged step, disk use and free space
 

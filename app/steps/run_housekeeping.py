@@ -19,6 +19,10 @@ from app.safe import guarded
 from app.steps.page import Page
 
 SIZE_TTL_S = 15  # a run's disk use is walked again at most this often (the runs table refreshes every few seconds)
+# The events that open or close the delete confirmation run one at a time, in the order they were sent (Gradio's
+# queue is FIFO within a concurrency group). Otherwise, on a busy machine, a pick's update (which closes the
+# confirmation of the run picked before) could land after a delete click that came later and close its confirmation.
+CONFIRMATION = {"concurrency_id": "delete-confirmation", "concurrency_limit": 1}
 
 
 @dataclass
@@ -110,7 +114,8 @@ def wire(page: Page) -> None:
     def on_pick(run_id: str | None) -> dict:
         return status_updates(house, picked_run(run_id)) | {house.confirm: gr.update(visible=False)}
 
-    step.pick.change(on_pick, inputs=step.pick, outputs=house.outputs() + [house.confirm], show_progress="hidden")
+    step.pick.change(on_pick, inputs=step.pick, outputs=house.outputs() + [house.confirm], show_progress="hidden",
+                     **CONFIRMATION)
     gr.on([step.tab.select, step.timer.tick], guarded(lambda run_id: status_updates(house, picked_run(run_id))),
           inputs=step.pick, outputs=house.outputs(), show_progress="hidden")
 
@@ -151,8 +156,8 @@ def wire(page: Page) -> None:
         text = strings.DELETE_CONFIRM.format(id=run.id, size=human_size(disk_space.folder_usage(run.path)))
         return {step.message: "", house.confirm_text: text, house.confirm: gr.update(visible=True)}
 
-    house.delete.click(ask, inputs=step.pick, outputs=[step.message, house.confirm_text, house.confirm])
-    house.confirm_no.click(lambda: gr.update(visible=False), outputs=house.confirm)
+    house.delete.click(ask, inputs=step.pick, outputs=[step.message, house.confirm_text, house.confirm], **CONFIRMATION)
+    house.confirm_no.click(lambda: gr.update(visible=False), outputs=house.confirm, **CONFIRMATION)
 
     def delete(run: RunFolder) -> str:
         size = human_size(disk_space.folder_usage(run.path))
@@ -169,4 +174,4 @@ def wire(page: Page) -> None:
             updates[step.pick] = gr.update(choices=ids, value=ids[0] if ids else None)
         return updates
 
-    house.confirm_yes.click(confirmed, inputs=step.pick, outputs=outputs + [house.confirm, step.pick])
+    house.confirm_yes.click(confirmed, inputs=step.pick, outputs=outputs + [house.confirm, step.pick], **CONFIRMATION)
