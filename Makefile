@@ -27,9 +27,10 @@ run: $(STAMP)
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-# Lint first (ruff, settings in pyproject.toml), then the tests on two workers: each test file stays in one worker
-# (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once.
-TEST_WORKERS ?= 2
+# Lint first (ruff, settings in pyproject.toml), then the tests on three workers: each test file stays in one worker
+# (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once. Three on two cores:
+# the tests spend much of their time waiting on trainer subprocesses and browser pages (MEASURED).
+TEST_WORKERS ?= 3
 test: $(STAMP) /usr/bin/chromium
 	$(PY) -m ruff check engine app tests bench docker requirements
 	$(PY) -m pytest -m "not gpu" -n $(TEST_WORKERS) --dist loadfile

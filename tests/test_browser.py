@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from app.steps.results_step import RUNS_TICK_S
+from app.steps.train_step import TICK_S
 
 from tests.app_server import app_server
 
@@ -32,6 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = REPO / "test-artifacts"
 WAIT_MS = 60_000
 TRAIN_WAIT_MS = 180_000
+QUIET_S = max(RUNS_TICK_S, TICK_S) + 1.0  # longer than the app's slowest timer tick
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).is_file():
@@ -243,13 +248,20 @@ def test_the_page_tells_the_truth(page, app_url, tmp_path):
     fill(page, "#model-name textarea", "builtin:tiny")
     wait_text(page, "#model-summary", "random tiny Qwen2")
 
-    # The page is idle when nothing runs: no timer polls the server (it made ~70 requests per 20 s before).
-    page.wait_for_timeout(2000)  # the page's own load events
-    seen: list[str] = []
-    # Calls to the app only: a busy machine may still be fetching the page's lazily loaded assets.
-    page.on("request", lambda request: seen.append(request.url) if "/gradio_api/" in request.url else None)
+    # The page is idle when nothing runs: no timer polls the server (it made ~70 requests per 20 s before). Calls to
+    # the app only (a busy machine may still be fetching the page's lazily loaded assets). The page's own load events
+    # end first, late on a busy machine: wait for QUIET_S without a call, which a polling page never has (its timers
+    # tick more often), then watch for 5 s more.
+    seen: list[tuple[float, str]] = []
+    page.on("request", lambda request: seen.append((time.monotonic(), request.url))
+            if "/gradio_api/" in request.url else None)
+    started = time.monotonic()
+    while time.monotonic() - (seen[-1][0] if seen else started) < QUIET_S:
+        assert time.monotonic() - started < 60, f"the idle page kept calling the app: {seen[-4:]}"
+        page.wait_for_timeout(250)
+    calls_before = len(seen)
     page.wait_for_timeout(5000)
-    assert seen == [], seen
+    assert seen[calls_before:] == [], seen[calls_before:]
 
     # Numbers are refused where they are typed: a fraction of a step, a batch that does not hold whole groups.
     open_tab(page, "2 · Preset")

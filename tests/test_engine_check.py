@@ -45,12 +45,18 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("overrides, sentence", BAD_INPUTS, ids=[o[0] for o, _ in BAD_INPUTS])
-def test_each_bad_input_gets_exit_2_and_its_sentence(overrides, sentence):
+def test_each_bad_input_gets_exit_2_and_its_sentence(overrides, sentence, capsys, monkeypatch):
+    """`engine check`'s own main(), in this process: a subprocess each would re-import torch and transformers twenty
+    times (the tests around this one cross the process boundary)."""
+    from engine import cli
+
+    monkeypatch.chdir(REPO)
     args = [arg for override in overrides for arg in ("--set", override)]
-    result = run_engine("check", QUICKSTART, *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert sentence in result.stderr
-    assert "Traceback" not in result.stderr
+    code = cli.main(["check", str(QUICKSTART), *args])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert sentence in err
+    assert "Traceback" not in err
 
 
 def test_several_problems_are_all_reported_at_once():

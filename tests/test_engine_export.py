@@ -67,11 +67,27 @@ def logits_along_continuation(reference_model, other_model, tokenizer, new_token
 
 
 def load_gguf(path):
+    """The GGUF as transformers reads it: model and tokenizer. transformers opens the file once for the config, once
+    for the weights and once per tokenizer part, and gguf's reader parses every field each time (about 4 s for
+    SmolLM2's vocabulary here), so each reader is made once and reused (it only reads a memory map)."""
+    import gguf
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
-    return model, AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(file, *args, **kwargs):
+        key = (str(file), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(file, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+        return model, AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    finally:
+        gguf.GGUFReader = original
 
 
 def gguf_fields(path) -> dict:
