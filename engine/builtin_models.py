@@ -60,9 +60,14 @@ def smollm2_available() -> bool:
 
 
 def _materialise(target: Path, build) -> None:
-    """Build into a temporary folder and rename it into place: two processes building at once never see half."""
+    """Build into a temporary folder and rename it into place: two processes building at once never see half.
+    Without transformers' progress bars: the first `engine check` builds here, and its stderr is its problems."""
+    from transformers.utils import logging as transformers_logging
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    bars_were_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
     try:
         build(tmp)
         try:
@@ -72,6 +77,8 @@ def _materialise(target: Path, build) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
 
 
 def _tokenizer_corpus() -> list[str]:

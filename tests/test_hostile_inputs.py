@@ -137,6 +137,15 @@ def run_check(config, overrides, capsys) -> tuple[int, str]:
     return code, captured.err
 
 
+def test_the_first_check_on_a_fresh_machine_prints_only_its_problems(files, capsys, monkeypatch, tmp_path):
+    """The first check builds the built-in model into an empty cache: transformers' "Writing model shards" bar must not
+    land in stderr before the problems (the app and scripts read those lines; a fresh clone's test order showed it)."""
+    monkeypatch.setenv("GRPO_STUDIO_CACHE_DIR", str(tmp_path / "empty-cache"))
+    code, err = run_check(QUICKSTART, [f"data.path={files['folder']}"], capsys)
+    assert code == 2 and err.splitlines()[0] == "1 problem:", err[:2000]
+    assert (tmp_path / "empty-cache").is_dir()  # the model was built there
+
+
 @pytest.mark.parametrize("case, config, overrides, sentence", CASES, ids=[c[0] for c in CASES])
 def test_each_hostile_input_is_exit_2_and_one_short_sentence(case, config, overrides, sentence, files, capsys):
     config_path = QUICKSTART if config is None else files.get(config, config)
