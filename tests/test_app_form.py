@@ -367,8 +367,9 @@ def test_the_form_refuses_python_rewards_on_the_server_side(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # Run folders -> views
 
-def write_run(root: Path, events: list[dict], state: str = "running", **status) -> RunFolder:
-    run = RunFolder(root / "20260101-000000-rlvr-math")
+def write_run(root: Path, events: list[dict], state: str = "running", run_id: str = "20260101-000000-rlvr-math",
+              **status) -> RunFolder:
+    run = RunFolder(root / run_id)
     run.path.mkdir(parents=True)
     config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"}, "data": {"path": SAMPLE}})
     config.save(run.config_path)
@@ -617,6 +618,34 @@ def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_s
     writers = [fn for fn in demo.fns.values() if any(output is confirm for output in fn.outputs)]
     assert {event for fn in writers for _, event in fn.targets} == {"change", "click"} and len(writers) == 4
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
+
+
+def test_a_late_timer_tick_never_reverts_the_users_pick(app_dirs):
+    """The pick a refresh carries is the one the page had when the event was sent; on a busy machine a tick sent
+    before the user picked a run lands after it (CI: the pick jumped back, and the jump closed the user's delete
+    confirmation). Only a gone run is replaced by a tick; opening the tab moves the first page's example default to
+    the newest run."""
+    from app.example_runs import example_ids
+    from app.ui import build_ui
+
+    old = write_run(settings.runs_dir(), flat_events(2), state="completed")
+    new = write_run(settings.runs_dir(), flat_events(2), state="completed", run_id="20260102-000000-rlvr-math")
+    demo = build_ui()
+    pick = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "run-pick")
+
+    def refresh(event: str):
+        return next(fn.fn for fn in demo.fns.values() if event in {e for _, e in fn.targets}
+                    and pick in fn.outputs and pick in fn.inputs and len(fn.outputs) > 4)
+
+    tick, opened = refresh("tick"), refresh("select")
+    example, ids = example_ids()[0], [new.id, old.id]
+    stale = tick(example, None)  # sent before the first refresh landed: the page's example, no runs known yet
+    assert stale[pick].get("value", "unset") == "unset" and stale[pick]["choices"][:2] == [(new.id, new.id),
+                                                                                         (old.id, old.id)]
+    assert pick not in tick(old.id, ids)  # nothing changed: the pick is not touched
+    assert opened(example, None)[pick]["value"] == new.id  # the first visit shows the newest run
+    assert pick not in opened(example, ids)  # an example the user picked again stays picked
+    assert tick("20250101-000000-gone", ids)[pick]["value"] == new.id  # deleted elsewhere: the newest left
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -248,20 +248,26 @@ def wire(page: Page) -> None:
     known_ids = gr.State(None)
     details = guarded(partial(run_details, step))
 
-    @guarded
-    def refresh(picked: str | None, known: list | None) -> dict:
+    def refresh(picked: str | None, known: list | None, opened: bool) -> dict:
+        """The runs table, the picker's choices when the runs changed, and the picked run's boxes. The pick an event
+        carries can be stale: on a busy machine a tick sent before the user picked lands after the pick. So the pick
+        itself is only replaced when its run is gone (deleted elsewhere), or, when the tab is opened, an example
+        (the first page's default) by the newest run; never by a timer tick while the picked run exists."""
         frame, ids = runs_overview()
         updates = {step.runs: frame, known_ids: ids, step.timer: gr.Timer(active=anything_live())}
-        if ids != known:
-            kept = picked in ids or (example_runs.is_example(picked) and not ids)
-            value = picked if kept else default_pick(ids)
-            updates[step.pick] = gr.update(choices=pick_choices(ids), value=value)
-            picked = value
+        example = example_runs.is_example(picked)
+        replace = (picked not in ids and not example) or (opened and example and bool(ids) and ids != known)
+        if replace:
+            picked = default_pick(ids)
+            updates[step.pick] = gr.update(choices=pick_choices(ids), value=picked)
+        elif ids != known:
+            updates[step.pick] = gr.update(choices=pick_choices(ids))  # the value stays the user's
         return updates | details(picked)
 
     refresh_outputs = [step.runs, known_ids, step.pick, step.timer] + details_outputs(step)
-    gr.on([step.tab.select, step.timer.tick], refresh, inputs=[step.pick, known_ids], outputs=refresh_outputs,
-          show_progress="hidden")
+    for event, opened in ((step.tab.select, True), (step.timer.tick, False)):
+        event(guarded(partial(refresh, opened=opened)), inputs=[step.pick, known_ids], outputs=refresh_outputs,
+              show_progress="hidden")
     step.pick.change(details, inputs=step.pick, outputs=details_outputs(step), show_progress="hidden")
 
     def row_picked(event: gr.SelectData):
