@@ -620,11 +620,12 @@ def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_s
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
 
 
-def test_a_late_timer_tick_never_reverts_the_users_pick(app_dirs):
+def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
     """The pick a refresh carries is the one the page had when the event was sent; on a busy machine a tick sent
     before the user picked a run lands after it (CI: the pick jumped back, and the jump closed the user's delete
     confirmation). Only a gone run is replaced by a tick; opening the tab moves the first page's example default to
-    the newest run."""
+    the newest run; a delete picks the newest run left, or an example (a walk saw an empty pick beside the deleted
+    run's completions)."""
     from app.example_runs import example_ids
     from app.ui import build_ui
 
@@ -646,6 +647,14 @@ def test_a_late_timer_tick_never_reverts_the_users_pick(app_dirs):
     assert opened(example, None)[pick]["value"] == new.id  # the first visit shows the newest run
     assert pick not in opened(example, ids)  # an example the user picked again stays picked
     assert tick("20250101-000000-gone", ids)[pick]["value"] == new.id  # deleted elsewhere: the newest left
+
+    # Deleting through the confirmation: the newest run left, then, with none left, the example (never an empty pick
+    # beside the deleted run's boxes).
+    yes = next(fn.fn for fn in demo.fns.values() if any(getattr(t, "elem_id", None) == "delete-yes"
+                                                         for t in (demo.blocks.get(i) for i, _ in fn.targets)))
+    assert yes(new.id)[pick] == {"__type__": "update", "choices": [(old.id, old.id)] + stale[pick]["choices"][2:],
+                                 "value": old.id}
+    assert yes(old.id)[pick]["value"] == example and not (settings.runs_dir() / old.id).exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -101,7 +101,12 @@ def status_updates(housekeeping: Housekeeping, run: RunFolder | None) -> dict:
 
 
 def wire(page: Page) -> None:
-    from app.steps.results_step import picked_run, runs_overview  # the results step imports this module to build
+    from app.steps.results_step import (  # the results step imports this module to build
+        default_pick,
+        pick_choices,
+        picked_run,
+        runs_overview,
+    )
 
     step = page.results
     house = step.housekeeping
@@ -170,8 +175,8 @@ def wire(page: Page) -> None:
     def confirmed(run_id: str | None) -> dict:
         updates = delete_handler(run_id) | {house.confirm: gr.update(visible=False)}
         _, ids = runs_overview()
-        if run_id not in ids:  # deleted: pick the newest run left
-            updates[step.pick] = gr.update(choices=ids, value=ids[0] if ids else None)
+        if run_id not in ids:  # deleted: pick the newest run left, or an example when none is
+            updates[step.pick] = gr.update(choices=pick_choices(ids), value=default_pick(ids))
         return updates
 
     house.confirm_yes.click(confirmed, inputs=step.pick, outputs=outputs + [house.confirm, step.pick], **CONFIRMATION)
