@@ -290,7 +290,7 @@ def _change(key: str | None, value, sentence: str, also: list[dict] | None = Non
 def _num_generations_change(config: RunConfig, target: int, why: str) -> dict:
     t = config.train
     also = []
-    if config.train.generation_batch % target:
+    if t.generation_batch % target:
         batch = math.ceil(t.batch_size / target) * target
         also.append({"key": "train.batch_size", "value": batch,
                      "sentence": f"batch_size {batch}, a multiple of {target}, so each step holds whole groups"})

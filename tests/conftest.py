@@ -35,6 +35,15 @@ def run_engine(*args, cwd=REPO, timeout=600, env=None) -> subprocess.CompletedPr
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def run_check(config, overrides: list[str], capsys) -> tuple[int, str]:
+    """`engine check CONFIG --set ...` through the CLI's own main() in this process (the same code path as
+    `python -m engine check`, minus the interpreter start and its torch import): exit code and stderr."""
+    from engine.cli import main
+
+    code = main(["check", str(config)] + [arg for override in overrides for arg in ("--set", override)])
+    return code, capsys.readouterr().err
+
+
 def wait_for(condition, timeout: float = 180.0, what: str = "the condition", interval: float = 0.1):
     """The condition's first truthy value, polled every `interval` seconds; AssertionError after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -606,6 +606,11 @@ def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
             "step-counter", "reward-plot", "runs-table"} <= ids
 
 
+def element(demo, elem_id: str):
+    """The page's component with this elem_id."""
+    return next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == elem_id)
+
+
 def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_sent(app_dirs):
     """A pick closes an open confirmation (it named the run picked before); a delete click opens one. Run at once, a
     slow pick's update could land after a later click and close its confirmation under the user's cursor (CI saw it on
@@ -614,7 +619,7 @@ def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_s
     from app.ui import build_ui
 
     demo = build_ui()
-    confirm = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "delete-confirm")
+    confirm = element(demo, "delete-confirm")
     writers = [fn for fn in demo.fns.values() if any(output is confirm for output in fn.outputs)]
     assert {event for fn in writers for _, event in fn.targets} == {"change", "click"} and len(writers) == 4
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
@@ -632,7 +637,7 @@ def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
     old = write_run(settings.runs_dir(), flat_events(2), state="completed")
     new = write_run(settings.runs_dir(), flat_events(2), state="completed", run_id="20260102-000000-rlvr-math")
     demo = build_ui()
-    pick = next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "run-pick")
+    pick = element(demo, "run-pick")
 
     def refresh(event: str):
         return next(fn.fn for fn in demo.fns.values() if event in {e for _, e in fn.targets}
@@ -650,8 +655,8 @@ def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
 
     # Deleting through the confirmation: the newest run left, then, with none left, the example (never an empty pick
     # beside the deleted run's boxes).
-    yes = next(fn.fn for fn in demo.fns.values() if any(getattr(t, "elem_id", None) == "delete-yes"
-                                                         for t in (demo.blocks.get(i) for i, _ in fn.targets)))
+    yes_button = element(demo, "delete-yes")
+    yes = next(fn.fn for fn in demo.fns.values() if any(demo.blocks.get(i) is yes_button for i, _ in fn.targets))
     assert yes(new.id)[pick] == {"__type__": "update", "choices": [(old.id, old.id)] + stale[pick]["choices"][2:],
                                  "value": old.id}
     assert yes(old.id)[pick]["value"] == example and not (settings.runs_dir() / old.id).exists()

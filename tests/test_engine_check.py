@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_check, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
@@ -46,15 +46,11 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("overrides, sentence", BAD_INPUTS, ids=[o[0] for o, _ in BAD_INPUTS])
 def test_each_bad_input_gets_exit_2_and_its_sentence(overrides, sentence, capsys, monkeypatch):
-    """`engine check`'s own main(), in this process: a subprocess each would re-import torch and transformers twenty
-    times (the tests around this one cross the process boundary)."""
-    from engine import cli
-
-    monkeypatch.chdir(REPO)
-    args = [arg for override in overrides for arg in ("--set", override)]
-    code = cli.main(["check", str(QUICKSTART), *args])
-    out, err = capsys.readouterr()
-    assert code == 2, out + err
+    """In this process: a subprocess each would re-import torch and transformers twenty times (the tests around this
+    one cross the process boundary)."""
+    monkeypatch.chdir(REPO)  # the sentences name relative paths as given
+    code, err = run_check(QUICKSTART, overrides, capsys)
+    assert code == 2, err
     assert sentence in err
     assert "Traceback" not in err
 

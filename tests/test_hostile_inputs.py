@@ -13,9 +13,7 @@ import os
 
 import pytest
 
-from engine.cli import main
-
-from tests.conftest import REPO, run_engine
+from tests.conftest import REPO, run_check, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 DIGITS = "9" * 5000
@@ -128,13 +126,6 @@ CASES = [
     ("config-digits", "config-digits.yaml", [], "cannot be read as a config (Exceeds the limit (4300 digits)"),
     ("config-billion-laughs", "config-aliases.yaml", [], "rewards.0: Input should be a valid dictionary"),
 ]
-
-
-def run_check(config, overrides, capsys) -> tuple[int, str]:
-    args = ["check", str(config)] + [a for o in overrides for a in ("--set", o)]
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.err
 
 
 def test_the_first_check_on_a_fresh_machine_prints_only_its_problems(files, capsys, monkeypatch, tmp_path):

@@ -32,12 +32,10 @@ ONE_PROCESS = GpuSplit(())  # a plan made inside a training process: one process
 def backend_for(config: RunConfig, cuda: bool) -> Backend:
     """The configured backend; for auto, Unsloth where CUDA and Unsloth are there, else hf (hf always for server mode
     or several GPUs). `check`, the app and the
-    training process all decide through this. Measured on an H200, both in the same call (bench/RESULTS.md, 1.5B
-    model, 1024-token completions, vLLM rollouts): the two tie at 8 completions a step (the presets' size; 3.69 against
-    3.71 s) and Unsloth is 7% slower at 64 (10.9 against 10.1 s, once the engine stopped Unsloth's repeated packing
-    checks: backends/unsloth_packing.py), while it needs a seventh to a quarter of the memory (7.5 against 48.7 GiB,
-    21.5 against 81.7 GiB at TRL's default vLLM share). So auto keeps Unsloth, which fits far more on a workstation
-    card; the hf backend's colocate vLLM has also not yet passed its GPU test (bench/RESULTS.md)."""
+    training process all decide through this. Measured on an H200 with vLLM rollouts, both in the same call
+    (bench/RESULTS.md, whose figures are the ones to quote): the two tie at the presets' 8 completions a step, Unsloth
+    is a little slower at 64, and it needs a seventh to a quarter of the memory. So auto keeps Unsloth, which fits far
+    more on a workstation card."""
     if config.model.backend != "auto":
         return BACKENDS[config.model.backend]
     # TRL's server mode and training on several GPUs are the hf backend's (Unsloth's multi-GPU GRPO is not dependable).
