@@ -29,12 +29,14 @@ import psutil
 from engine import run_delete, run_lock, run_queue, settings
 from engine.config import RunConfig
 from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
+from engine.run_status import FINAL_STATES
 
 from app import strings
 
 STOP_GRACE_S = 60  # after a STOP file, how long a step may take before the process gets SIGTERM
 QUEUE_CHECK_S = 5.0  # how often the app looks for queued runs that nothing is starting
 LAUNCH_WAIT_S = 120  # how long a launch waits for the trainer's first status (seconds normally; more under load)
+ENDING_TRAINER_WAIT_S = 30.0  # how long a resume waits for a trainer that wrote its final state to exit
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:")
 _launch_lock = threading.Lock()  # two clicks (or two browser tabs) of this app: one folder, one trainer
 log = logging.getLogger("grpo_studio.app")
@@ -115,12 +117,28 @@ def active_run(root: Path | None = None) -> RunFolder | None:
 
 
 def _refuse_if_busy(root: Path) -> None:
-    busy = active_run(root)
+    """Refuse while another trainer holds the GPU; one that has written its final state is waited for first."""
+    busy = _after_an_ending_trainer_exits(root)
     if busy is not None:
-        raise RunnerError(strings.ONE_RUN_AT_A_TIME.format(id=busy.id, state=busy.read_status().state))
+        status = busy.read_status()
+        if status.state in FINAL_STATES:
+            raise RunnerError(strings.TRAINER_STILL_EXITING.format(id=busy.id, state=status.state, pid=status.pid))
+        raise RunnerError(strings.ONE_RUN_AT_A_TIME.format(id=busy.id, state=status.state))
     holder = run_lock.active_holder(root)
     if holder is not None:  # a run whose folder is elsewhere (engine train --run-dir)
         raise RunnerError(run_lock.busy_sentence(holder.get("run"), holder.get("pid")))
+
+
+def _after_an_ending_trainer_exits(root: Path) -> RunFolder | None:
+    """The active run, once a trainer that has already written its final state (stopped, completed, failed) has
+    exited: it still holds the lock and the GPU while it tidies up (seconds; longer with vLLM's shutdown), and a
+    resume clicked right after a stop lands in that gap. Waits at most ENDING_TRAINER_WAIT_S."""
+    deadline = time.monotonic() + ENDING_TRAINER_WAIT_S
+    while (busy := active_run(root)) is not None and busy.read_status().state in FINAL_STATES:
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return busy
 
 
 def _start_training(run: RunFolder, arguments: list[str]) -> None:

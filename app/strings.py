@@ -321,6 +321,7 @@ STEP_OF_KEY = [("model.name", "Step 1 · Model"), ("model.", "Step 2 · Preset �
 # Runs (runner) --------------------------------------------------------------------------------------------------
 ONE_RUN_AT_A_TIME = ("Run {id} is still {state}; one training run at a time fits on one GPU. Stop it (step 5) or "
                      "wait until it finishes.")
+TRAINER_STILL_EXITING = "Run {id} has {state}, but its trainer (pid {pid}) is still exiting; try again in a minute."
 RESUME_NOT_POSSIBLE = "Run {id} is {state}; only a stopped or failed run can be resumed."
 RESUME_NO_CHECKPOINT = "Run {id} has no complete checkpoint yet, so resuming starts it again from step 0."
 RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."

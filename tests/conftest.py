@@ -35,6 +35,21 @@ def run_engine(*args, cwd=REPO, timeout=600, env=None) -> subprocess.CompletedPr
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def started_identity(process: subprocess.Popen) -> dict:
+    """The trainer identity (pid, create time, command hash) of a child this test started, once the child runs its
+    own program: right after Popen its command line can still be empty (seen: about one time in two), and an
+    identity taken then never matches the running process."""
+    from engine import trainer_process
+
+    expected = trainer_process.command_hash([str(arg) for arg in process.args])
+
+    def identity():
+        found = trainer_process.identity_of(process.pid)
+        return found if found and found["pid_command"] == expected else None
+
+    return wait_for(identity, timeout=60, what=f"process {process.pid} to start")
+
+
 def run_check(config, overrides: list[str], capsys) -> tuple[int, str]:
     """`engine check CONFIG --set ...` through the CLI's own main() in this process (the same code path as
     `python -m engine check`, minus the interpreter start and its torch import): exit code and stderr."""

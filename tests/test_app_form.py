@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import settings, trainer_process
+from engine import run_lock, settings
 from engine.config import ConfigError, build_config
 from engine.rewards import web_kinds
 from engine.run_folder import RunFolder
@@ -47,7 +47,7 @@ from app.reward_preview import preview
 from app.steps import data_step, preset_step, results_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
-from tests.conftest import REPO, run_engine, wait_for
+from tests.conftest import REPO, run_engine, started_identity, wait_for
 
 SAMPLE = str(settings.sample_data_path())
 EXAMPLE = strings.TRY_EXAMPLE_COMPLETION
@@ -484,7 +484,7 @@ def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
     root = settings.runs_dir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        busy = write_run(root, flat_events(1), state="running", **trainer_process.identity_of(sleeper.pid))
+        busy = write_run(root, flat_events(1), state="running", **started_identity(sleeper))
         assert runner.active_run(root).id == busy.id
         first, second = (runner.launch(form_to_config(math_form())) for _ in range(2))
         assert (runner.queue_position(first), runner.queue_position(second)) == (1, 2)
@@ -508,6 +508,44 @@ def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
     assert runner.active_run(root) is None  # its process is gone: it no longer blocks
     runner.delete(busy)  # no longer live: it can go
     assert not busy.path.exists()
+
+
+def test_a_resume_waits_for_the_trainer_that_just_ended_to_exit(app_dirs, monkeypatch):
+    """A trainer writes its final state, then tidies up and exits still holding the GPU's lock (seconds; longer with
+    vLLM's shutdown). A resume clicked in that gap waits for the exit; it is refused only if the exit never comes."""
+    root = settings.runs_dir()
+    run = write_run(root, flat_events(1), state="stopped")
+    form_to_config(math_form(**{"train.max_steps": 1, "train.num_generations": 2, "train.batch_size": 2,
+                                "train.max_completion_length": 8})).save(run.config_path)
+    holder_path = root / run_lock.HOLDER_NAME
+
+    def ending_trainer(seconds: float) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+        identity = started_identity(process)  # a trainer writes it into both as it starts
+        holder_path.write_text(json.dumps({"run": run.id, **identity}))
+        run.write_status(**identity)
+        return process
+
+    stuck = ending_trainer(60)
+    try:
+        monkeypatch.setattr(runner, "ENDING_TRAINER_WAIT_S", 0.5)
+        with pytest.raises(runner.RunnerError) as refused:
+            runner.resume(run)
+        assert str(refused.value) == (f"Run {run.id} has stopped, but its trainer (pid {stuck.pid}) is still "
+                                      "exiting; try again in a minute.")
+    finally:
+        stuck.kill()
+        stuck.wait()
+    monkeypatch.setattr(runner, "ENDING_TRAINER_WAIT_S", 60.0)
+    exiting = ending_trainer(1.5)
+    try:
+        assert runner.resume(run) == strings.RESUME_NO_CHECKPOINT.format(id=run.id)
+        assert exiting.poll() is not None  # it waited for the exit, then started
+        wait_for(lambda: run.state() in ("completed", "failed"), what="the resumed run")
+        assert run.state() == "completed", run.log_tail()
+    finally:
+        exiting.kill()
+        exiting.wait()
 
 
 def test_launch_stop_resume_a_real_tiny_run(app_dirs):

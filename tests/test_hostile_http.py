@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine import settings, trainer_process
+from engine import settings
 
 from tests.app_server import app_server
-from tests.conftest import REPO
+from tests.conftest import REPO, started_identity
 from tests.hostile_corpus import GOOD_STATUS, UNREADABLE, make_run_folders, write_config
 
 MARKER = f"FOREIGN-SECRET-{uuid.uuid4().hex}"
@@ -50,7 +50,7 @@ def app(tmp_path_factory):
     reused = runs / "reused-pid"
     write_config(reused)
     (reused / "status.json").write_text(json.dumps({**GOOD_STATUS, "state": "running",
-                                                    **trainer_process.identity_of(sleeper.pid),
+                                                    **started_identity(sleeper),
                                                     "pid_command": "0123456789abcdef"}))
     uploads.mkdir()
     os.symlink(foreign / "secret.jsonl", uploads / "linked.jsonl")  # a link planted in uploads points outside

@@ -15,7 +15,7 @@ from engine.disk_space import folder_usage
 from engine.run_delete import RunDeleteRefused, delete_run
 from engine.run_folder import RunFolder
 
-from tests.conftest import REPO, run_engine, wait_for
+from tests.conftest import REPO, run_engine, started_identity, wait_for
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
@@ -71,14 +71,13 @@ def test_the_queue_file_and_its_runs_are_read_defensively(runs_dir):
 
 
 def test_delete_refuses_the_active_run_and_frees_the_rest(runs_dir, tmp_path):
-    from engine import trainer_process
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         active = RunFolder(runs_dir / "active-run")
         active.path.mkdir(parents=True)
         tiny(2).save(active.config_path)
-        active.write_status(state="running", **trainer_process.identity_of(sleeper.pid))
+        active.write_status(state="running", **started_identity(sleeper))
         with pytest.raises(RunDeleteRefused, match="run active-run is training; stop it first"):
             delete_run(active)
         result = run_engine("delete", active.path, "--yes", env={"GRPO_STUDIO_RUNS_DIR": str(runs_dir)})
