@@ -411,6 +411,7 @@ DELETE_CONFIRM = ("Delete run **{id}** and everything in it ({size}: checkpoints
 DELETE_YES = "Yes, delete it"
 DELETE_NO = "Keep it"
 DELETED = "Deleted run {id} ({size} freed)."
+DELETE_NOT_CONFIRMED = "Nothing was deleted: the confirmation had closed; pick the run and click Delete again."
 DELETE_JOB_RUNNING = "Run {id} has an {kind} running; wait until it ends, then delete the run."
 EXPORT_MERGED_ZIP = "Make the merged model zip"
 EXPORT_GGUF = "Make a GGUF"

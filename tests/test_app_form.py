@@ -649,11 +649,13 @@ def element(demo, elem_id: str):
     return next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == elem_id)
 
 
-def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_sent(app_dirs):
-    """A pick closes an open confirmation (it named the run picked before); a delete click opens one. Run at once, a
-    slow pick's update could land after a later click and close its confirmation under the user's cursor (CI saw it on
-    a loaded machine). Gradio runs a concurrency group of limit 1 first come, first served: every event that shows or
-    hides the confirmation must be in one."""
+def test_the_delete_confirmation_events_run_one_at_a_time_on_a_state_the_server_holds(app_dirs):
+    """A pick of another run closes an open confirmation; a delete click opens one; Yes deletes the run it names.
+    Each reads the confirmation state the one before it left: they share a concurrency group of limit 1 (first come,
+    first served), and that state is a gr.State, which the server reads when the event runs (not a value the page
+    sent earlier). The order itself, as a busy machine delivers it, is tested over HTTP in test_hostile_http."""
+    import gradio as gr
+
     from app.ui import build_ui
 
     demo = build_ui()
@@ -661,6 +663,10 @@ def test_the_delete_confirmation_opens_and_closes_in_the_order_its_events_were_s
     writers = [fn for fn in demo.fns.values() if any(output is confirm for output in fn.outputs)]
     assert {event for fn in writers for _, event in fn.targets} == {"change", "click"} and len(writers) == 4
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
+    states = {id(output): output for fn in writers for output in fn.outputs if isinstance(output, gr.State)}
+    assert len(states) == 1 and all(any(output in states.values() for output in fn.outputs) for fn in writers)
+    readers = [fn for fn in writers if any(state is next(iter(states.values())) for state in fn.inputs)]
+    assert sorted(event for fn in readers for _, event in fn.targets) == ["change", "click"]  # the pick, and Yes
 
 
 def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
@@ -695,9 +701,9 @@ def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
     # beside the deleted run's boxes).
     yes_button = element(demo, "delete-yes")
     yes = next(fn.fn for fn in demo.fns.values() if any(demo.blocks.get(i) is yes_button for i, _ in fn.targets))
-    assert yes(new.id)[pick] == {"__type__": "update", "choices": [(old.id, old.id)] + stale[pick]["choices"][2:],
-                                 "value": old.id}
-    assert yes(old.id)[pick]["value"] == example and not (settings.runs_dir() / old.id).exists()
+    assert yes(new.id, new.id)[pick] == {"__type__": "update", "value": old.id,
+                                         "choices": [(old.id, old.id)] + stale[pick]["choices"][2:]}
+    assert yes(old.id, old.id)[pick]["value"] == example and not (settings.runs_dir() / old.id).exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ import pytest
 
 from engine import settings
 
+from app import strings
+
 from tests.app_server import app_server
 from tests.conftest import REPO, started_identity
 from tests.hostile_corpus import GOOD_STATUS, UNREADABLE, make_run_folders, write_config
@@ -293,6 +295,27 @@ def test_run_ids_from_the_page_name_runs_only(app, client, monkeypatch):
     for run_id in ("../foreign", "good-run/../../foreign", str(app["foreign"]), ".", "..", "good-run/"):
         assert results_step.picked_run(run_id) is None and train_step.run_folder(run_id) is None, run_id
     assert results_step.picked_run("good-run").path == app["runs"] / "good-run"
+
+
+def test_a_delete_confirmation_closes_only_for_another_run_and_a_late_yes_deletes_nothing(app, client):
+    """Events in the server's order, as a busy machine delivers them: the page sends a pick's change only after the
+    previous change was answered, so the user's pick can come after their Delete click. It must leave the
+    confirmation of that same run open; a pick of another run closes it, and a Yes sent before that close landed
+    deletes nothing (it used to delete whatever was picked)."""
+    def confirm_shown(result: dict):
+        return result["delete-confirm"].get("visible")
+
+    assert confirm_shown(client.call("run-pick", "change", output="delete-confirm", **{"run-pick": "good-run"})) \
+        is False
+    asked = client.call("run-delete", "click", **{"run-pick": "good-run"})
+    assert confirm_shown(asked) is True and "good-run" in asked["delete-confirm-text"], asked
+    late_pick = client.call("run-pick", "change", output="delete-confirm", **{"run-pick": "good-run"})
+    assert confirm_shown(late_pick) is None, late_pick  # untouched: still open
+    assert confirm_shown(client.call("run-pick", "change", output="delete-confirm", **{"run-pick": "reused-pid"})) \
+        is False
+    late_yes = client.call("delete-yes", "click", **{"run-pick": "reused-pid"})
+    assert late_yes["results-message"] == strings.DELETE_NOT_CONFIRMED, late_yes
+    assert (app["runs"] / "good-run").is_dir() and (app["runs"] / "reused-pid").is_dir()
 
 
 def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(app, client):

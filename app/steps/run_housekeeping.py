@@ -19,9 +19,11 @@ from app.safe import guarded
 from app.steps.page import Page
 
 SIZE_TTL_S = 15  # a run's disk use is walked again at most this often (the runs table refreshes every few seconds)
-# The events that open or close the delete confirmation run one at a time, in the order they were sent (Gradio's
-# queue is FIFO within a concurrency group). Otherwise, on a busy machine, a pick's update (which closes the
-# confirmation of the run picked before) could land after a delete click that came later and close its confirmation.
+# The events that open or close the delete confirmation run one at a time, in the order the server got them (Gradio's
+# queue is FIFO within a concurrency group), so each reads the confirmation state the one before it left. That order
+# can still differ from the user's: the page sends a pick's change only once the previous change has been answered
+# (Gradio's "always_last"), so on a busy machine the user's pick can reach the server after their delete click.
+# Hence a pick closes a confirmation only when it names another run.
 CONFIRMATION = {"concurrency_id": "delete-confirmation", "concurrency_limit": 1}
 
 
@@ -38,6 +40,7 @@ class Housekeeping:
     confirm_text: gr.Markdown
     confirm_yes: gr.Button
     confirm_no: gr.Button
+    confirming: gr.State  # the run the open confirmation names (held by the server, per page); None when closed
 
     def outputs(self) -> list:
         """What `status_updates` sets."""
@@ -62,7 +65,7 @@ def build() -> Housekeeping:
             confirm_yes = gr.Button(strings.DELETE_YES, size="sm", variant="stop", elem_id="delete-yes")
             confirm_no = gr.Button(strings.DELETE_NO, size="sm", elem_id="delete-no")
     return Housekeeping(queue, free_space, queue_buttons, earlier, later, cancel, delete, confirm, confirm_text,
-                        confirm_yes, confirm_no)
+                        confirm_yes, confirm_no, gr.State(None))
 
 
 def queue_markdown(root: Path) -> str:
@@ -115,12 +118,15 @@ def wire(page: Page) -> None:
         frame, ids = runs_overview()
         return {step.runs: frame}
 
-    @guarded
-    def on_pick(run_id: str | None) -> dict:
-        return status_updates(house, picked_run(run_id)) | {house.confirm: gr.update(visible=False)}
+    closed = {house.confirm: gr.update(visible=False), house.confirming: None}
 
-    step.pick.change(on_pick, inputs=step.pick, outputs=house.outputs() + [house.confirm], show_progress="hidden",
-                     **CONFIRMATION)
+    @guarded
+    def on_pick(run_id: str | None, confirming: str | None) -> dict:
+        """Another run picked: the open confirmation named the one before, so it closes."""
+        return status_updates(house, picked_run(run_id)) | ({} if run_id == confirming else closed)
+
+    step.pick.change(on_pick, inputs=[step.pick, house.confirming], outputs=house.outputs() + list(closed),
+                     show_progress="hidden", **CONFIRMATION)
     gr.on([step.tab.select, step.timer.tick], guarded(lambda run_id: status_updates(house, picked_run(run_id))),
           inputs=step.pick, outputs=house.outputs(), show_progress="hidden")
 
@@ -157,12 +163,14 @@ def wire(page: Page) -> None:
         if run is None or example_runs.is_example(run_id):
             refusal = (strings.RUN_GONE.format(id=run_id) if run_id else strings.RUN_NONE_PICKED) if run is None \
                 else f"✗ {strings.EXAMPLE_READ_ONLY}"
-            return {step.message: refusal, house.confirm: gr.update(visible=False)}
+            return {step.message: refusal} | closed
         text = strings.DELETE_CONFIRM.format(id=run.id, size=human_size(disk_space.folder_usage(run.path)))
-        return {step.message: "", house.confirm_text: text, house.confirm: gr.update(visible=True)}
+        return {step.message: "", house.confirm_text: text, house.confirm: gr.update(visible=True),
+                house.confirming: run.id}
 
-    house.delete.click(ask, inputs=step.pick, outputs=[step.message, house.confirm_text, house.confirm], **CONFIRMATION)
-    house.confirm_no.click(lambda: gr.update(visible=False), outputs=house.confirm, **CONFIRMATION)
+    house.delete.click(ask, inputs=step.pick, outputs=[step.message, house.confirm_text] + list(closed),
+                       **CONFIRMATION)
+    house.confirm_no.click(lambda: closed, outputs=list(closed), **CONFIRMATION)
 
     def delete(run: RunFolder) -> str:
         size = human_size(disk_space.folder_usage(run.path))
@@ -172,11 +180,16 @@ def wire(page: Page) -> None:
     delete_handler = on_run(delete)
 
     @guarded
-    def confirmed(run_id: str | None) -> dict:
-        updates = delete_handler(run_id) | {house.confirm: gr.update(visible=False)}
+    def confirmed(confirming: str | None, picked: str | None) -> dict:
+        """Yes deletes the run the confirmation named, whatever the pick is by now; a Yes that arrives after the
+        confirmation closed (sent before a pick closed it) deletes nothing."""
+        if confirming is None:
+            return {step.message: strings.DELETE_NOT_CONFIRMED} | closed
+        updates = delete_handler(confirming) | closed
         _, ids = runs_overview()
-        if run_id not in ids:  # deleted: pick the newest run left, or an example when none is
+        if picked not in ids and not example_runs.is_example(picked):  # deleted: the newest left, or an example
             updates[step.pick] = gr.update(choices=pick_choices(ids), value=default_pick(ids))
         return updates
 
-    house.confirm_yes.click(confirmed, inputs=step.pick, outputs=outputs + [house.confirm, step.pick], **CONFIRMATION)
+    house.confirm_yes.click(confirmed, inputs=[house.confirming, step.pick],
+                            outputs=outputs + list(closed) + [step.pick], **CONFIRMATION)
