@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
     forbid_user_code()  # the web never runs user Python: a second lock behind the form's refusal (app.form_state)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app import log_noise
+
+    log_noise.install()
 
     import uvicorn
 

@@ -25,7 +25,7 @@ from engine import settings
 from app import strings
 
 from tests.app_server import app_server
-from tests.conftest import REPO, started_identity
+from tests.conftest import REPO, started_identity, wait_for
 from tests.hostile_corpus import GOOD_STATUS, UNREADABLE, make_run_folders, write_config
 
 MARKER = f"FOREIGN-SECRET-{uuid.uuid4().hex}"
@@ -316,6 +316,24 @@ def test_a_delete_confirmation_closes_only_for_another_run_and_a_late_yes_delete
     late_yes = client.call("delete-yes", "click", **{"run-pick": "reused-pid"})
     assert late_yes["results-message"] == strings.DELETE_NOT_CONFIRMED, late_yes
     assert (app["runs"] / "good-run").is_dir() and (app["runs"] / "reused-pid").is_dir()
+
+
+def test_an_event_stream_of_an_unknown_session_is_one_log_line_not_a_traceback(app, client):
+    """Gradio answers the event stream of a session it no longer knows (a page reloaded while a second stream of it
+    was open, or any stale or made-up session) with a 'session not found' message, then raises a 404 inside the
+    stream it already started; uvicorn logged that as two tracebacks (a browser test's log check saw them after a
+    reload). The app logs one line, and only for that exact case."""
+    before = app["log"].read_text()
+    for _ in range(3):
+        with client.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": uuid.uuid4().hex}) as stream:
+            assert any('"session_not_found":true' in line.replace(" ", "") for line in stream.iter_lines())
+
+    def logged() -> str | None:  # the app logs each once the stream has ended
+        added = app["log"].read_text()[len(before):]
+        return added if added.count(strings.STREAM_OF_GONE_SESSION) + added.count("Exception in ASGI") >= 3 else None
+
+    added = wait_for(logged, timeout=30, what="the app's log of the three streams")
+    assert "Traceback" not in added and added.count(strings.STREAM_OF_GONE_SESSION) == 3, added
 
 
 def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(app, client):
