@@ -437,6 +437,6 @@ TENSORBOARD_RUNNING = ("TensorBoard runs beside the app on port {port}: [open it
 TENSORBOARD_LOGIN = "; sign in with the app's user and password"
 TENSORBOARD_FAILED = "TensorBoard could not be started: {error}"
 
-# app.log
+# The app's log (app/log_noise.py) -------------------------------------------------------------------------------
 STREAM_OF_GONE_SESSION = ("A page's event stream ended: the app no longer knew its session (a page that was reloaded "
                           "or closed).")
