@@ -150,7 +150,15 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     # On a busy machine the page may send the pick's change after the delete click (it waits for the previous change's
     # answer first): a pick of the run the confirmation names leaves it open (CI saw it close under the cursor).
     page.locator("#run-delete").click()
-    wait_text(page, "#delete-confirm-text", "This cannot be undone")
+    try:
+        wait_text(page, "#delete-confirm-text", "This cannot be undone")
+    except sync_api.TimeoutError:
+        shot(page, "failed-delete-confirmation")
+        said = {box: page.locator(box).first.inner_text() for box in ("#results-message", "#run-pick input")
+                if page.locator(box).count()}
+        said["toasts"] = page.locator("[data-testid=toast-body]").all_inner_texts()
+        said["pick"] = page.locator("#run-pick input").input_value()
+        raise AssertionError(f"the delete confirmation did not open: {said}") from None
     page.locator("#delete-yes").click()
     wait_text(page, "#results-message", "is training; stop it first")
     assert app.runs()[long_id].config_path.is_file()
