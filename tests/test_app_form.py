@@ -664,8 +664,10 @@ def test_the_delete_confirmation_events_run_one_at_a_time_on_a_state_the_server_
     assert {event for fn in writers for _, event in fn.targets} == {"change", "click"} and len(writers) == 4
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in writers} == {("delete-confirmation", 1)}
     states = {id(output): output for fn in writers for output in fn.outputs if isinstance(output, gr.State)}
-    assert len(states) == 1 and all(any(output in states.values() for output in fn.outputs) for fn in writers)
-    readers = [fn for fn in writers if any(state is next(iter(states.values())) for state in fn.inputs)]
+    assert len(states) == 1
+    (state,) = states.values()
+    assert all(any(output is state for output in fn.outputs) for fn in writers)
+    readers = [fn for fn in writers if any(given is state for given in fn.inputs)]
     assert sorted(event for fn in readers for _, event in fn.targets) == ["change", "click"]  # the pick, and Yes
 
 

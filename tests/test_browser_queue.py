@@ -86,6 +86,14 @@ def page(app):
         browser.close()
 
 
+def page_says(page, *boxes: str) -> dict:
+    """What the results step shows when a wait failed: its message, the given boxes, the pick and every toast (such as
+    Gradio's "Connection Lost"), for the failure's own message."""
+    said = {box: page.locator(box).inner_text() for box in ("#results-message", *boxes)}
+    return said | {"pick": page.locator("#run-pick input").input_value(),
+                   "toasts": page.locator("[data-testid=toast-body]").all_inner_texts()}
+
+
 def export(page, button: str, download: str) -> None:
     """Click an export button, then wait for its download and for the export job to end, as a user sees both: the
     zip lands whole before its process has exited, and a second export clicked meanwhile is refused as busy."""
@@ -95,8 +103,7 @@ def export(page, button: str, download: str) -> None:
         page.wait_for_function("!document.querySelector('#export-result').innerText.includes('Export running')",
                                timeout=TRAIN_WAIT_MS)
     except sync_api.TimeoutError:
-        said = {box: page.locator(box).inner_text() for box in ("#results-message", "#export-result")}
-        raise AssertionError(f"{button} gave no {download}: {said}") from None
+        raise AssertionError(f"{button} gave no {download}: {page_says(page, '#export-result')}") from None
 
 
 def launch(page, max_steps: int, expected: str, queue: bool = False) -> str:
@@ -154,11 +161,7 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
         wait_text(page, "#delete-confirm-text", "This cannot be undone")
     except sync_api.TimeoutError:
         shot(page, "failed-delete-confirmation")
-        said = {box: page.locator(box).first.inner_text() for box in ("#results-message", "#run-pick input")
-                if page.locator(box).count()}
-        said["toasts"] = page.locator("[data-testid=toast-body]").all_inner_texts()
-        said["pick"] = page.locator("#run-pick input").input_value()
-        raise AssertionError(f"the delete confirmation did not open: {said}") from None
+        raise AssertionError(f"the delete confirmation did not open: {page_says(page)}") from None
     page.locator("#delete-yes").click()
     wait_text(page, "#results-message", "is training; stop it first")
     assert app.runs()[long_id].config_path.is_file()
