@@ -15,8 +15,8 @@ import pandas as pd
 from engine.config import RunConfig
 from engine.evaluation import reward_category, reward_maximum
 from engine.export import human_size
-from engine.progress import clock, eta_seconds
-from engine.run_folder import ACTIVE_STATES, RunFolder
+from engine.runs.folder import ACTIVE_STATES, RunFolder
+from engine.runs.progress import clock, eta_seconds
 
 from app import strings
 

@@ -6,7 +6,7 @@ the run folder) and Gradio's Ctrl-C does not reach it. Its stdout and stderr go 
 mode (the engine sees that and does not write the log twice). The app never writes status.json: it starts the
 trainer and waits until the trainer has written its first status, or has refused. One training run at a time is
 the engine's own rule (an OS lock taken by `engine train`), so a launch from here, from the CLI or from another app
-process obey the same lock. A launch while a run trains goes into the engine's run queue (engine/run_queue.py): the
+process obey the same lock. A launch while a run trains goes into the engine's run queue (engine/runs/queue.py): the
 run that ends starts the next one, and this app checks every few seconds too, in case a trainer died without doing
 so.
 """
@@ -26,10 +26,13 @@ from pathlib import Path
 
 import psutil
 
-from engine import run_delete, run_lock, run_queue, settings
+from engine import settings
 from engine.config import RunConfig
-from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
-from engine.run_status import FINAL_STATES
+from engine.runs import delete as run_delete
+from engine.runs import lock as run_lock
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder, list_runs, new_run_folder, run_by_id
+from engine.runs.status import FINAL_STATES
 
 from app import strings
 
@@ -410,7 +413,7 @@ def start_export(run: RunFolder, merge: bool = False, which: str = "best", merge
                  gguf: str | None = None) -> Job:
     """`engine export`: the adapter zip always; the merged model (a folder, and a zip to download) and a GGUF when
     asked."""
-    from engine.gguf_export import OUTTYPES
+    from engine.export.gguf import OUTTYPES
 
     if not run.has_adapter and run.last_checkpoint() is None:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))

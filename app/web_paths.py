@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine import builtin_models, settings
 from engine.config import ConfigError, Problem, short_repr
-from engine.model_loading import HUB_ID
+from engine.model_names import HUB_ID
 
 from app import strings
 

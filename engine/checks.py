@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine import backends, builtin_models, gpu, hub_access, model_loading, tracking
+from engine import backends, builtin_models, gpu, hub_access, model_names, tracking
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
@@ -129,8 +129,8 @@ def check_config(config: RunConfig) -> CheckReport:
     report = CheckReport()
     visible = gpu.visible_gpus()
     info = visible[0] if visible else None
-    cuda = model_loading.cuda_visible()
-    report.add(model_loading.model_problems(config.model))
+    cuda = model_names.cuda_visible()
+    report.add(model_names.model_problems(config.model))
     if not any(p.key == "model.name" for p in report.problems):
         hub = hub_access.hub_problem(config.model.name)  # before the tokenizer: no second wait on an absent Hub
         if hub:
@@ -152,10 +152,10 @@ def check_config(config: RunConfig) -> CheckReport:
     local_folder, tokenizer = None, None
     if not any(p.key == "model.name" for p in report.problems):
         try:
-            local_folder = model_loading.resolve_model_path(config.model.name)
+            local_folder = model_names.resolve_model_path(config.model.name)
             report.facts["model"] = config.model.name + (f" ({local_folder})" if local_folder != config.model.name
                                                          else "")
-            tokenizer = model_loading.load_tokenizer(local_folder)
+            tokenizer = model_names.load_tokenizer(local_folder)
             start_answers_with_prefix(tokenizer, config.prompt)
         except builtin_models.BuiltinModelError as e:
             report.problems.append(Problem("model.name", str(e)))

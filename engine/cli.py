@@ -32,7 +32,7 @@ from pathlib import Path
 
 from engine import settings
 from engine.config import ConfigError, Problem, RunConfig, error_sentence, field_reference, load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 EXIT_PROBLEMS = 2
 
@@ -92,7 +92,7 @@ def cmd_train(args) -> int:
     """Load the config, take the one-run lock, write the first status (all light), then the heavy checks and the
     training itself. The lock is held until the process ends; the OS drops it if the process dies. Once it is
     released, the next queued run (if any) is started."""
-    from engine.run_lock import RunLock, RunLockBusy
+    from engine.runs.lock import RunLock, RunLockBusy
 
     # A segfault in a native library (CUDA kernels, vLLM) leaves no Python to write status.json: faulthandler prints
     # "Fatal Python error: ..." and the stacks to the log, where RunFolder.native_crash_line finds it.
@@ -120,7 +120,7 @@ def cmd_train(args) -> int:
 
 def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: bool) -> int:
     from engine import training
-    from engine.run_folder import new_run_folder
+    from engine.runs.folder import new_run_folder
 
     try:
         if run is not None:
@@ -141,10 +141,10 @@ def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: 
             run = new_run_folder(config.preset, settings.runs_dir())
             lock.name_run(run.id)
         if report.plan is not None and report.plan.split.launched:  # a vLLM server, or several GPUs
-            from engine import launcher, model_loading
+            from engine import launcher, model_names
 
             stop = stop or training.begin(config, run, resume)
-            state = launcher.train_launched(config, run, report.plan, model_loading.resolve_model_path(
+            state = launcher.train_launched(config, run, report.plan, model_names.resolve_model_path(
                 config.model.name), resume, stop)
         else:
             state = training.train(config, run, resume=resume, stop=stop)
@@ -158,7 +158,7 @@ def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: 
 
 def _start_next_queued() -> None:
     """The run that ended hands the GPU to the next queued run; a trainer's exit is never spoiled by it."""
-    from engine import run_queue
+    from engine.runs import queue as run_queue
 
     try:
         run_queue.start_next(settings.runs_dir())
@@ -167,7 +167,7 @@ def _start_next_queued() -> None:
 
 
 def cmd_queue(args) -> int:
-    from engine import run_queue
+    from engine.runs import queue as run_queue
 
     root = settings.runs_dir()
     if args.action == "next":
@@ -197,8 +197,8 @@ def cmd_queue(args) -> int:
 def _train_next_queued(root: Path) -> int:
     """`queue next`: take the one-run lock, then the first queued run, and train it. With the lock held elsewhere,
     nothing is touched: the run training now starts the queue when it ends."""
-    from engine import run_queue
-    from engine.run_lock import RunLock, RunLockBusy
+    from engine.runs import queue as run_queue
+    from engine.runs.lock import RunLock, RunLockBusy
 
     lock = RunLock(root)
     try:
@@ -235,7 +235,7 @@ def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
 
     from engine import training
     from engine.backends.base import RolloutServerAddress
-    from engine.run_lock import active_holder
+    from engine.runs.lock import active_holder
 
     # Only under the `engine train` that holds the one-run lock: a --worker started by hand would train unlocked.
     holder = active_holder(settings.runs_dir()) or {}
@@ -330,7 +330,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from engine.progress import watch
+    from engine.runs.progress import watch
 
     run = RunFolder(Path(args.run_dir))
     if not run.status_path.is_file():
@@ -344,7 +344,7 @@ def cmd_watch(args) -> int:
 
 def cmd_export(args) -> int:
     from engine import export
-    from engine.gguf_export import outtype_problem
+    from engine.export.gguf import outtype_problem
 
     run = RunFolder(Path(args.run_dir))
     try:
@@ -389,8 +389,8 @@ def cmd_export(args) -> int:
 def cmd_delete(args) -> int:
     from engine.disk_space import folder_usage
     from engine.export import human_size
-    from engine.run_delete import RunDeleteRefused, delete_run
-    from engine.run_folder import run_by_id
+    from engine.runs.delete import RunDeleteRefused, delete_run
+    from engine.runs.folder import run_by_id
 
     path = Path(args.run_dir)
     run = run_by_id(path.parent, path.name)
@@ -441,7 +441,7 @@ def _print_reward_kinds() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from engine.export import CHECKPOINT_CHOICES, PUSH_WHAT
-    from engine.gguf_export import OUTTYPES
+    from engine.export.gguf import OUTTYPES
 
     parser = argparse.ArgumentParser(prog="python -m engine", description="GRPO Studio's headless engine.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -15,11 +15,11 @@ import json
 import time
 from dataclasses import dataclass
 
-from engine import model_loading
+from engine import model_names
 from engine.config import RewardConfig, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.rewards import RewardFunction, Row, kind_of
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 
 def reward_category(spec: RewardConfig) -> str:
@@ -116,7 +116,7 @@ def load_for_eval(config: RunConfig, adapter_dir=None):
     from transformers import AutoModelForCausalLM
 
     cuda = torch.cuda.is_available()
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
     if cuda:
         model.to("cuda")
@@ -125,7 +125,7 @@ def load_for_eval(config: RunConfig, adapter_dir=None):
 
         model = PeftModel.from_pretrained(model, str(adapter_dir))
     model.eval()
-    tokenizer = model_loading.load_tokenizer(path)
+    tokenizer = model_names.load_tokenizer(path)
     start_answers_with_prefix(tokenizer, config.prompt)
     return model, tokenizer
 

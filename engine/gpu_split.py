@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from engine.config import Problem, RunConfig
 from engine.gpu import GpuInfo
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
 
 STRATEGY_LABELS = {"ddp": "DDP", "fsdp": "FSDP", "zero3": "DeepSpeed ZeRO-3"}

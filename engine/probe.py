@@ -24,7 +24,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from engine import backends, model_loading
+from engine import backends, model_names
 from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
@@ -90,7 +90,7 @@ def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool)
     import torch
 
     started = time.perf_counter()
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     loaded = backends.BACKENDS["hf"].load(config, path, "hf", None)
     model, tokenizer, peft_config = loaded.model, loaded.tokenizer, loaded.peft_config
     model.eval()
@@ -170,8 +170,8 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
     from engine.model_shape import shape_for_training
 
     started = time.perf_counter()
-    path = model_loading.resolve_model_path(config.model.name)
-    tokenizer = model_loading.load_tokenizer(path)
+    path = model_names.resolve_model_path(config.model.name)
+    tokenizer = model_names.load_tokenizer(path)
     start_answers_with_prefix(tokenizer, config.prompt)
     rows = rows_for_tokenizer(tokenizer)[:n_prompts]
     m, t = config.model, config.train
@@ -428,7 +428,7 @@ def step_estimate(config: RunConfig, sampled: Sampled) -> dict:
 def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
     """Sample, score and judge; the report as probe.json holds it. Raises ConfigError for what the user must fix."""
     started = time.perf_counter()
-    cuda = model_loading.cuda_visible()
+    cuda = model_names.cuda_visible()
     backend = backends.backend_for(config, cuda).name
     vllm = backends.choose_rollout(config.model, cuda) in ("vllm", "vllm_server")  # the server samples as vLLM does
     longest: dict = {}

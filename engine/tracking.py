@@ -20,7 +20,7 @@ import os
 from urllib.parse import urlparse
 
 from engine.config import Problem, RunConfig
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow", "trackio")
 PROJECT = "grpo-studio"  # the project / experiment name a tracker files runs under, unless the environment says

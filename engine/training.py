@@ -18,15 +18,16 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import backends, checkpoints, disk_space, gpu, model_loading, ranks, settings, tracking, trainer_process
+from engine import backends, disk_space, gpu, model_names, ranks, settings, tracking
 from engine.backends.base import RolloutServerAddress
 from engine.config import ConfigError, RunConfig, error_sentence
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import launches_children
 from engine.model_shape import shape_for_training
-from engine.progress import progress_line
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights, sandbox_report
-from engine.run_folder import RunFolder
+from engine.runs import checkpoints, trainer_process
+from engine.runs.folder import RunFolder
+from engine.runs.progress import progress_line
 from engine.training_eval import make_heldout_eval
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
@@ -228,7 +229,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(ranks.local_rank())  # each rank its own GPU (CUDA_VISIBLE_DEVICES holds the run's)
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     plan = plan_for_this_process(config, backend, path, cuda)
     loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
     tokenizer = loaded.tokenizer
@@ -283,7 +284,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
 def use_triton_interpreter_without_gpu() -> None:
     """TRL 1.x computes GRPO log-probs with a Triton kernel; without a GPU, Triton's interpreter runs that same kernel
     on the CPU. Call before anything imports triton (transformers may): the JIT mode is fixed at import."""
-    if not model_loading.cuda_visible():
+    if not model_names.cuda_visible():
         os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
@@ -301,7 +302,7 @@ def prepare_process(config: RunConfig, backend_name: str | None = None) -> None:
     if backend_name is None and launches_children(config, gpu.visible_gpus()):
         return  # `engine train` launches the training: each child imports its backend first, on its own GPUs
     backend = (backends.BACKENDS[backend_name] if backend_name
-               else backends.backend_for(config, model_loading.cuda_visible()))
+               else backends.backend_for(config, model_names.cuda_visible()))
     with contextlib.suppress(Exception):
         backend.prepare_process(config)
 
@@ -441,7 +442,7 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
         if main:
             disk_space.reserve(run.path)
         if launch is None:
-            backend = backends.backend_for(config, model_loading.cuda_visible())
+            backend = backends.backend_for(config, model_names.cuda_visible())
             info = gpu.gpu_info()
             run.write_status(backend=backend.name, gpus=[info.index] if info else None)
             print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")

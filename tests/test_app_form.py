@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import run_lock, settings
+from engine import settings
 from engine.config import ConfigError, build_config
 from engine.rewards import web_kinds
-from engine.run_folder import RunFolder
+from engine.runs import lock as run_lock
+from engine.runs.folder import RunFolder
 
 from app import chat, model_slot, run_view, runner, sample_completion, strings
 from app.__main__ import parse_arguments
@@ -714,8 +715,8 @@ def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
 def test_results_step_downloads_history_and_housekeeping(app_dirs):
     import gradio as gr
 
-    from engine import run_queue
     from engine.config import load_config
+    from engine.runs import queue as run_queue
 
     from app.steps import sample_history
 

@@ -17,7 +17,7 @@ from engine.data import prepare_data
 from engine.rewards import RewardFunction, Row, build_reward_functions, sandbox_report
 from engine.rewards.code_tests import extract_program, last_fenced_block
 from engine.rewards.text import Tags
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 from engine.sandbox import isolation
 from engine.sandbox.layers import from_probe
 

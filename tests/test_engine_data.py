@@ -7,7 +7,7 @@ import pytest
 
 from engine.config import ConfigError, build_config
 from engine.data import load_table, prepare_data, start_answers_with_prefix
-from engine.model_loading import load_tokenizer, resolve_model_path
+from engine.model_names import load_tokenizer, resolve_model_path
 
 from tests.conftest import DATA
 

@@ -1,7 +1,7 @@
 """The progress line that `train` prints and `watch` redraws."""
 
-from engine.progress import clock, eta_seconds, progress_line
-from engine.run_status import RunStatus
+from engine.runs.progress import clock, eta_seconds, progress_line
+from engine.runs.status import RunStatus
 
 
 def test_eta_uses_the_pace_after_the_warm_up_step():

@@ -31,7 +31,7 @@ from engine.rewards import (
 from engine.rewards.math_answers import math_equal
 from engine.rewards.registry import KIND_MODULES
 from engine.rewards.row import column_key, column_name
-from engine.run_folder import list_runs
+from engine.runs.folder import list_runs
 
 from tests.conftest import REPO, run_engine
 

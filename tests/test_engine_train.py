@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from engine.config import load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from tests.conftest import REPO, run_engine, wait_for
 
@@ -59,7 +59,7 @@ def test_train_writes_every_run_folder_file(runs_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from engine.model_loading import resolve_model_path
+    from engine.model_names import resolve_model_path
 
     base = AutoModelForCausalLM.from_pretrained(resolve_model_path("builtin:tiny"))
     assert PeftModel.from_pretrained(base, str(run.adapter_dir)).peft_config["default"].r == 16
@@ -157,7 +157,7 @@ def test_start_with_thought_reaches_rollouts_rewards_adapter_and_eval(runs_dir):
     # The random model never writes the tags itself: the opening tag (one of four) earns tag_count its quarter.
     assert all(s["scores"]["tag_count"] == 0.25 for s in samples), [s["scores"] for s in samples]
 
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     saved = load_tokenizer(str(run.adapter_dir))  # what export's merged model and other tools will use
     prompt = saved.apply_chat_template([{"role": "user", "content": "q"}], add_generation_prompt=True, tokenize=False)

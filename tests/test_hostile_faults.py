@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import checkpoints, run_lock, trainer_process
 from engine.config import build_config
-from engine.progress import watch
-from engine.run_folder import RunFolder, list_runs
-from engine.run_status import ENDED_UNEXPECTEDLY
+from engine.runs import checkpoints, trainer_process
+from engine.runs import lock as run_lock
+from engine.runs.folder import RunFolder, list_runs
+from engine.runs.progress import watch
+from engine.runs.status import ENDED_UNEXPECTEDLY
 
 from app import file_cache, run_view, runner
 

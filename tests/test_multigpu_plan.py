@@ -16,7 +16,7 @@ from engine.config import build_config
 from engine.gpu import GpuInfo
 from engine.gpu_split import split_gpus, split_problems
 from engine.launch_plan import launch_plan
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
 
 from app import run_view

@@ -91,7 +91,7 @@ def test_the_form_takes_a_model_from_the_models_folder_by_its_name(dirs):
 
 def test_an_unknown_builtin_is_the_engines_sentence(dirs):
     from engine.config import ModelConfig
-    from engine.model_loading import model_problems
+    from engine.model_names import model_problems
 
     assert web_model_name("builtin:../../etc") == "builtin:../../etc"
     [problem] = model_problems(ModelConfig(name="builtin:../../etc"))
@@ -101,7 +101,7 @@ def test_an_unknown_builtin_is_the_engines_sentence(dirs):
 def test_the_data_step_counts_with_no_tokenizer_from_a_server_folder(dirs, monkeypatch):
     """The data step counts long prompts with the model's tokenizer: only a model the page may name lends it one."""
     from engine import builtin_models
-    from engine.model_loading import resolve_model_path
+    from engine.model_names import resolve_model_path
 
     from app.steps import data_step
 

@@ -25,7 +25,7 @@ from engine.data import (
     prepare_data,
     start_answers_with_prefix,
 )
-from engine.model_loading import load_tokenizer, model_problems, resolve_model_path
+from engine.model_names import load_tokenizer, model_problems, resolve_model_path
 
 from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence

@@ -12,7 +12,7 @@ from engine import builtin_models, gpu, hub_access
 from engine.backends import RunPlan, plan_for_machine
 from engine.checks import SMALL_MODEL_BILLIONS, SMALL_MODEL_WARNING, cpu_size_problem
 from engine.config import ConfigError, ModelConfig, RunConfig
-from engine.model_loading import local_model_folder, model_problems
+from engine.model_names import local_model_folder, model_problems
 from engine.model_shape import model_shape, size_from_name
 from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 

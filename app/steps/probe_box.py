@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from engine.config import ConfigError
-from engine.progress import clock
+from engine.runs.progress import clock
 
 from app import machine, run_view, runner, strings
 from app.form_state import SETTINGS, form_to_config, problem_sentence, setting_to_widget

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine import run_queue, settings
+from engine import settings
 from engine.best_checkpoint import WHICH, read_best
 from engine.config import ConfigError, load_config
 from engine.export import Download, available_downloads
-from engine.gguf_export import OUTTYPES
-from engine.progress import clock
-from engine.run_folder import RunFolder, list_runs, run_by_id
+from engine.export.gguf import OUTTYPES
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder, list_runs, run_by_id
+from engine.runs.progress import clock
 
 from app import chat, example_runs, file_cache, run_view, runner, strings
 from app.example_runs import example_ids

@@ -1,6 +1,6 @@
 """The results step's housekeeping: the run queue (the picked run moved earlier or later, or cancelled), deleting
 the picked run (after a confirmation that names its size; never the run that trains), and the free space on the
-disk of the runs folder. The queue itself is the engine's (engine/run_queue.py); this only shows and edits it."""
+disk of the runs folder. The queue itself is the engine's (engine/runs/queue.py); this only shows and edits it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine import disk_space, run_queue, settings
+from engine import disk_space, settings
 from engine.export import human_size
-from engine.run_folder import RunFolder
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder
 
 from app import example_runs, runner, strings
 from app.safe import guarded

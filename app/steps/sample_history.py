@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from engine.config import ConfigError, load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from app import file_cache, run_view, strings
 from app.safe import guarded

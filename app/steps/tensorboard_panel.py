@@ -9,7 +9,7 @@ import gradio as gr
 
 from engine import settings
 from engine.config import ConfigError, load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from app import strings, tensorboard_server
 from app.safe import guarded

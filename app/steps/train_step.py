@@ -14,7 +14,7 @@ from engine import gpu, settings
 from engine.checks import CheckReport, check_config
 from engine.config import ConfigError, RunConfig, load_config
 from engine.evaluation import accuracy_metric
-from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
+from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
 
 from app import example_runs, file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence

@@ -21,7 +21,7 @@ from engine.backends.vllm_memory import VllmBudget, vllm_budget
 from engine.config import ModelConfig, Problem, RunConfig
 from engine.gpu import GpuInfo
 from engine.gpu_split import GpuSplit, asks_for_several_gpus, split_gpus
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (unsloth.BACKEND, hf.BACKEND)}  # auto's order of preference

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config import Problem, RunConfig
-from engine.model_loading import installed
+from engine.model_names import installed
 
 ROLLOUT_LABELS = {"hf": "HF generate", "vllm": "vLLM", "vllm_server": "vLLM server (TRL's server mode)"}
 

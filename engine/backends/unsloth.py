@@ -13,7 +13,7 @@ import os
 from engine.backends.base import Backend, Loaded, RolloutServerAddress
 from engine.backends.hf import LORA_TARGETS
 from engine.config import Problem, RunConfig
-from engine.model_loading import prepare_tokenizer
+from engine.model_names import prepare_tokenizer
 
 
 class UnslothBackend(Backend):

@@ -1,11 +1,11 @@
 """A run folder is the unit of truth: the trainer writes it, the app and `engine watch` read it.
 
     runs/<id>/config.yaml     the fully resolved config (re-running it reproduces the run)
-              status.json     a RunStatus (engine/run_status.py); written only by the training process
+              status.json     a RunStatus (engine/runs/status.py); written only by the training process
               events.jsonl    one JSON object per logged step (TRL's metric names + time + VRAM)
               samples.jsonl   a few completions per logged step with their scores and the gold answer
               log.txt         the full log, tracebacks included
-              checkpoints/    trainer checkpoints every save_steps, each whole or absent (engine/checkpoints.py)
+              checkpoints/    trainer checkpoints every save_steps, each whole or absent (engine/runs/checkpoints.py)
               adapter/        the LoRA adapter + tokenizer, at the end and when stopped
               eval.json       base vs tuned accuracy and format compliance (engine eval)
               best.json       the checkpoint with the best held-out eval during training (engine/best_checkpoint.py)
@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import checkpoints, trainer_process
-from engine.run_status import (
+from engine.runs import checkpoints, trainer_process
+from engine.runs.status import (
     ACTIVE_STATES,
     CRASHED,
     ENDED_UNEXPECTEDLY,
@@ -136,7 +136,7 @@ class RunFolder:
 
     # status ----------------------------------------------------------------------------------------------------
     def read_status(self) -> RunStatus:
-        """status.json as the trainer wrote it; never raises (see engine/run_status.py)."""
+        """status.json as the trainer wrote it; never raises (see engine/runs/status.py)."""
         return parse_status(self.status_path)
 
     def write_status(self, **changes) -> RunStatus:

@@ -7,7 +7,7 @@ import math
 import sys
 import time
 
-from engine.run_folder import FINAL_STATES, RunFolder, RunStatus
+from engine.runs.folder import FINAL_STATES, RunFolder, RunStatus
 
 BAR_WIDTH = 20
 
