@@ -15,16 +15,9 @@ import typing
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from engine.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    Problem,
-    PromptConfig,
-    RunConfig,
-    TrainConfig,
-    build_config,
-)
+from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig, build_config
+from engine.problems import ConfigError, Problem
+from engine.prompt_config import PromptConfig
 from engine.rewards import KINDS, RewardSpec, web_kinds
 
 # The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.

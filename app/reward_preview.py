@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import PromptConfig, RunConfig, build_config
+from engine.config import RunConfig, build_config
+from engine.prompt_config import PromptConfig
 from engine.rewards import Row, score_completion
 
 from app.form_state import RewardRow, reward_row_problems, row_to_raw, sentence

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine import backends, builtin_models, gpu, hub_access, model_names, tracking
-from engine.config import ConfigError, Problem, RunConfig
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
 from engine.model_shape import model_shape
+from engine.problems import ConfigError, Problem
 from engine.rewards import reward_problems, sandbox_report
 from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 

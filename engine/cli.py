@@ -31,7 +31,8 @@ import traceback
 from pathlib import Path
 
 from engine import settings
-from engine.config import ConfigError, Problem, RunConfig, error_sentence, field_reference, load_config
+from engine.config import RunConfig, field_reference, load_config
+from engine.problems import ConfigError, Problem, error_sentence
 from engine.runs.folder import RunFolder
 
 EXIT_PROBLEMS = 2

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import regex
 
-from engine.config import ConfigError, Problem, PromptConfig, RunConfig, file_problem, short_repr
+from engine.config import RunConfig
+from engine.problems import ConfigError, Problem, file_problem, short_repr
+from engine.prompt_config import PromptConfig
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
 

@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass
 
 from engine import backends, model_names
-from engine.config import ConfigError, Problem, RunConfig
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
+from engine.problems import ConfigError, Problem
 from engine.rewards import RewardFunction, Row
 
 DEFAULT_PROMPTS = 16

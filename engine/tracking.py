@@ -19,7 +19,8 @@ import netrc
 import os
 from urllib.parse import urlparse
 
-from engine.config import Problem, RunConfig
+from engine.config import RunConfig
+from engine.problems import Problem
 from engine.runs.folder import RunFolder
 
 TRACKERS = ("none", "tensorboard", "wandb", "mlflow", "trackio")

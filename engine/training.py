@@ -20,10 +20,11 @@ from pathlib import Path
 
 from engine import backends, disk_space, gpu, model_names, ranks, settings, tracking
 from engine.backends.base import RolloutServerAddress
-from engine.config import ConfigError, RunConfig, error_sentence
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import launches_children
 from engine.model_shape import shape_for_training
+from engine.problems import ConfigError, error_sentence
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights, sandbox_report
 from engine.runs import checkpoints, trainer_process
 from engine.runs.folder import RunFolder

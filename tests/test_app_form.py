@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from engine import settings
-from engine.config import ConfigError, build_config
+from engine.config import build_config
+from engine.problems import ConfigError
 from engine.rewards import web_kinds
 from engine.runs import lock as run_lock
 from engine.runs.folder import RunFolder
 
-from app import chat, model_slot, run_view, runner, sample_completion, strings
+from app import chat, data_tables, model_slot, run_view, runner, runs_list, sample_completion, strings
 from app.__main__ import parse_arguments
 from app.form_state import (
     CPU_DEMO_SETTINGS,
@@ -45,7 +46,7 @@ from app.form_state import (
 )
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, preset_step, results_step, train_step
+from app.steps import data_step, data_view, preset_step, results_step, run_housekeeping, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine, started_identity, wait_for
@@ -277,21 +278,21 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     data.write_text("id,task,result\n1,What is 1 plus 2?,#### 3\n2,What is 2 plus 3?,#### 5\n")
     form = math_form()
     form.data_path, form.prompt_column, form.answer_column = str(data), "id", None
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert shown.columns == ["id", "task", "result"] and "needs gold answers" in shown.error
     form.prompt_column, form.answer_column = "task", "result"
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert shown.error == "" and "2 rows" in shown.summary
     assert list(shown.frame[strings.DATA_GOLD_COLUMN]) == ["3", "5"]
     form.answer_pattern = "####(("
-    assert "does not compile" in data_step.preview_data(form).pattern_error
+    assert "does not compile" in data_view.preview_data(form).pattern_error
     form.data_path = str(app_dirs / "uploads" / "missing.jsonl")
-    assert "does not exist" in data_step.preview_data(form).error
+    assert "does not exist" in data_view.preview_data(form).error
     form.data_path = "q.csv"  # a name in the uploads folder
-    assert "2 rows" in data_step.preview_data(form).summary
+    assert "2 rows" in data_view.preview_data(form).summary
     form.data_path = str(app_dirs / "elsewhere.csv")  # anywhere else: refused, even if it exists
     (app_dirs / "elsewhere.csv").write_text(data.read_text())
-    assert "is not a file uploaded here" in data_step.preview_data(form).error
+    assert "is not a file uploaded here" in data_view.preview_data(form).error
 
 
 def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
@@ -306,20 +307,20 @@ def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app
                     + "".join(f"{long_question},{i}\n" for i in range(3)))
     form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
     form.data_path = str(data)
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     facts = check_config(form_to_config(form)).facts["data"]
     assert "3 dropped (prompt too long)" in facts and facts in shown.summary
     assert shown.summary.startswith("✓ **long questions.csv**")
     data.write_text("not,a\n\"broken")
-    data_step._TABLES.clear()
-    broken = data_step.preview_data(form)
+    data_tables._TABLES.clear()
+    broken = data_view.preview_data(form)
     assert broken.error.startswith("long questions.csv cannot be read") and broken.frame.empty  # name as written
-    assert data_step.preview_update(broken.frame)["visible"] is False
+    assert data_view.preview_update(broken.frame)["visible"] is False
     nested = app_dirs / "uploads" / "nested.jsonl"
     nested.write_text("".join(json.dumps({"question": {"text": f"{i}+1?"}, "answer": i + 1}) + "\n"
                               for i in range(4)))
     form.data_path = str(nested)
-    said = data_step.preview_data(form).error
+    said = data_view.preview_data(form).error
     assert "Question column (data.prompt_column): column 'question' holds an object in row 1" in said
 
 
@@ -493,7 +494,7 @@ def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
         runner.start_next_queued(root)  # a run is live: the queue waits for it
         assert runner.active_run(root).id == busy.id and not first.status_path.exists()
         assert runner.move_queued(second, -1) == 1 and runner.queue_position(first) == 2
-        frame, _ = results_step.runs_overview()
+        frame, _ = runs_list.runs_overview()
         assert dict(zip(frame["run"], frame["state"]))[second.id] == "queued #1"
         with pytest.raises(runner.RunnerError, match="training; stop it first"):
             runner.delete(busy)  # never the active run
@@ -748,15 +749,15 @@ def test_results_step_downloads_history_and_housekeeping(app_dirs):
     assert earlier[history.caption].startswith("Step 1: 1 completion (") and not earlier[history.shown]["follow"]
     assert "What is 2+2?" in earlier[history.table]["value"].to_string()
 
-    frame, ids = results_step.runs_overview()
+    frame, ids = runs_list.runs_overview()
     disk = dict(zip(frame[strings.RUNS_HEADERS[0]], frame[strings.RUNS_HEADERS[-1]]))[run.id]
     assert ids == [run.id] and disk.endswith("MB") and float(disk.split()[0]) >= 2.5  # the zips are in the folder
     house = step.housekeeping
-    status = results_step.run_housekeeping.status_updates(house, run)
+    status = run_housekeeping.status_updates(house, run)
     assert status[house.free_space].startswith("**Free space:**") and " of " in status[house.free_space]
     assert status[house.queue] == strings.QUEUE_EMPTY and not status[house.queue_buttons]["visible"]
     queued = run_queue.add(settings.runs_dir(), load_config(run.config_path))  # waits: nothing starts it here
-    status = results_step.run_housekeeping.status_updates(house, queued)
+    status = run_housekeeping.status_updates(house, queued)
     assert status[house.queue_buttons]["visible"] and f"1. `{queued.id}`" in status[house.queue]
     runner.cancel_queued(queued)
-    assert not queued.path.exists() and results_step.runs_overview()[1] == [run.id]
+    assert not queued.path.exists() and runs_list.runs_overview()[1] == [run.id]

@@ -2,8 +2,10 @@
 
 import pytest
 
-from engine.config import ConfigError, build_config, field_help, field_reference, load_config, parse_override
+from engine.config import build_config, field_help, field_reference, load_config
+from engine.config_files import parse_override
 from engine.presets import list_presets, load_preset_raw
+from engine.problems import ConfigError
 
 from tests.conftest import REPO, run_engine
 

@@ -13,9 +13,10 @@ import time
 import pytest
 
 import engine.rewards
-from engine.config import ConfigError, build_config, load_config
+from engine.config import build_config, load_config
 from engine.data import prepare_data
 from engine.evaluation import score_completions
+from engine.problems import ConfigError
 from engine.rewards import (
     KINDS,
     REGEX_TIMEOUT_S,

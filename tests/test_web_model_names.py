@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from engine import settings
-from engine.config import ConfigError
+from engine.problems import ConfigError
 
 from app.form_state import FormValues, form_to_config, with_preset
-from app.steps.model_step import model_summary
+from app.steps.model_view import model_summary
 from app.web_paths import ModelRefused, web_model_name
 
 
@@ -103,15 +103,15 @@ def test_the_data_step_counts_with_no_tokenizer_from_a_server_folder(dirs, monke
     from engine import builtin_models
     from engine.model_names import resolve_model_path
 
-    from app.steps import data_step
+    from app.steps import data_view
 
     tiny = Path(resolve_model_path(builtin_models.TINY))
     foreign = shutil.copytree(tiny, dirs / "elsewhere" / "model")
     mine = shutil.copytree(tiny, dirs / "models" / "tiny-copy")
     loaded = []
-    real = data_step._tokenizer
-    monkeypatch.setattr(data_step, "_tokenizer", lambda folder, prefix: loaded.append(folder) or real(folder, prefix))
+    real = data_view._tokenizer
+    monkeypatch.setattr(data_view, "_tokenizer", lambda folder, prefix: loaded.append(folder) or real(folder, prefix))
     for name in (str(foreign), "tiny-copy"):
         form = with_preset(FormValues(model_name=name, data_path=str(settings.sample_data_path())), "reasoning")
-        assert "64 rows" in data_step.preview_data(form).summary
+        assert "64 rows" in data_view.preview_data(form).summary
     assert str(foreign) not in loaded and str(mine.resolve()) in loaded

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import html
 import time
-from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
 import pandas as pd
 
-from engine.config import ConfigError
+from engine.problems import ConfigError
 from engine.rewards import KINDS, web_kinds
 
 from app import sample_completion, strings
+from app.data_tables import read_table
 from app.form_state import (
     MAX_REWARDS,
     NUMBER_WIDGETS,
@@ -37,32 +37,8 @@ from app.form_widgets import FormWidgets, RewardSlot, setting_component
 from app.reward_preview import Preview, preview
 from app.safe import guarded
 from app.steps import probe_box
-from app.steps.data_step import read_table
-from app.steps.page import Page, wire_next
+from app.steps.page import Page, RewardsStep, wire_next
 from app.web_paths import web_data_path
-
-
-@dataclass
-class RewardsStep:
-    tab: gr.Tab
-    slots: list[RewardSlot]
-    add: gr.Button
-    list_message: gr.Markdown
-    system_prompt: gr.Textbox
-    thought_open: gr.Textbox
-    thought_close: gr.Textbox
-    answer_open: gr.Textbox
-    answer_close: gr.Textbox
-    settings: dict[str, gr.components.Component]  # PROMPT_SETTINGS
-    completion: gr.Textbox
-    gold: gr.Textbox
-    generate: gr.Button
-    generate_message: gr.Markdown
-    generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
-    total: gr.Markdown
-    breakdown: gr.Dataframe
-    probe: probe_box.ProbeBox
-    next: gr.Button
 
 
 def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.components.Component:

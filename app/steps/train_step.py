@@ -12,15 +12,17 @@ import gradio as gr
 
 from engine import gpu, settings
 from engine.checks import CheckReport, check_config
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig, load_config
 from engine.evaluation import accuracy_metric
-from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
+from engine.problems import ConfigError
+from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs
 
 from app import example_runs, file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
+from app.runs_list import picked_run
 from app.safe import guarded
 from app.steps import probe_box
-from app.steps.page import Page
+from app.steps.page import Page, TrainStep
 
 TICK_S = 1.5
 HELDOUT_RANGE = [-0.05, 1.05]  # shares: 0% and 100% drawn inside the plot
@@ -79,12 +81,6 @@ def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
 
-def run_folder(run_id: str | None) -> RunFolder | None:
-    """The attached run: a folder directly in the runs folder, or a bundled example run; never a path."""
-    if example_runs.is_example(run_id):
-        return example_runs.example_run(run_id)
-    return run_by_id(settings.runs_dir(), run_id) if run_id else None
-
 
 def _run_config(run: RunFolder) -> RunConfig | None:
     try:
@@ -95,49 +91,6 @@ def _run_config(run: RunFolder) -> RunConfig | None:
 
 def files_signature(run: RunFolder) -> tuple:
     return (run.id, file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
-
-
-@dataclass
-class TrainStep:
-    tab: gr.Tab
-    summary: gr.Markdown
-    facts: gr.Markdown
-    check: gr.Button
-    launch: gr.Button
-    queue: gr.Button  # shown while a run trains: this run waits in the queue and starts when that one ends
-    stop: gr.Button
-    message: gr.Markdown
-    probe: probe_box.ProbeBox
-    no_run: gr.Markdown
-    live: gr.Column
-    header: gr.Markdown
-    state: gr.Markdown
-    step: gr.Markdown
-    times: gr.Markdown
-    progress: gr.HTML
-    vram: gr.HTML
-    error: gr.Markdown
-    log: gr.DownloadButton
-    curves_note: gr.Markdown
-    curves: gr.Column
-    reward_plot: gr.LinePlot
-    heldout_plot: gr.LinePlot
-    spread_plot: gr.LinePlot
-    length_plot: gr.LinePlot
-    loss_plot: gr.LinePlot
-    hints: gr.Markdown
-    samples: gr.Dataframe
-    yaml_button: gr.Button
-    yaml: gr.Code
-    yaml_download: gr.DownloadButton
-    timer: gr.Timer
-    signature: gr.State
-
-    def view_outputs(self) -> list:
-        return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
-                self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.heldout_plot,
-                self.spread_plot, self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.launch,
-                self.queue, self.message, self.timer, self.signature]
 
 
 def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
@@ -280,7 +233,7 @@ def wire(page: Page) -> None:
 
     @guarded
     def stop(run_id: str | None) -> str:
-        run = run_folder(run_id)
+        run = picked_run(run_id)
         if run is None:
             return ""
         try:
@@ -315,7 +268,7 @@ def wire(page: Page) -> None:
 def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
     """Everything the live view shows for the attached run; plots and samples only when their files changed. The
     timer ticks while the run is live (and once more after it ends, for its last lines)."""
-    run = run_folder(run_id)
+    run = picked_run(run_id)
     if run is None:
         return {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
                 step.stop: gr.update(interactive=False), step.launch: gr.update(interactive=True),

@@ -23,7 +23,7 @@ from engine.rewards.row import Row
 from engine.rewards.safe_regex import RegexTimeout
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 Category = Literal["format", "correctness", "shaping"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import regex
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 REGEX_TIMEOUT_S = 0.25
 REGEX_FLAGS = regex.DOTALL

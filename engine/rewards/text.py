@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 
 def completion_text(completion) -> str:

@@ -19,7 +19,8 @@ from engine.rewards.safe_regex import TIMEOUT_SENTENCE, RegexTimeout
 from engine.rewards.text import completion_text
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig, RunConfig
+    from engine.config import RunConfig
+    from engine.prompt_config import PromptConfig
 
 
 @dataclass
