@@ -69,8 +69,10 @@ def _print_problems(error: ConfigError) -> int:
 def cmd_presets(args) -> int:
     from engine.presets import list_presets
 
-    for preset in list_presets():
-        print(f"{preset.name:12} {preset.description}")
+    presets = list_presets()
+    width = max((len(preset.name) for preset in presets), default=0)
+    for preset in presets:
+        print(f"{preset.name:{width}} {preset.description}")
     return 0
 
 
