@@ -23,7 +23,6 @@ from engine.config import RunConfig
 from engine.problems import Problem
 from engine.runs.folder import RunFolder
 
-TRACKERS = ("none", "tensorboard", "wandb", "mlflow", "trackio")
 PROJECT = "grpo-studio"  # the project / experiment name a tracker files runs under, unless the environment says
 SAMPLES_TAG = "completions"
 TEXT_CHARS = 4000  # one completion in TensorBoard's text view; samples.jsonl keeps the whole text

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from functools import partial
-from pathlib import Path
 
 import gradio as gr
 
@@ -120,13 +119,6 @@ def eval_text(run: RunFolder) -> str:
         return strings.EVAL_NONE
     except (OSError, ValueError, RecursionError):  # not UTF-8, not JSON, a folder
         return strings.EVAL_UNREADABLE
-
-
-def newest_adapter_zip(run: RunFolder) -> Path | None:
-    """The adapter zip `engine export` made last (<id>-adapter.zip, or <id>-checkpoint-N-adapter.zip for the best
-    checkpoint), as engine.export lists the downloads."""
-    found = newest_download(run, "adapter")
-    return found.path if found else None
 
 
 DOWNLOAD_KINDS = {"adapter": lambda name: name.endswith("-adapter.zip"),

@@ -96,11 +96,6 @@ class RunFolder:
         return self.path / f"{self.id}-adapter.zip"
 
     @property
-    def merged_dir(self) -> Path:
-        """Where `engine export --merge` saves base + adapter as one model."""
-        return self.path / "merged"
-
-    @property
     def eval_path(self) -> Path:
         return self.path / "eval.json"
 
@@ -125,14 +120,6 @@ class RunFolder:
     @property
     def has_adapter(self) -> bool:
         return (self.adapter_dir / "adapter_config.json").is_file()
-
-    @property
-    def has_adapter_zip(self) -> bool:
-        return self.adapter_zip.is_file()
-
-    @property
-    def has_merged_model(self) -> bool:
-        return (self.merged_dir / "config.json").is_file()
 
     # status ----------------------------------------------------------------------------------------------------
     def read_status(self) -> RunStatus:
