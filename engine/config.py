@@ -183,8 +183,7 @@ class RunConfig(Section):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Problems: what a user can get wrong, one sentence each, with the key it is about.
-
+# pydantic's validation errors as problems (engine.problems): one sentence each, with the key it is about.
 
 def _problems_from_validation(error: ValidationError) -> list[Problem]:
     problems = []
@@ -214,8 +213,7 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Loading: preset <- user file <- --set overrides.
-
+# Loading: preset <- user file <- --set overrides (read and merged by engine.config_files).
 
 def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Merge the preset named in `raw` (or in an override) under `raw` and the overrides, then validate."""

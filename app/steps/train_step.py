@@ -81,7 +81,6 @@ def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
 
-
 def _run_config(run: RunFolder) -> RunConfig | None:
     try:
         return load_config(run.config_path)
