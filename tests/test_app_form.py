@@ -26,6 +26,7 @@ from app.form_state import (
     RewardRow,
     add_row,
     config_to_form,
+    field_choices,
     field_widget,
     form_to_config,
     kind_help,
@@ -44,7 +45,7 @@ from app.form_state import (
 )
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, preset_step, results_step, train_step
+from app.steps import data_step, preset_step, results_step, rewards_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine, started_identity, wait_for
@@ -174,6 +175,10 @@ def test_reward_widgets_come_from_the_registry():
         "extract": "dropdown", "score": "dropdown", "tests_column": "text", "entry_point_column": "text",
         "helpers_column": "text", "time_limit": "number", "target": "integer"}
     assert fields["compare"].choices == ("numeric", "math", "exact", "casefold")
+    # Where a regex must match is a visible choice in words; the config keeps the short names
+    assert field_choices(fields["match"]) == [("anywhere (search)", "search"), ("from the start (start)", "start"),
+                                              ("the whole completion (full)", "full")]
+    assert field_choices(fields["compare"])[0] == ("numeric", "numeric")
     for kind in web_kinds():  # one widget per field name: every kind that has the name agrees on its type
         for name in kind.fields():
             annotation = kind.spec.model_fields[name].annotation
@@ -337,6 +342,40 @@ def test_try_it_scores_every_row_and_flags_the_broken_one():
     assert broken.rows[0].score == 1.0 and broken.total == 2.0
     no_gold = preview(math_form().rewards, prompt, EXAMPLE, "")
     assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
+
+
+def test_try_it_shows_what_each_pattern_matched():
+    form = math_form()
+    form.rewards.append(RewardRow(name="starts", kind="regex_match", reward=1.0, penalty=0.0,
+                                  values={"pattern": "{thought_open}\\n(.*)", "match": "start"}))
+    prompt = build_config({"preset": "rlvr-math"}).prompt
+    result = preview(form.rewards, prompt, EXAMPLE, "12")
+    assert [r.matched for r in result.rows] == [None, None, "12", "<thought>\nThere are 3 boxes with 4 apples each, "
+                                                                  "so 3 * 4 = 12."]
+    assert [r.shows_match for r in result.rows] == [False, False, True, True]
+    _badges, _errors, _total, table = rewards_step.preview_outputs(form.rewards, result)
+    assert list(table.columns) == strings.TRY_TOTAL_HEADERS and strings.TRY_TOTAL_HEADERS[-1] == "Matched"
+    assert list(table["Matched"]) == ["", "", "12", "<thought>⏎There are 3 boxes with 4 apples each, so 3 * 4 = 12."]
+    missed = preview(form.rewards, prompt, "Sure! " + EXAMPLE, "12")
+    assert missed.rows[3].score == 0.0 and missed.rows[3].matched is None
+    assert list(rewards_step.preview_outputs(form.rewards, missed)[3]["Matched"])[3] == strings.TRY_NO_MATCH
+
+
+def test_the_probe_box_lists_where_the_two_verifiers_disagree():
+    report = {"verdict": {"code": "ready", "title": "Ready", "text": "Ready: 3 of 4 questions ...", "change": None},
+              "findings": [], "prompts": 4, "generations_per_prompt": 2, "model": "m", "seconds": 3.0,
+              "step_estimate": {"seconds": 1.0},
+              "verifier_audit": {"rewards": ["correct"], "answers": 6, "disagreements": 2, "cases": [
+                  {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False,
+                   "math": True, "count": 2}]}}
+    shown = run_view.probe_markdown(report)
+    assert "Verifier audit: numeric and math-verify disagree on 2 of 6 answers" in shown
+    assert "`3/4` (gold `0.75`): numeric says wrong, math-verify says right; 'correct' (numeric) scores it wrong" \
+        in shown
+    report["verifier_audit"] = {"rewards": ["correct"], "answers": 6, "disagreements": 0, "cases": []}
+    assert "Verifier audit: numeric and math-verify agree on all 6 answers" in run_view.probe_markdown(report)
+    report["verifier_audit"] = None
+    assert "Verifier audit" not in run_view.probe_markdown(report)
 
 
 def evil_module(tmp_path: Path) -> tuple[Path, Path]:
