@@ -3,7 +3,7 @@
   presets                               list the presets
   check CONFIG [--set k=v ...]          validate and say what will happen (exit 2 on problems)
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
-  score CONFIG --completion TEXT [--answer GOLD]
+  score CONFIG --completion TEXT [--answer GOLD] [--row JSON | [--data FILE] --index N]
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
   eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
@@ -254,12 +254,14 @@ def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
 
 def cmd_score(args) -> int:
     from engine.rewards import reward_problems, score_completion
+    from engine.score_row import scoring_row
 
     config, _ = _load(args.config, args.set)
     problems = reward_problems(config)
     if problems:
         return _print_problems(ConfigError(problems))
-    print(json.dumps(score_completion(config, args.completion, args.answer), indent=2))
+    row = scoring_row(config, args.row, args.data, args.index, args.answer)
+    print(json.dumps(score_completion(config, args.completion, args.answer, row), indent=2))
     return 0
 
 
@@ -486,7 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--set", **overrides)
     p.add_argument("--completion", required=True)
-    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards")
+    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards (overrides the row's)")
+    p.add_argument("--row", default=None, metavar="JSON",
+                   help="the data row to score against, as a JSON object of its columns (code tests, the gold answer)")
+    p.add_argument("--data", default=None, metavar="FILE", help="with --index: the data file (default: the config's)")
+    p.add_argument("--index", type=int, default=None, metavar="N",
+                   help="score against row N of the data file (counting from 0)")
     p.set_defaults(run=cmd_score)
 
     p = sub.add_parser("probe", help="sample and score a few prompts: will GRPO learn anything? (probe.json)")
