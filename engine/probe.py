@@ -8,6 +8,8 @@ the same reward functions TRL calls, and reports:
 
 - per reward: mean, spread (standard deviation), share of completions at its maximum, share of groups all equal;
 - the share of groups whose total rewards are all equal (GRPO's frac_reward_zero_std);
+- a verifier audit (engine.rewards.verifier_audit): each answer an answer_match reward extracts, compared with the
+  gold answer by numeric and by math-verify, and the answers on which the two disagree;
 - pass@1 and pass@k (k = num_generations) for correctness rewards; the share of completions cut at
   max_completion_length;
 - a verdict in plain words, with the one setting to change as a dotted key and value (a UI can apply it);
@@ -29,6 +31,7 @@ from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
 from engine.rewards import RewardFunction, Row
+from engine.rewards import verifier_audit as audit
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -204,14 +207,20 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
 # ---------------------------------------------------------------------------------------------------------------
 # Scoring and statistics
 
-def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
-    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
-    every data column of the completion's row."""
+def scored_texts(sampled: Sampled) -> tuple[list[str], list[Row]]:
+    """Every completion (groups flattened in order) and its row, with every data column of it."""
     texts, rows = [], []
     for row, group in zip(sampled.rows, sampled.groups):
         for completion in group:
             texts.append(completion.text)
             rows.append(Row.from_example(row))
+    return texts, rows
+
+
+def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
+    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
+    every data column of the completion's row."""
+    texts, rows = scored_texts(sampled)
     scores = {}
     for i, spec in enumerate(config.rewards):
         try:
@@ -475,6 +484,7 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
         "generation_seconds": round(sampled.generation_seconds, 1),
         "step_estimate": step_estimate(config, sampled),
         "examples": _examples(config, sampled, scores, total),
+        "verifier_audit": audit.verifier_audit(config, *scored_texts(sampled)),
         "config": config.model_dump(mode="json"),
     }
     return report
@@ -492,6 +502,15 @@ def _examples(config: RunConfig, sampled: Sampled, scores: dict, total: list[flo
 
 def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
+
+
+def _audit_lines(verifier_audit: dict | None) -> list[str]:
+    if verifier_audit is None:
+        return []
+    lines = [f"verifier audit: {audit.headline(verifier_audit)}"]
+    lines += [f"  {audit.case_sentence(case)}" for case in verifier_audit["cases"]]
+    skipped = audit.skipped_sentence(verifier_audit)
+    return lines + ([f"  {skipped}"] if skipped else [])
 
 
 def report_lines(report: dict) -> list[str]:
@@ -520,4 +539,4 @@ def report_lines(report: dict) -> list[str]:
     for other in report["findings"]:
         if other is not verdict and other["code"] != verdict["code"]:
             lines.append(f"also: {other['text']}")
-    return lines
+    return lines + _audit_lines(report.get("verifier_audit"))
