@@ -16,6 +16,7 @@ from engine.config import RunConfig
 from engine.evaluation import reward_category, reward_maximum
 from engine.export import human_size
 from engine.progress import clock, eta_seconds
+from engine.rewards import verifier_audit
 from engine.run_folder import ACTIVE_STATES, RunFolder
 
 from app import strings
@@ -429,6 +430,20 @@ def applicable_change(report: dict | None, settings: list[str]) -> dict | None:
             "also": also}
 
 
+def _audit_lines(audit) -> list[str]:
+    """Where numeric and math-verify disagree on the probe's answers (a report of an older probe has no audit)."""
+    if not isinstance(audit, dict):
+        return []
+    try:
+        lines = [strings.PROBE_AUDIT.format(headline=verifier_audit.headline(audit))]
+        lines += [strings.PROBE_AUDIT_CASE.format(case=verifier_audit.case_sentence(case, quote="`"))
+                  for case in audit["cases"]]
+    except (KeyError, TypeError):
+        return []
+    skipped = verifier_audit.skipped_sentence(audit)
+    return lines + ([skipped] if skipped else [])
+
+
 def probe_markdown(report: dict) -> str:
     """The verdict in plain words first, what to change, the other findings, then what was probed and how long a
     training step will take here."""
@@ -446,6 +461,7 @@ def probe_markdown(report: dict) -> str:
     for other in report.get("findings") or []:
         if isinstance(other, dict) and other.get("code") != verdict.get("code") and other.get("text"):
             lines.append(strings.PROBE_ALSO.format(text=other["text"]))
+    lines += _audit_lines(report.get("verifier_audit"))
     estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
     lines.append(strings.PROBE_FOOTER.format(
         prompts=report.get("prompts", "?"), k=report.get("generations_per_prompt", "?"),
