@@ -367,10 +367,10 @@ def test_the_probe_box_lists_where_the_two_verifiers_disagree():
               "step_estimate": {"seconds": 1.0},
               "verifier_audit": {"rewards": ["correct"], "answers": 6, "disagreements": 2, "cases": [
                   {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False,
-                   "math": True, "count": 2}]}}
+                   "math": True, "scored_right": False, "count": 2}]}}
     shown = run_view.probe_markdown(report)
     assert "Verifier audit: numeric and math-verify disagree on 2 of 6 answers" in shown
-    assert "`3/4` (gold `0.75`): numeric says wrong, math-verify says right; 'correct' (numeric) scores it wrong" \
+    assert "`3/4` (gold `0.75`) x2: numeric says wrong, math-verify says right; 'correct' (numeric) scores it wrong" \
         in shown
     report["verifier_audit"] = {"rewards": ["correct"], "answers": 6, "disagreements": 0, "cases": []}
     assert "Verifier audit: numeric and math-verify agree on all 6 answers" in run_view.probe_markdown(report)

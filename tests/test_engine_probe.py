@@ -75,12 +75,13 @@ def test_the_verifier_audit_lists_answers_numeric_and_math_verify_judge_differen
     assert audit["disagreements"] == 3
     assert audit["cases"] == [
         {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False, "math": True,
-         "count": 2},
+         "scored_right": False, "count": 2},
         {"reward": "correct", "compare": "numeric", "answer": "\\frac{1}{2}", "gold": "0.5", "numeric": False,
-         "math": True, "count": 1}]
+         "math": True, "scored_right": False, "count": 1}]
+    assert audit["skipped"] == 0
     lines = report_lines_of_audit(audit)
     assert lines[0] == "verifier audit: numeric and math-verify disagree on 3 of 7 answers:"
-    assert lines[1] == "  '3/4' (gold 0.75) x2: numeric says wrong, math-verify says right; 'correct' (numeric) " \
+    assert lines[1] == "  '3/4' (gold '0.75') x2: numeric says wrong, math-verify says right; 'correct' (numeric) " \
                        "scores it wrong"
     assert verifier_audit(build_config({"rewards": [{"name": "f", "kind": "format"}]}), texts, rows) is None
 

@@ -371,8 +371,14 @@ def test_a_notebook_regex_from_the_start_scores_as_in_the_notebook(pattern):
                          prompt={"thought_tags": ["<reasoning>", "</reasoning>"]})
     for text in NOTEBOOK_TEXTS:
         assert (scores(config, text)["r"] == 1.0) == bool(re.match(pattern, text)), text
-    search = config_with({"name": "r", "kind": "regex_match", "pattern": pattern})
-    assert scores(search, NOTEBOOK_TEXTS[1])["r"] == 1.0  # anywhere: the preamble passes, as the issue saw
+
+
+def test_anywhere_is_not_the_notebooks_rule():
+    """What the issue saw: searched anywhere, '.' crossing lines, a preamble passes and so do two answer blocks."""
+    anywhere = config_with({"name": "r", "kind": "regex_match", "pattern": NOTEBOOK_SOFT})
+    assert scores(anywhere, NOTEBOOK_TEXTS[1])["r"] == 1.0 and not re.match(NOTEBOOK_SOFT, NOTEBOOK_TEXTS[1])
+    full = config_with({"name": "r", "kind": "regex_match", "pattern": NOTEBOOK_STRICT, "match": "full"})
+    assert scores(full, NOTEBOOK_TEXTS[2])["r"] == 1.0 and not re.match(NOTEBOOK_STRICT, NOTEBOOK_TEXTS[2])
 
 
 def test_length_reward_peaks_at_the_target():
@@ -563,7 +569,7 @@ def test_score_command_takes_the_gold_answer_from_the_row(capsys):
     (["--row", "[1, 2]"], "--row: not a JSON object"),
     (["--index", "999"], "--index: 999 is past the last row of humaneval.jsonl (rows 0 to "),
     (["--index", "-1"], "--index: -1 is not a row number; rows count from 0"),
-    (["--data", "nope.jsonl", "--index", "0"], "data.path: file nope.jsonl does not exist"),
+    (["--data", "nope.jsonl", "--index", "0"], "--data: file nope.jsonl does not exist"),
     (["--data", "tests/data/humaneval/humaneval.jsonl"], "--data: give the row's number with --index N"),
     (["--row", "{}", "--index", "0"], "--row: give either --row or --index, not both"),
 ])
@@ -580,4 +586,4 @@ def test_score_command_never_leaves_a_gold_answer_silently_null(capsys):
     code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", row)
     assert code == 2 and "the row's 'answer' is empty" in err
     code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", json.dumps({"question": "q"}))
-    assert code == 2 and "has no answer column" in err
+    assert code == 2 and "data.answer_column: column 'answer' is not in --row; its columns are: question" in err
