@@ -227,27 +227,6 @@ SAMPLES_HEADERS_FIXED = ["step", "question", "completion", "gold"]
 SAMPLES_TOTAL = "total"
 HINTS_HEADING = "**Health:**"
 HINT_ALL_GOOD = "Nothing unusual so far."
-HINT_NO_SPREAD = ("For the last {steps} steps every answer to a question scored the same, so GRPO has nothing to "
-                  "learn from. Loosen the format reward (let it search the answer instead of matching it whole, or "
-                  "give partial credit with a tag_count reward), or raise the sampling temperature "
-                  "(train.temperature, step 2 → Advanced).")
-HINT_FORMAT_STUCK = ("The format reward '{name}' has stayed at {value:g} for {steps} steps: the model never writes the "
-                     "format. Show an example in the system prompt, turn on \"start inside the thought\" "
-                     "(prompt.start_with_thought, step 4), loosen the pattern, or pick a larger model.")
-HINT_CLIPPED = ("{share:.0%} of the answers reach the longest answer allowed ({length} tokens) and are cut off before "
-                "they end. Raise the longest answer (train.max_completion_length, step 2 → Advanced).")
-HINT_EQUAL_GROUPS = ("Over the last {steps} steps, for {share:.0%} of the questions every answer scored the same, so "
-                     "GRPO learned only from the rest. Raise the sampling temperature (train.temperature) or the "
-                     "completions per question (train.num_generations) in step 2 → Advanced, or give partial credit "
-                     "in the rewards (e.g. a tag_count reward).")
-HINT_GAMING = ("The model may be gaming the rewards: the format reward {names} is at its maximum, but held-out "
-               "accuracy went from {first:.0%} to {last:.0%} over {checks} checks. Make the format reward stricter or "
-               "give correctness more weight (step 4), and use the best checkpoint rather than the last (step 6).")
-HINT_REGEX_TIMEOUT = ("The pattern of '{name}' timed out on {count} answers (catastrophic backtracking), and those "
-                      "were not scored. Simplify nested repeats like (a+)+ in that reward's pattern (step 4).")
-HINT_NAN = ("The loss became NaN (not a number). Lower the learning rate (train.learning_rate) or the gradient "
-            "clipping (train.max_grad_norm) in step 2 → Advanced, then start a new run.")
-HINT_RISING = "↗ The reward is rising: {first:.2f} → {last:.2f} (average of the first and last few steps)."
 CONFIG_EXPORT_LABEL = "Export config (the YAML that reproduces this run)"
 CONFIG_EXPORT_BUTTON = "Show the YAML for the current settings"
 CONFIG_DOWNLOAD = "Download config.yaml"
@@ -283,6 +262,9 @@ KEY_WORDS = {
     "train.min_p": "min-p sampling",
     "train.beta": "KL penalty",
     "train.loss_type": "loss variant",
+    "train.scale_rewards": "reward scaling",
+    "train.num_iterations": "passes over each batch",
+    "train.steps_per_generation": "batches per generation",
     "train.save_steps": "checkpoint every (steps)",
     "train.logging_steps": "log every (steps)",
     "train.samples_per_step": "samples kept per log",

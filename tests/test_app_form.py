@@ -425,7 +425,8 @@ def write_run(root: Path, events: list[dict], state: str = "running", run_id: st
 def flat_events(steps: int) -> list[dict]:
     return [{"step": s, "time": 1000.0 + 2 * s, "loss": 0.0, "reward": -1.0, "reward_std": 0.0,
              "rewards/strict_format/mean": 0.0, "rewards/tag_count/mean": 0.0, "rewards/correct/mean": -1.0,
-             "completion_length": 64.0, "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
+             "frac_reward_zero_std": 1.0, "completion_length": 64.0, "completions/mean_length": 64.0,
+             "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
 
 
@@ -473,17 +474,19 @@ def test_samples_table_has_scores_and_weighted_total(tmp_path):
 
 
 def test_health_hints_say_what_to_change(tmp_path):
+    """The Train view's health box: the share of groups to learn from at every step, then the engine's hints."""
     run = write_run(tmp_path, flat_events(12))
     config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
-    hints = " ".join(run_view.health_hints(run.read_events(), config))
-    assert "every answer to a question scored the same" in hints and "raise the sampling temperature" in hints
-    assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
-    assert "Raise the longest answer (train.max_completion_length" in hints and "timed out on 2 answers" in hints
-    early = " ".join(run_view.health_hints(flat_events(2), config))
-    assert "scored the same" not in early and "has stayed at" not in early  # too early to say
-    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]
-    assert any("rising" in h for h in run_view.health_hints(rising, config))
-    assert run_view.health_hints([], config) == []
+    shown = run_view.hints_markdown(run.read_events(), run.read_samples(), config)
+    assert shown.startswith("**Health:** Groups with something to learn from: 0% (last 5 steps).")
+    assert "- In every recent question group every answer got the same score" in shown
+    assert "'strict_format' has stayed at 0" in shown and "'tag_count' has stayed at 0" in shown
+    assert "raise the longest answer (train.max_completion_length" in shown and "timed out on 2 answers" in shown
+    early = run_view.hints_markdown(flat_events(2), [], config)
+    assert "got the same score" not in early and "has stayed at" not in early  # too early to say
+    assert early.endswith("(last 2 steps). Nothing unusual so far.")
+    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5, "frac_reward_zero_std": 0.25} for s in range(1, 11)]
+    assert "- ↗ The reward is rising" in run_view.hints_markdown(rising, [], config)
 
 
 def test_run_status_of_a_crashed_run_shows_its_error_line_not_a_traceback(tmp_path):

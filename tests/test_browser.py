@@ -182,6 +182,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     # Vega draws each curve as a path (a flat line has no height, so "attached" rather than "visible").
     page.locator("#reward-plot svg .mark-line path").first.wait_for(state="attached")
     wait_text(page, "#samples-table", "What is")
+    wait_text(page, "#health-hints", "Groups with something to learn from:")  # beside the charts at every step
     shot(page, "05-train")
 
     # 6 Results: the run is listed as completed; its adapter zip is made and downloaded.
