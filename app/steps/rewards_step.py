@@ -23,6 +23,7 @@ from app.form_state import (
     RewardRow,
     RowField,
     add_row,
+    field_choices,
     form_to_config,
     kind_help,
     move_row,
@@ -49,7 +50,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "checkbox":
         return gr.Checkbox(scale=2, min_width=160, **common)
     if field.widget == "dropdown":
-        return gr.Dropdown(list(field.choices), scale=2, **common)
+        return gr.Dropdown(field_choices(field), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
         return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
@@ -249,6 +250,16 @@ def score_badge(score: float | None, row: RewardRow | None, error: str | None = 
     return f'<span class="gs-score gs-score-{tone}">{_number_text(score)}</span>'
 
 
+def matched_text(scored) -> str:
+    """What a row's pattern matched, on one table line; blank for a kind that matches nothing."""
+    if not scored.shows_match:
+        return ""
+    if scored.matched is None:
+        return strings.TRY_NO_MATCH
+    text = scored.matched.replace("\n", strings.TRY_LINE_BREAK)
+    return text if len(text) <= strings.TRY_MATCH_CHARS else text[:strings.TRY_MATCH_CHARS - 1] + "…"
+
+
 def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list[str], list[str], str, pd.DataFrame]:
     """(badges, error sentences, total markdown, breakdown table) for every slot from a preview."""
     badges, errors, table = [], [], []
@@ -262,7 +273,7 @@ def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list
         errors.append(f"✗ {scored.error}" if scored.error else "")
         weighted = "" if scored.score is None else _number_text(scored.weight * scored.score)
         table.append([row.name, "" if scored.score is None else _number_text(scored.score),
-                      _number_text(scored.weight), weighted])
+                      _number_text(scored.weight), weighted, matched_text(scored)])
     total = strings.TRY_NOTHING if not rows else strings.TRY_TOTAL.format(
         total=_number_text(result.total if result else 0.0))
     return badges, errors, total, pd.DataFrame(table, columns=strings.TRY_TOTAL_HEADERS)
