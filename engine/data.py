@@ -20,6 +20,7 @@ import regex
 from engine.config import ConfigError, Problem, PromptConfig, RunConfig, file_problem, short_repr
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
+from engine.rewards.safe_regex import PatternTooLarge, compile_bounded
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 # Files are read lazily (line by line for the checks, then memory-mapped Arrow through `datasets`), but a data file
@@ -183,12 +184,14 @@ def map_columns(config: RunConfig, columns: list[str], file_name: str) -> Column
 
 
 def gold_pattern(text: str | None) -> regex.Pattern | None:
-    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line).
-    ConfigError (data.answer_pattern) when it does not compile."""
+    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line), within
+    safe_regex's bounds. ConfigError (data.answer_pattern) when it does not compile or is too large to."""
     if not text or not text.strip():
         return None
     try:
-        return regex.compile(text, regex.MULTILINE)
+        return compile_bounded(text, regex.MULTILINE)
+    except PatternTooLarge as e:
+        raise _error("data.answer_pattern", str(e)) from None
     except (regex.error, ValueError, OverflowError, RecursionError) as e:
         raise _error("data.answer_pattern", f"the regex does not compile: {e}; fix the pattern or leave it "
                                             "empty") from None
