@@ -397,6 +397,22 @@ def test_model_names_reach_no_folder_outside_the_models_folder(app, client):
     assert sorted(p.name for p in app["runs"].iterdir()) == runs_before  # no run was made
 
 
+def test_a_huge_repeat_count_in_a_regex_field_is_a_sentence_next_to_it_and_the_app_stays_up(app, client):
+    """`x{1000000000}` as the answer-extraction regex, then Check: the app grew to 16 GB and the OOM killer ended
+    it. The same in a reward's pattern."""
+    huge = "x{1000000000}"
+    shown = client.call("data-answer-pattern", "change", **{"data-answer-pattern": huge})
+    assert "regex is too large to compile" in shown["data-pattern-error"], shown
+    checked = client.call("check-button", "click", **{"data-answer-pattern": huge})
+    assert "regex is too large to compile" in checked["train-summary"], checked
+    checked = client.call("check-button", "click", **{"reward-2-pattern": "{answer_open}(.{1000000000})"})
+    assert "regex is too large to compile" in checked["train-summary"], checked
+    assert app["process"].poll() is None  # the app is up
+    with open(f"/proc/{app['process'].pid}/status") as status:  # and small: the pattern never compiled here
+        resident_mib = int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) // 1024
+    assert resident_mib < 2000, resident_mib
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Run ids from the page are names, not paths; damaged runs and a reused pid leave the app working
 
