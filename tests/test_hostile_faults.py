@@ -23,6 +23,7 @@ import pytest
 from engine import checkpoints, run_lock, trainer_process
 from engine.config import build_config
 from engine.progress import watch
+from engine.run_delete import RunDeleteRefused, delete_run
 from engine.run_folder import RunFolder, list_runs
 from engine.run_status import ENDED_UNEXPECTEDLY
 
@@ -315,6 +316,36 @@ def test_a_full_disk_fails_the_run_with_one_sentence_and_keeps_it_resumable(smal
     # kill-during-save test's).
     assert [p.name for p in checkpoints.complete_checkpoints(run.checkpoints_dir)] == ["checkpoint-1"]
     assert run.last_checkpoint().name == "checkpoint-1" and run.state() == "failed"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `engine delete` removes run folders of the runs folder only (it removed a project folder that held a config.yaml)
+
+def test_delete_removes_only_run_folders_of_the_runs_folder(tmp_path):
+    runs = tmp_path / "runs"
+    env = {"GRPO_STUDIO_RUNS_DIR": str(runs)}
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print('my work')\n")
+    (project / "config.yaml").write_text("name: my project\n")
+    write_config(runs / "real-run")
+    write_config(runs / "real-run" / "nested")  # a config.yaml one level down is not a run of the runs folder
+    (runs / "linked").symlink_to(project)  # a link in the runs folder to a folder elsewhere
+    (runs / "config.yaml").write_text("preset: rlvr-math\n")  # the runs folder itself is not a run
+    for target in (project, runs / "linked", runs / "real-run" / "nested", runs / "real-run" / ".." / ".." / "project",
+                   runs, runs / "."):
+        result = run_engine("delete", target, "--yes", env=env)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        assert "is not a run folder in the runs folder" in result.stderr and "Traceback" not in result.stderr, \
+            result.stderr
+    assert (project / "src" / "main.py").is_file() and (project / "config.yaml").is_file()
+    assert (runs / "real-run" / "nested" / "config.yaml").is_file() and (runs / "config.yaml").is_file()
+    # The library refuses the same, whoever calls it.
+    with pytest.raises(RunDeleteRefused, match="is not a run folder in the runs folder"):
+        delete_run(RunFolder(project))
+    # The control: a run of the runs folder goes.
+    result = run_engine("delete", runs / "real-run", "--yes", env=env)
+    assert result.returncode == 0 and not (runs / "real-run").exists(), result.stderr
 
 
 # ---------------------------------------------------------------------------------------------------------------
