@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import checkpoints, run_lock, trainer_process
+from engine import checkpoints, run_lock, run_queue, trainer_process
 from engine.config import build_config
 from engine.progress import watch
 from engine.run_delete import RunDeleteRefused, delete_run
@@ -316,6 +316,49 @@ def test_a_full_disk_fails_the_run_with_one_sentence_and_keeps_it_resumable(smal
     # kill-during-save test's).
     assert [p.name for p in checkpoints.complete_checkpoints(run.checkpoints_dir)] == ["checkpoint-1"]
     assert run.last_checkpoint().name == "checkpoint-1" and run.state() == "failed"
+
+
+def fill(disk: Path) -> None:
+    """Take every free block of the small disk."""
+    with open(disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_launch_and_add_to_the_queue_on_a_full_disk_say_so_and_leave_no_run_folder(small_disk, monkeypatch):
+    """The app's Launch and Add to the queue (both runner.launch: the queue when a run trains) answered "Something went
+    wrong in the app (OSError: [Errno 28] ...)" and left run folders with an empty config.yaml."""
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(small_disk))
+    config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"},
+                           "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        fill(small_disk)
+        before = sorted(p.name for p in small_disk.iterdir())
+        with pytest.raises(runner.RunnerError) as launched:
+            runner.launch(config)
+        assert str(launched.value).startswith(f"the disk is full (0 MiB free at {small_disk}); free some space"), \
+            launched.value
+        assert sorted(p.name for p in small_disk.iterdir()) == before  # no run folder, no temporary file
+        # With a run training, the launch goes into the queue: the same sentence, the queue as it was.
+        (small_disk / "filler").unlink()
+        busy = RunFolder(small_disk / "busy")
+        write_config(busy.path)
+        busy.write_status(state="running", **started_identity(sleeper))
+        fill(small_disk)
+        before = sorted(p.name for p in small_disk.iterdir())
+        with pytest.raises(runner.RunnerError) as queued:
+            runner.launch(config)
+        assert str(queued.value).startswith("the disk is full (0 MiB free at "), queued.value
+        after = sorted(p.name for p in small_disk.iterdir() if p.name != run_queue.LOCK_NAME)  # the queue's lock
+        assert after == before and not run_queue.queued_ids(small_disk)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 # ---------------------------------------------------------------------------------------------------------------
