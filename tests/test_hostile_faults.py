@@ -264,6 +264,36 @@ def test_a_kill_during_a_checkpoint_save_leaves_whole_checkpoints_and_resume_say
     assert not no_temporary_files(run) and run.has_adapter
 
 
+def test_a_step_replayed_after_kills_before_any_checkpoint_is_logged_once(tmp_path):
+    """kill -9 during the first checkpoint save, kill -9 again while resuming, resume: the run finished but
+    events.jsonl held steps [1, 1, 2, ...] and the charts drew both. The state the first kill leaves (a step logged,
+    no complete checkpoint) is reached here without a race: no save is due before the kill."""
+    env = {"GRPO_STUDIO_RUNS_DIR": str(tmp_path / "runs")}
+    run = RunFolder(tmp_path / "runs" / "replayed")
+    settings = ["--set", "train.max_completion_length=8", "--set", "train.save_steps=100"]
+    first = trainer(QUICKSTART, "--run-dir", run.path, "--set", "train.max_steps=50", *settings, env=env)
+    try:
+        wait_for(lambda: run.read_events(), timeout=300, interval=0.02, what="the first logged step")
+    finally:
+        first.kill()
+        first.wait()
+    logged = [e["step"] for e in run.read_events()]
+    assert logged and run.last_checkpoint() is None, logged
+    resuming = trainer(run.path, "--resume", *settings, env=env)
+    try:
+        wait_for(lambda: run.read_status().pid == resuming.pid, timeout=120, what="the resume's first status")
+    finally:
+        resuming.kill()
+        resuming.wait()
+    resumed = run_engine("train", run.path, "--resume", "--set", "train.max_steps=2", *settings, env=env,
+                         timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "no complete checkpoint to resume from: starting from step 0" in resumed.stdout
+    assert [e["step"] for e in run.read_events()] == [1, 2]  # every step once
+    assert sorted({s["step"] for s in run.read_samples()}) == [1, 2]
+    assert [s["step"] for s in run.read_samples()] == sorted(s["step"] for s in run.read_samples())
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # A stop asked for while the run is still starting (the app's launch and Stop, for real)
 
