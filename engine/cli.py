@@ -191,6 +191,9 @@ def cmd_queue(args) -> int:
         print(f"{number:3}. {run_id}")
     if not run_queue.queued_ids(root):
         print("the queue is empty")
+    note = run_queue.damage_note(root)
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 

@@ -187,6 +187,39 @@ def test_the_trainer_gets_only_the_environment_it_needs():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# A damaged queue file: said, kept aside, and its runs stay queued (they used to be dropped without a word)
+
+@pytest.mark.parametrize("damage", [b'{"runs": ["2026', b"\xff\xfe", b"[1, 2]", b'{"runs": "all"}', b""],
+                         ids=["truncated", "not-utf8", "a-list", "runs-not-a-list", "empty"])
+def test_a_damaged_queue_file_is_reported_kept_aside_and_its_runs_stay_queued(damage, tmp_path, monkeypatch):
+    from app.steps.run_housekeeping import queue_markdown
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(runs))
+    config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"},
+                           "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
+    first, second = run_queue.add(runs, config), run_queue.add(runs, config)
+    started = RunFolder(runs / "started-run")
+    write_config(started.path)
+    started.write_status(state="completed")
+    (runs / run_queue.QUEUE_NAME).write_bytes(damage)
+    assert run_queue.queued_ids(runs) == [first.id, second.id]  # rebuilt from the runs that never started
+    (kept,) = runs.glob(f"{run_queue.QUEUE_NAME}.damaged-*")
+    assert kept.read_bytes() == damage
+    note = run_queue.damage_note(runs)
+    assert note == (f"The queue file {run_queue.QUEUE_NAME} was damaged: it is kept as {kept.name}, and the queue was "
+                    "rebuilt from the runs that never started, in the order they were made."), note
+    assert note in queue_markdown(runs)  # the results step's queue shows it
+    listed = run_engine("queue", "list", env={"GRPO_STUDIO_RUNS_DIR": str(runs)}, timeout=120)
+    assert listed.returncode == 0 and note in listed.stderr and first.id in listed.stdout, listed
+    # Once the queue has run dry, the copy has done its job: the note goes with it.
+    run_queue.cancel(runs, first.id)
+    assert run_queue.damage_note(runs) == note
+    run_queue.cancel(runs, second.id)
+    assert run_queue.damage_note(runs) is None and not list(runs.glob("*.damaged-*"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Three launches at once; then the winner is killed while it writes a checkpoint, and resumed
 
 @pytest.fixture(scope="module")
