@@ -294,6 +294,11 @@ class PreparedData:
     dropped_empty: int
     dropped_too_long: int
     longest_prompt_tokens: int | None
+    without_answer: int  # rows used (train and held out) whose answer cell is empty or null
+
+    @property
+    def used(self) -> int:
+        return len(self.train) + len(self.eval)
 
     def describe(self) -> str:
         parts = [f"{self.total_rows} rows", f"{len(self.train)} for training", f"{len(self.eval)} held out"]
@@ -331,8 +336,10 @@ def prepare_data(config: RunConfig, tokenizer=None) -> PreparedData:
                                                  "model.max_seq_length or lower train.max_completion_length")
         rows = kept
     train, held_out = split_rows(rows, config.data.eval_fraction, config.data.seed, config.data.max_rows)
+    without_answer = sum(1 for r in train + held_out if r["answer"] is None or str(r["answer"]).strip() == "") \
+        if examples.columns.answer else 0
     return PreparedData(train, held_out, examples.columns, examples.total_rows, examples.empty_prompts, too_long,
-                        longest)
+                        longest, without_answer)
 
 
 def split_rows(rows: list[dict], eval_fraction: float, seed: int, max_rows: int | None):

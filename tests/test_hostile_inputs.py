@@ -194,3 +194,27 @@ def test_a_pattern_is_compiled_within_bounds_once_and_then_from_the_cache():
     sane = compile_bounded(r"####\s*(\d{1,6})", 0)
     assert sane.search("so #### 42").group(1) == "42"
     assert compile_bounded(r"####\s*(\d{1,6})", 0) is sane  # no second trial process
+
+
+def test_check_says_what_happens_to_rows_with_very_long_prompts_and_null_cells(tmp_path, capsys):
+    """Check said "Ready to train" for a file of very long prompts and a file of null cells, without a word about
+    those rows."""
+    from engine.cli import main
+
+    long = tmp_path / "long.jsonl"
+    long.write_text("".join(json.dumps({"question": "word " * (3000 if i < 15 else 5) + f"q{i}", "answer": str(i)})
+                            + "\n" for i in range(20)))
+    nulls = tmp_path / "nulls.jsonl"
+    nulls.write_text("".join(json.dumps({"question": None if i < 10 else f"what is {i}?",
+                                         "answer": None if i in (12, 15) else ("" if i == 18 else str(i))}) + "\n"
+                             for i in range(20)))
+    assert main(["check", str(QUICKSTART), "--set", f"data.path={long}"]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: 15 of 20 rows have a prompt longer than the 992 tokens that model.max_seq_length 1024 leaves "
+            "after train.max_completion_length 32: they are left out of training; raise model.max_seq_length or "
+            "shorten those prompts") in out, out
+    assert main(["check", str(QUICKSTART), "--set", f"data.path={nulls}"]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: 10 of 20 rows have an empty or null 'question' cell: they are left out of training") in out, out
+    assert ("warning: 3 of the 10 rows used have an empty or null 'answer' cell: the correct reward does not score "
+            "them (the others do), so they teach the format but not the answers") in out, out
