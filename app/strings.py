@@ -438,5 +438,7 @@ TENSORBOARD_LOGIN = "; sign in with the app's user and password"
 TENSORBOARD_FAILED = "TensorBoard could not be started: {error}"
 
 # The app's log (app/log_noise.py) -------------------------------------------------------------------------------
+STALE_PICK = ("A page sent {value} for {where}, which is not among its choices (a stale page, or a made-up request); "
+              "the event was refused.")
 STREAM_OF_GONE_SESSION = ("A page's event stream ended: the app no longer knew its session (a page that was reloaded "
                           "or closed).")

@@ -472,6 +472,23 @@ def test_an_event_stream_of_an_unknown_session_is_one_log_line_not_a_traceback(a
     assert "Traceback" not in added and added.count(strings.STREAM_OF_GONE_SESSION) == 3, added
 
 
+def test_a_stale_pick_is_one_line_in_the_apps_log_not_a_traceback(app, client):
+    """A dropdown value that is not among its choices (a run deleted in another tab, a page left open, a made-up
+    request): Gradio refuses the event, which is right, and printed a 25-line traceback to app.log each time."""
+    before = app["log"].read_text()
+    for _ in range(2):
+        result = client.call("run-attach", "click", **{"run-pick": "a-run-deleted-meanwhile"})
+        assert "error" in result, result
+
+    def logged() -> str | None:
+        added = app["log"].read_text()[len(before):]
+        return added if added.count("is not among its choices") >= 2 else None
+
+    added = wait_for(logged, timeout=30, what="the app's log of the two refusals")
+    assert "Traceback" not in added and "is not in the list of choices" not in added, added  # Gradio's own words
+    assert added.count("A page sent 'a-run-deleted-meanwhile' for run-pick, which is not among its choices") == 2
+
+
 def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(app, client):
     result = client.call("tab-results", "select")
     table = {row[0]: row[1] for row in result["runs-table"]["data"]}
