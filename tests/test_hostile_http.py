@@ -504,3 +504,33 @@ def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(a
     time.sleep(0.5)
     assert app["sleeper"].poll() is None  # the foreign process was not signalled
     assert app["process"].poll() is None  # and the app is still up
+
+
+
+def test_the_results_of_a_damaged_run_say_what_is_wrong(app, client):
+    """The completions and TensorBoard panels of a damaged run said "No completions logged yet." and "This run keeps
+    no TensorBoard logs (train.report_to: tensorboard); runs made with report_to tensorboard do."."""
+    bad_samples = app["runs"] / "bad-samples-not-utf8"
+    write_config(bad_samples)
+    (bad_samples / "status.json").write_text(json.dumps(GOOD_STATUS))
+    (bad_samples / "samples.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\n')
+    client.call("tab-results", "select")  # the pick's choices now list it
+
+    def panels(run_id: str) -> tuple[str, str]:
+        logs = client.call("run-pick", "change", output="tensorboard-logs", **{"run-pick": run_id})
+        history = client.call("run-pick", "change", output="history-caption", **{"run-pick": run_id})
+        return logs["tensorboard-logs"], history["history-caption"]
+
+    for run_id, (_, _, error) in UNREADABLE.items():
+        logs, caption = panels(run_id)
+        assert "damaged" in logs and error in logs and "keeps no TensorBoard logs" not in logs, (run_id, logs)
+        assert "damaged" in caption and error in caption, (run_id, caption)
+    logs, caption = panels("bad-samples-not-utf8")
+    assert "samples.jsonl cannot be read (not UTF-8 text (byte 12))" in caption, caption
+    assert logs == strings.TENSORBOARD_NOT_WRITTEN.format(id="bad-samples-not-utf8"), logs
+    logs, caption = panels("bad-config")
+    assert "config.yaml cannot be read" in logs and "keeps no TensorBoard logs" not in logs, logs
+    # The Train view of a run whose events cannot be read says so in its header, and nothing fails.
+    assert client.call("run-attach", "click", **{"run-pick": "bad-events-not-utf8"}).get("results-message") == ""
+    view = client.call("timer", "tick", output="run-header")
+    assert "unreadable: events.jsonl: not UTF-8 text" in text_of(view) and "error" not in view, view
