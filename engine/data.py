@@ -20,7 +20,7 @@ import regex
 from engine.config import ConfigError, Problem, PromptConfig, RunConfig, file_problem, short_repr
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
-from engine.rewards.safe_regex import PatternTooLarge, compile_bounded
+from engine.rewards.safe_regex import PatternRefused, compile_bounded
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 # Files are read lazily (line by line for the checks, then memory-mapped Arrow through `datasets`), but a data file
@@ -190,7 +190,7 @@ def gold_pattern(text: str | None) -> regex.Pattern | None:
         return None
     try:
         return compile_bounded(text, regex.MULTILINE)
-    except PatternTooLarge as e:
+    except PatternRefused as e:
         raise _error("data.answer_pattern", str(e)) from None
     except (regex.error, ValueError, OverflowError, RecursionError) as e:
         raise _error("data.answer_pattern", f"the regex does not compile: {e}; fix the pattern or leave it "

@@ -58,8 +58,8 @@ class RegexTimeout(Exception):
     """A pattern ran past REGEX_TIMEOUT_S on one completion: that completion is not scored by it (None)."""
 
 
-class PatternTooLarge(regex.error):
-    """A pattern that compiling would take more than the bounds above; the message is TOO_LARGE_SENTENCE. A
+class PatternRefused(regex.error):
+    """A pattern not compiled here: past the bounds above (TOO_LARGE_SENTENCE), or no trial process could start. A
     regex.error, so that every caller that reports a pattern that does not compile reports this one too."""
 
 
@@ -77,10 +77,14 @@ def _fits(text: str, flags: int) -> bool:
 
 @lru_cache(maxsize=64)
 def compile_bounded(text: str, flags: int) -> regex.Pattern:
-    """regex.compile(text, flags) once a throwaway process has compiled it within the bounds; PatternTooLarge past
+    """regex.compile(text, flags) once a throwaway process has compiled it within the bounds; PatternRefused past
     them, regex.error (or ValueError, OverflowError, RecursionError) for a pattern that does not compile."""
-    if not _fits(text, flags):
-        raise PatternTooLarge(TOO_LARGE_SENTENCE)
+    try:
+        fits = _fits(text, flags)
+    except OSError as error:  # no process could start (out of memory or processes): said, and not cached
+        raise PatternRefused(f"the regex could not be checked ({error.strerror or error}); try again") from None
+    if not fits:
+        raise PatternRefused(TOO_LARGE_SENTENCE)
     return regex.compile(text, flags, cache_pattern=False)  # cached above, not also in regex's own cache
 
 
@@ -92,7 +96,7 @@ def pattern_problem(pattern: str, prompt: PromptConfig) -> str | None:
     """A sentence when the pattern does not compile (or is too large to), else None."""
     try:
         compile_pattern(pattern, prompt)
-    except PatternTooLarge as e:
+    except PatternRefused as e:
         return str(e)
     except regex.error as e:
         return f"the regex does not compile: {e}; fix the pattern"

@@ -15,7 +15,7 @@ import regex
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import kind_of
 from engine.rewards.row import Row, rows_from_trl_call
-from engine.rewards.safe_regex import TIMEOUT_SENTENCE, PatternTooLarge, RegexTimeout
+from engine.rewards.safe_regex import TIMEOUT_SENTENCE, PatternRefused, RegexTimeout
 from engine.rewards.text import completion_text
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def score_completion(config: RunConfig, completion: str, answer: str | None = No
         except RegexTimeout:
             scores[spec.name] = None
             errors[spec.name] = TIMEOUT_SENTENCE
-        except PatternTooLarge as e:
+        except PatternRefused as e:
             scores[spec.name] = None
             errors[spec.name] = str(e)
         except regex.error as e:
