@@ -45,7 +45,6 @@ def build_server(auth: tuple[str, str] | None):
     import gradio as gr
     from fastapi import FastAPI
 
-    from app import log_noise
     from app.login_gate import LoginGate
     from app.ui import CSS_PATH, build_ui
     from app.uploads import MAX_UPLOAD_TEXT
@@ -60,7 +59,6 @@ def build_server(auth: tuple[str, str] | None):
     # needs none of it; a private endpoint is left out.
     for fn in demo.fns.values():
         fn.api_visibility = "private"
-    log_noise.quiet_stale_picks(demo)
     no_docs = {"docs_url": None, "redoc_url": None, "openapi_url": None}  # FastAPI's pages need no login
     # Gradio's run history (its /gradio_api/runs page, and routes that save calls to a Hub bucket with the server's
     # token) is a feature the product does not use: off, routes and all.

@@ -8,13 +8,7 @@ import logging
 import traceback
 from pathlib import Path
 
-import gradio as gr
-
-from engine.config import short_repr
-
 from app import strings
-
-log = logging.getLogger("grpo_studio.app")
 
 
 def _is_stream_of_gone_session(error: BaseException | None) -> bool:
@@ -41,25 +35,3 @@ class _OneLine(logging.Filter):
 def install() -> None:
     """Uvicorn logs an application's exception through "uvicorn.error"; its own logging set-up keeps this filter."""
     logging.getLogger("uvicorn.error").addFilter(_OneLine())
-
-
-def quiet_stale_picks(demo: gr.Blocks) -> None:
-    """A dropdown value that is not among its choices (a run deleted in another tab, a page left open, a made-up
-    request) is refused by Gradio, rightly, with a gr.Error that it prints with its traceback (25 lines in app.log
-    each time): the same refusal, logged as one line. Each dropdown of `demo` has its check wrapped on the instance
-    (Gradio's class is left alone)."""
-    for block in demo.blocks.values():
-        if isinstance(block, gr.Dropdown):
-            block.preprocess = _refusing_in_one_line(block, block.preprocess)
-
-
-def _refusing_in_one_line(dropdown: gr.Dropdown, preprocess):
-    def checked(payload):
-        try:
-            return preprocess(payload)
-        except gr.Error as error:
-            if "is not in the list of choices" not in str(error.message):
-                raise
-            log.info(strings.STALE_PICK.format(value=short_repr(payload, 80), where=dropdown.elem_id or dropdown.label))
-            raise gr.Error(error.message, print_exception=False) from None
-    return checked

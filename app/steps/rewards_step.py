@@ -34,6 +34,7 @@ from app.form_state import (
     starter_for_kind,
 )
 from app.form_widgets import FormWidgets, RewardSlot, setting_component
+from app.pick import Pick
 from app.reward_preview import Preview, preview
 from app.safe import guarded
 from app.steps import probe_box
@@ -73,7 +74,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "checkbox":
         return gr.Checkbox(scale=2, min_width=160, **common)
     if field.widget == "dropdown":
-        return gr.Dropdown(list(field.choices), scale=2, **common)
+        return Pick(list(field.choices), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
         return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
@@ -87,8 +88,8 @@ def _slot(index: int, row: RewardRow | None) -> RewardSlot:
         with gr.Row(equal_height=True):
             name = gr.Textbox(row_or_blank.name, label=strings.REWARD_NAME, elem_id=f"{ident}-name", scale=2,
                               min_width=120)
-            kind = gr.Dropdown([(k.label, k.name) for k in web_kinds()], value=row_or_blank.kind,
-                               label=strings.REWARD_KIND, elem_id=f"{ident}-kind", scale=2, min_width=150)
+            kind = Pick([(k.label, k.name) for k in web_kinds()], value=row_or_blank.kind,
+                        label=strings.REWARD_KIND, elem_id=f"{ident}-kind", scale=2, min_width=150)
             weight = gr.Number(row_or_blank.weight, label=strings.REWARD_WEIGHT, elem_id=f"{ident}-weight",
                                scale=1, min_width=70)
             reward = gr.Number(row_or_blank.reward, label=strings.REWARD_SCORE_MET, elem_id=f"{ident}-reward",
