@@ -423,6 +423,14 @@ def row_fields() -> list[RowField]:
     return list(found.values())
 
 
+def field_choices(field: RowField) -> list[tuple[str, str]]:
+    """A dropdown field's (label, value) choices: its values in words where strings has them, else as they are."""
+    from app import strings
+
+    labels = strings.REWARD_CHOICE_LABELS.get(field.name, {})
+    return [(labels.get(value, value), value) for value in field.choices]
+
+
 def reward_field_help(kind: str, name: str) -> str:
     spec = KINDS[kind].spec if kind in KINDS else None
     return (spec.model_fields[name].description or "") if spec and name in spec.model_fields else ""

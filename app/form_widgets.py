@@ -24,7 +24,6 @@ from app.form_state import (
     setting_label,
     setting_widget,
 )
-from app.pick import Pick
 
 
 def setting_component(key: str, value, **extra) -> gr.components.Component:
@@ -38,7 +37,7 @@ def setting_component(key: str, value, **extra) -> gr.components.Component:
     if widget == "checkbox":
         return gr.Checkbox(**common)
     if widget == "dropdown":
-        return Pick(choices=setting_choices(key), **common)
+        return gr.Dropdown(choices=setting_choices(key), **common)
     if widget.endswith("?"):  # a text box, since a number box cannot be empty
         common["info"] = f"{info} {strings.OPTIONAL_NUMBER_HINT}"
         return gr.Textbox(**common)

@@ -1,4 +1,5 @@
-"""The rewards step's "try it" box: every reward row's score on one completion, live as anything is edited.
+"""The rewards step's "try it" box: every reward row's score on one completion, and what its pattern matched (a
+regex's match, the answer an answer reward extracted), live as anything is edited.
 
 Each row is scored on its own (the same engine code path as training: engine.rewards.score_completion), so a
 broken row shows its sentence next to it while the other rows still score.
@@ -19,6 +20,8 @@ class RowScore:
     score: float | None
     error: str | None
     weight: float
+    matched: str | None = None  # what the pattern matched; None: no match, or a kind that matches nothing
+    shows_match: bool = False  # the kind reads a part of the text (regex_match, answer_match)
 
 
 @dataclass
@@ -42,6 +45,7 @@ def preview(rows: list[RewardRow], prompt: PromptConfig, completion: str, gold: 
         scored = score_completion(RunConfig(prompt=prompt, rewards=[spec]), completion or "",
                                   gold if gold not in (None, "") else None, Row(columns=columns or {}))
         error = scored["errors"].get(spec.name)
-        results.append(RowScore(scored["scores"][spec.name], sentence(error) if error else None, spec.weight))
+        results.append(RowScore(scored["scores"][spec.name], sentence(error) if error else None, spec.weight,
+                                scored["matched"].get(spec.name), spec.name in scored["matched"]))
     total = sum(r.weight * r.score for r in results if r.score is not None)
     return Preview(results, total)

@@ -77,9 +77,10 @@ def batch_problems(config: RunConfig) -> list[Problem]:
     problems = []
     generation_batch = t.generation_batch
     if generation_batch % t.num_generations:
+        steps = (f"steps_per_generation {t.steps_per_generation}" if t.steps_per_generation
+                 else f"gradient_accumulation_steps {t.gradient_accumulation_steps}")
         problems.append(Problem("train.num_generations", f"{t.num_generations} must divide the generation batch "
-                                f"(batch_size {t.batch_size} x gradient_accumulation_steps "
-                                f"{t.gradient_accumulation_steps} = {generation_batch}); set train.batch_size "
+                                f"(batch_size {t.batch_size} x {steps} = {generation_batch}); set train.batch_size "
                                 f"to a multiple of {t.num_generations}"))
     if t.max_completion_length >= m.max_seq_length:
         problems.append(Problem("train.max_completion_length", f"{t.max_completion_length} leaves no room for the "
@@ -124,8 +125,11 @@ def machine_fact(visible: list[gpu.GpuInfo]) -> str:
 def batch_fact(config: RunConfig, processes: int) -> str:
     t = config.train
     per_device = t.generation_batch
-    text = (f"{per_device} completions per step = {per_device // max(1, t.num_generations)} prompts x "
+    unit = "step" if t.generation_steps == t.gradient_accumulation_steps else "generation"
+    text = (f"{per_device} completions per {unit} = {per_device // max(1, t.num_generations)} prompts x "
             f"{t.num_generations} generations")
+    if t.num_iterations > 1:
+        text += f", each trained on {t.num_iterations} times"
     return text if processes == 1 else f"{text} on each of {processes} training GPUs ({per_device * processes} in all)"
 
 

@@ -3,8 +3,12 @@
   presets                               list the presets
   check CONFIG [--set k=v ...]          validate and say what will happen (exit 2 on problems)
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
-  score CONFIG --completion TEXT [--answer GOLD]
+  score CONFIG --completion TEXT [--answer GOLD] [--row JSON | [--data FILE] --index N]
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
+  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N]
+                                        keep the questions this model can learn from (curation.json + a data file)
+  arithmetic [--difficulty easy|medium|hard] [--rows N] [--test-rows N] [--out-dir DIR]
+                                        write the bundled learnable task: word problems, train and held-out test
   eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
   queue list|add CONFIG|cancel ID|move ID up|down|next
@@ -257,12 +261,14 @@ def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
 
 def cmd_score(args) -> int:
     from engine.rewards import reward_problems, score_completion
+    from engine.score_row import scoring_row
 
     config, _ = _load(args.config, args.set)
     problems = reward_problems(config)
     if problems:
         return _print_problems(ConfigError(problems))
-    print(json.dumps(score_completion(config, args.completion, args.answer), indent=2))
+    row = scoring_row(config, args.row, args.data, args.index, args.answer)
+    print(json.dumps(score_completion(config, args.completion, args.answer, row), indent=2))
     return 0
 
 
@@ -311,6 +317,46 @@ def _prompt_count(text: str) -> int:
     return value
 
 
+def cmd_curate(args) -> int:
+    from engine.training import use_triton_interpreter_without_gpu
+
+    use_triton_interpreter_without_gpu()
+    from engine.checks import check_config
+    from engine.curation import curate, summary
+    from engine.progress_bar import progress_bar
+
+    config, _ = _load(args.config, args.set)
+    report = check_config(config)
+    if not report.ok:
+        return _print_problems(ConfigError(report.problems))
+    with progress_bar("sampling questions", unit="question") as progress:
+        result = curate(config, args.samples, args.band, Path(args.out) if args.out else None, args.limit, progress)
+    print(summary(result))
+    print(f"questions by how many of {result['samples_per_question']} answers passed ({result['pass']}): "
+          + ", ".join(f"{k}: {n}" for k, n in result["histogram"].items()))
+    folder = Path(result["output"]).parent if result["output"] else Path(args.out or ".").parent
+    print(f"report written to {folder / 'curation.json'}")
+    return 0 if result["output"] else 1
+
+
+def _band(text: str) -> tuple[float, float]:
+    from engine.curation import parse_band
+
+    try:
+        return parse_band(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_arithmetic(args) -> int:
+    from engine.arithmetic_task import write_split
+
+    train, test = write_split(Path(args.out_dir), args.difficulty, args.rows, args.test_rows, args.seed)
+    print(f"{args.rows} training questions in {train}\n{args.test_rows} held-out questions (none of them in the "
+          f"training file) in {test}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from engine.evaluation import evaluate
 
@@ -321,8 +367,10 @@ def cmd_eval(args) -> int:
             r = result[name]
             accuracy = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
             formatting = "n/a" if r["format_compliance"] is None else f"{r['format_compliance']:.1%}"
-            print(f"{name:6} {result['accuracy_metric']} {accuracy:>7}  format {formatting:>7}  mean reward "
-                  f"{r['mean_reward']:.3f}  (n={r['n']})")
+            in_format = "" if r.get("accuracy_in_format") is None else \
+                f"  {result['accuracy_metric']} of those in format {r['accuracy_in_format']:.1%}"
+            print(f"{name:6} {result['accuracy_metric']} {accuracy:>7}  format {formatting:>7}{in_format}  mean "
+                  f"reward {r['mean_reward']:.3f}  (n={r['n']})")
     if "tuned_adapter" in result:
         print(f"tuned = base + {result['tuned_adapter']}")
     if run is not None:
@@ -488,7 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--set", **overrides)
     p.add_argument("--completion", required=True)
-    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards")
+    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards (overrides the row's)")
+    p.add_argument("--row", default=None, metavar="JSON",
+                   help="the data row to score against, as a JSON object of its columns (code tests, the gold answer)")
+    p.add_argument("--data", default=None, metavar="FILE", help="with --index: the data file (default: the config's)")
+    p.add_argument("--index", type=int, default=None, metavar="N",
+                   help="score against row N of the data file (counting from 0)")
     p.set_defaults(run=cmd_score)
 
     p = sub.add_parser("probe", help="sample and score a few prompts: will GRPO learn anything? (probe.json)")
@@ -497,6 +550,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", type=_prompt_count, default=16, help="training prompts to sample (default 16)")
     p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config)")
     p.set_defaults(run=cmd_probe)
+
+    p = sub.add_parser("curate", help="sample every training question: keep those the model sometimes gets right")
+    p.add_argument("config", help="a config YAML, or a run folder")
+    p.add_argument("--set", **overrides)
+    p.add_argument("--samples", type=int, default=None,
+                   help="completions per question (default: the config's train.num_generations)")
+    p.add_argument("--band", type=_band, default=(0.0, 1.0), metavar="LOW,HIGH",
+                   help="keep questions whose pass rate is strictly between LOW and HIGH (default 0,1)")
+    p.add_argument("--out", default=None, help="the curated data file, .jsonl; curation.json goes beside it "
+                                               "(default: a new folder under uploads/curated/)")
+    p.add_argument("--limit", type=int, default=None, help="sample at most N training questions")
+    p.set_defaults(run=cmd_curate)
+
+    p = sub.add_parser("arithmetic", help="write the bundled learnable task (word problems with numeric answers)")
+    p.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="easy")
+    p.add_argument("--rows", type=int, default=2000, help="training questions (default 2000)")
+    p.add_argument("--test-rows", type=int, default=300, help="held-out questions, never in the training file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", default=".", help="folder for arithmetic-<difficulty>-{train,test}.jsonl")
+    p.set_defaults(run=cmd_arithmetic)
 
     p = sub.add_parser("eval", help="accuracy and format compliance, base vs tuned")
     p.add_argument("target", metavar="RUN_DIR_OR_CONFIG")

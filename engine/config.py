@@ -208,6 +208,22 @@ class TrainConfig(Section):
     min_p: float = Field(0.0, ge=0, lt=1.0, description="Min-p sampling for rollouts (0 = off).")
     beta: float = Field(0.0, ge=0, le=10, description="KL penalty towards the base model (0 = none, TRL default).")
     loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="GRPO loss variant.")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="How the rewards of a question's answers become advantages: group (divided by the "
+                             "group's own spread, TRL's default: small differences count as much as large ones), "
+                             "batch (by the whole batch's spread) or none (not divided, as Dr. GRPO advises: no extra "
+                             "weight for questions that are almost always right or always wrong). A group whose "
+                             "answers all score the same teaches nothing under any of them.")
+    num_iterations: int = Field(1, ge=1, le=16, description="Training passes over each batch of completions before "
+                                                            "new ones are sampled (TRL's num_iterations, the GRPO "
+                                                            "paper's μ): 2 or more samples less often; clipping "
+                                                            "keeps the repeated updates close to the model that "
+                                                            "sampled them.")
+    steps_per_generation: int | None = Field(
+        None, ge=1, le=1024, description="Batches of batch_size completions sampled together in one generation; "
+                                         "empty: gradient_accumulation_steps (one generation per optimizer step). "
+                                         "More samples more at once (faster with vLLM, more memory) and trains on "
+                                         "them over several steps.")
     save_steps: int = Field(50, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
     logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log metrics and samples every this many steps.")
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
@@ -222,10 +238,15 @@ class TrainConfig(Section):
     seed: int = Field(3407, ge=0, le=SEED_MAX, description="Random seed.")
 
     @property
+    def generation_steps(self) -> int:
+        """Batches of batch_size completions in one generation (TRL's steps_per_generation and its default)."""
+        return self.steps_per_generation or self.gradient_accumulation_steps
+
+    @property
     def generation_batch(self) -> int:
-        """Completions generated together for one optimizer step on one device (TRL's generation_batch_size, vLLM's
-        max_num_seqs): batch_size x gradient_accumulation_steps."""
-        return self.batch_size * self.gradient_accumulation_steps
+        """Completions generated together on one device (TRL's generation_batch_size per process, vLLM's
+        max_num_seqs): batch_size x steps_per_generation, which defaults to gradient_accumulation_steps."""
+        return self.batch_size * self.generation_steps
 
 
 class RunConfig(Section):

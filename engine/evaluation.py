@@ -51,14 +51,19 @@ def score_completions(config: RunConfig, completions: list[str], examples: list[
     scores = {f.spec.name: f.score_rows(completions, rows) for f in functions}  # a timed-out pattern: None
     correctness = [f for f in functions if reward_category(f.spec) == "correctness"]
     formats = [f for f in functions if reward_category(f.spec) == "format"]
-    correct = formatted = 0
+    correct = formatted = correct_in_format = 0
     totals = []
     for i in range(len(completions)):
-        correct += bool(correctness) and all(_at_max(f, scores[f.spec.name][i]) for f in correctness)
-        formatted += bool(formats) and all(_at_max(f, scores[f.spec.name][i]) for f in formats)
+        right = bool(correctness) and all(_at_max(f, scores[f.spec.name][i]) for f in correctness)
+        in_format = bool(formats) and all(_at_max(f, scores[f.spec.name][i]) for f in formats)
+        correct, formatted, correct_in_format = correct + right, formatted + in_format, correct_in_format + (
+            right and in_format)
         totals.append(sum(f.spec.weight * s for f in functions if (s := scores[f.spec.name][i]) is not None))
     n = max(1, len(completions))
+    # Accuracy among the answers in the format: a rise in accuracy that only follows the format's rise (a right
+    # number now between the tags where it was not) leaves this flat; a rise here is the skill.
     return {"accuracy": correct / n if correctness else None, "format_compliance": formatted / n if formats else None,
+            "accuracy_in_format": correct_in_format / formatted if correctness and formatted else None,
             "mean_reward": sum(totals) / n, "n": len(completions)}
 
 

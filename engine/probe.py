@@ -8,6 +8,8 @@ the same reward functions TRL calls, and reports:
 
 - per reward: mean, spread (standard deviation), share of completions at its maximum, share of groups all equal;
 - the share of groups whose total rewards are all equal (GRPO's frac_reward_zero_std);
+- a verifier audit (engine.rewards.verifier_audit): each answer an answer_match reward extracts, compared with the
+  gold answer by numeric and by math-verify, and the answers on which the two disagree;
 - pass@1 and pass@k (k = num_generations) for correctness rewards; the share of completions cut at
   max_completion_length;
 - a verdict in plain words, with the one setting to change as a dotted key and value (a UI can apply it);
@@ -29,6 +31,7 @@ from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
 from engine.rewards import RewardFunction, Row
+from engine.rewards import verifier_audit as audit
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -63,9 +66,10 @@ class Sampled:
     training_how: str
 
 
-def _prompt_chunks(config: RunConfig, rows: list[dict]) -> list[list[dict]]:
-    """Rows in chunks of one training step's prompts, so that each chunk's generation time is one step's."""
-    per_step = max(1, config.train.generation_batch // config.train.num_generations)
+def _prompt_chunks(config: RunConfig, rows: list[dict], per_chunk: int | None = None) -> list[list[dict]]:
+    """Rows in chunks of one training step's prompts, so that each chunk's generation time is one step's (or of
+    `per_chunk` prompts, where no step is timed)."""
+    per_step = per_chunk or max(1, config.train.generation_batch // config.train.num_generations)
     return [rows[i:i + per_step] for i in range(0, len(rows), per_step)]
 
 
@@ -84,9 +88,11 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool) -> Sampled:
-    """HF generate on the model as the hf backend loads it; then one forward + backward with the run's LoRA
-    attached over one micro-batch of what it wrote, for the step estimate."""
+def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool, time_step: bool = True,
+              progress=None) -> Sampled:
+    """HF generate on the model as the hf backend loads it; then (with time_step) one forward + backward with the
+    run's LoRA attached over one micro-batch of what it wrote, for the step estimate. `progress(done, total)` is
+    told after each chunk of prompts."""
     import torch
 
     started = time.perf_counter()
@@ -105,7 +111,9 @@ def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool)
         completions = _timed(seconds, generate_completions, model, tokenizer, prompts, t.max_completion_length,
                              len(prompts), prefix, rollout_sampling(config))
         groups += [completions[i:i + t.num_generations] for i in range(0, len(completions), t.num_generations)]
-    training = _time_training_step(config, model, tokenizer, peft_config, rows, groups)
+        if progress is not None:
+            progress(len(groups), len(rows))
+    training = _time_training_step(config, model, tokenizer, peft_config, rows, groups) if time_step else None
     return Sampled(rows=rows, groups=groups, generator="HF generate", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
                    training_seconds=training,
@@ -160,8 +168,10 @@ def _time_training_step(config: RunConfig, model, tokenizer, peft_config, rows, 
     return seconds[-1] * t.gradient_accumulation_steps
 
 
-def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sampled:
-    """vLLM, as the unsloth backend's rollouts use it (same sampling settings, stopping at the tokenizer's EOS)."""
+def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int, progress=None,
+                per_chunk: int | None = None) -> Sampled:
+    """vLLM, as the unsloth backend's rollouts use it (same sampling settings, stopping at the tokenizer's EOS).
+    `per_chunk` prompts go to vLLM at once (default: one training step's, to time a step)."""
     # In-process engine (as Unsloth runs it): no engine-core subprocess to spawn from `python -m engine`.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     import torch
@@ -187,13 +197,15 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
                             max_tokens=t.max_completion_length, stop_token_ids=[tokenizer.eos_token_id])
     prefix = config.prompt.answer_prefix()
     groups, seconds = [], []
-    for chunk in _prompt_chunks(config, rows):
+    for chunk in _prompt_chunks(config, rows, per_chunk):
         requests = [{"prompt_token_ids": tokenizer(tokenizer.apply_chat_template(row["prompt"], tokenize=False,
                                                                                    add_generation_prompt=True),
                                                    add_special_tokens=False)["input_ids"]} for row in chunk]
         outputs = _timed(seconds, llm.generate, requests, params, use_tqdm=False)
         groups += [[Completion(prefix + o.text, clipped=o.finish_reason == "length") for o in request.outputs]
                    for request in outputs]
+        if progress is not None:
+            progress(len(groups), len(rows))
     return Sampled(rows=rows, groups=groups, generator="vLLM", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
                    training_seconds=None,
@@ -204,14 +216,20 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
 # ---------------------------------------------------------------------------------------------------------------
 # Scoring and statistics
 
-def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
-    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
-    every data column of the completion's row."""
+def scored_texts(sampled: Sampled) -> tuple[list[str], list[Row]]:
+    """Every completion (groups flattened in order) and its row, with every data column of it."""
     texts, rows = [], []
     for row, group in zip(sampled.rows, sampled.groups):
         for completion in group:
             texts.append(completion.text)
             rows.append(Row.from_example(row))
+    return texts, rows
+
+
+def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
+    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
+    every data column of the completion's row."""
+    texts, rows = scored_texts(sampled)
     scores = {}
     for i, spec in enumerate(config.rewards):
         try:
@@ -254,16 +272,25 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+def passed(config: RunConfig, scores: dict) -> list[bool | None]:
+    """Per completion: right (every correctness reward at its maximum), or, for a config without a correctness
+    reward, in format (every format reward at its maximum); None where a reward could not score it."""
+    specs = ([s for s in config.rewards if reward_category(s) == "correctness"]
+             or [s for s in config.rewards if reward_category(s) == "format" and reward_maximum(s) is not None])
+    if not specs:
+        return []
+    return [None if any(scores[s.name][i] is None for s in specs)
+            else all(scores[s.name][i] >= reward_maximum(s) - TIE for s in specs)
+            for i in range(len(scores[specs[0].name]))]
+
+
 def correctness_stats(config: RunConfig, scores: dict, group_size: int) -> dict | None:
     """pass@1 and pass@k over the rows with a gold answer, counting an answer right when every correctness reward
     gives it its maximum (one reward: that reward)."""
     specs = [s for s in config.rewards if reward_category(s) == "correctness"]
     if not specs:
         return None
-    per_completion = [None if any(scores[s.name][i] is None for s in specs)
-                      else all(scores[s.name][i] >= reward_maximum(s) - TIE for s in specs)
-                      for i in range(len(scores[specs[0].name]))]
-    groups = [g for g in _group(per_completion, group_size) if all(v is not None for v in g)]
+    groups = [g for g in _group(passed(config, scores), group_size) if all(v is not None for v in g)]
     k = group_size
     return {"rewards": [s.name for s in specs], "k": k, "rows": len(groups),
             "right": sum(sum(g) for g in groups), "answers": sum(len(g) for g in groups),
@@ -475,6 +502,7 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
         "generation_seconds": round(sampled.generation_seconds, 1),
         "step_estimate": step_estimate(config, sampled),
         "examples": _examples(config, sampled, scores, total),
+        "verifier_audit": audit.verifier_audit(config, *scored_texts(sampled)),
         "config": config.model_dump(mode="json"),
     }
     return report
@@ -492,6 +520,15 @@ def _examples(config: RunConfig, sampled: Sampled, scores: dict, total: list[flo
 
 def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
+
+
+def _audit_lines(verifier_audit: dict | None) -> list[str]:
+    if verifier_audit is None:
+        return []
+    lines = [f"verifier audit: {audit.headline(verifier_audit)}"]
+    lines += [f"  {audit.case_sentence(case)}" for case in verifier_audit["cases"]]
+    skipped = audit.skipped_sentence(verifier_audit)
+    return lines + ([f"  {skipped}"] if skipped else [])
 
 
 def report_lines(report: dict) -> list[str]:
@@ -520,4 +557,4 @@ def report_lines(report: dict) -> list[str]:
     for other in report["findings"]:
         if other is not verdict and other["code"] != verdict["code"]:
             lines.append(f"also: {other['text']}")
-    return lines
+    return lines + _audit_lines(report.get("verifier_audit"))

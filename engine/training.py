@@ -115,6 +115,8 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
     class RunMonitor(TrainerCallback):
         # The identity is written again with each step: a library that retitles the process while the model loads
         # (setproctitle) changes the command line that the app's identity check compares.
+        logged_batch = None  # the generated batch whose samples were written last
+
         def on_train_begin(self, args, state, control, **kwargs):
             if main:
                 run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
@@ -145,7 +147,11 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
                 event["regex_timeouts"] = dict(buffer.regex_timeouts)
                 buffer.regex_timeouts.clear()
             run.append_event(event)
-            samples = _samples(buffer, state.global_step, samples_per_step)
+            # Each generated batch once: with num_iterations or steps_per_generation above gradient_accumulation_steps
+            # a step can train on the batch an earlier step already logged.
+            fresh = buffer.batch is not self.logged_batch
+            self.logged_batch = buffer.batch
+            samples = _samples(buffer, state.global_step, samples_per_step) if fresh else []
             run.append_samples(samples)
             if publish_samples is not None:
                 publish_samples(state.global_step, samples)
@@ -259,7 +265,8 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
         max_completion_length=t.max_completion_length, learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm, optim=t.optim, temperature=t.temperature, top_p=t.top_p,
-        min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, logging_steps=t.logging_steps,
+        min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, scale_rewards=t.scale_rewards,
+        num_iterations=t.num_iterations, steps_per_generation=t.steps_per_generation, logging_steps=t.logging_steps,
         save_strategy="steps", save_steps=t.save_steps, seed=t.seed, bf16=cuda,
         # TRL's default, said explicitly: Unsloth turns it on whenever loss_type "dapo" is given (ours always is),
         # which made the backends train differently and zeroes the update when every completion hits the limit.

@@ -26,6 +26,7 @@ from app.form_state import (
     RewardRow,
     add_row,
     config_to_form,
+    field_choices,
     field_widget,
     form_to_config,
     kind_help,
@@ -44,7 +45,7 @@ from app.form_state import (
 )
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, preset_step, results_step, train_step
+from app.steps import data_step, preset_step, results_step, rewards_step, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine, started_identity, wait_for
@@ -174,6 +175,10 @@ def test_reward_widgets_come_from_the_registry():
         "extract": "dropdown", "score": "dropdown", "tests_column": "text", "entry_point_column": "text",
         "helpers_column": "text", "time_limit": "number", "target": "integer"}
     assert fields["compare"].choices == ("numeric", "math", "exact", "casefold")
+    # Where a regex must match is a visible choice in words; the config keeps the short names
+    assert field_choices(fields["match"]) == [("anywhere (search)", "search"), ("from the start (start)", "start"),
+                                              ("the whole completion (full)", "full")]
+    assert field_choices(fields["compare"])[0] == ("numeric", "numeric")
     for kind in web_kinds():  # one widget per field name: every kind that has the name agrees on its type
         for name in kind.fields():
             annotation = kind.spec.model_fields[name].annotation
@@ -339,6 +344,40 @@ def test_try_it_scores_every_row_and_flags_the_broken_one():
     assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
 
 
+def test_try_it_shows_what_each_pattern_matched():
+    form = math_form()
+    form.rewards.append(RewardRow(name="starts", kind="regex_match", reward=1.0, penalty=0.0,
+                                  values={"pattern": "{thought_open}\\n(.*)", "match": "start"}))
+    prompt = build_config({"preset": "rlvr-math"}).prompt
+    result = preview(form.rewards, prompt, EXAMPLE, "12")
+    assert [r.matched for r in result.rows] == [None, None, "12", "<thought>\nThere are 3 boxes with 4 apples each, "
+                                                                  "so 3 * 4 = 12."]
+    assert [r.shows_match for r in result.rows] == [False, False, True, True]
+    _badges, _errors, _total, table = rewards_step.preview_outputs(form.rewards, result)
+    assert list(table.columns) == strings.TRY_TOTAL_HEADERS and strings.TRY_TOTAL_HEADERS[-1] == "Matched"
+    assert list(table["Matched"]) == ["", "", "12", "<thought>⏎There are 3 boxes with 4 apples each, so 3 * 4 = 12."]
+    missed = preview(form.rewards, prompt, "Sure! " + EXAMPLE, "12")
+    assert missed.rows[3].score == 0.0 and missed.rows[3].matched is None
+    assert list(rewards_step.preview_outputs(form.rewards, missed)[3]["Matched"])[3] == strings.TRY_NO_MATCH
+
+
+def test_the_probe_box_lists_where_the_two_verifiers_disagree():
+    report = {"verdict": {"code": "ready", "title": "Ready", "text": "Ready: 3 of 4 questions ...", "change": None},
+              "findings": [], "prompts": 4, "generations_per_prompt": 2, "model": "m", "seconds": 3.0,
+              "step_estimate": {"seconds": 1.0},
+              "verifier_audit": {"rewards": ["correct"], "answers": 6, "disagreements": 2, "cases": [
+                  {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False,
+                   "math": True, "scored_right": False, "count": 2}]}}
+    shown = run_view.probe_markdown(report)
+    assert "Verifier audit: numeric and math-verify disagree on 2 of 6 answers" in shown
+    assert "`3/4` (gold `0.75`) x2: numeric says wrong, math-verify says right; 'correct' (numeric) scores it wrong" \
+        in shown
+    report["verifier_audit"] = {"rewards": ["correct"], "answers": 6, "disagreements": 0, "cases": []}
+    assert "Verifier audit: numeric and math-verify agree on all 6 answers" in run_view.probe_markdown(report)
+    report["verifier_audit"] = None
+    assert "Verifier audit" not in run_view.probe_markdown(report)
+
+
 def evil_module(tmp_path: Path) -> tuple[Path, Path]:
     """A reward file whose import leaves a marker: proof that it ran."""
     marker = tmp_path / "python-ran"
@@ -386,7 +425,8 @@ def write_run(root: Path, events: list[dict], state: str = "running", run_id: st
 def flat_events(steps: int) -> list[dict]:
     return [{"step": s, "time": 1000.0 + 2 * s, "loss": 0.0, "reward": -1.0, "reward_std": 0.0,
              "rewards/strict_format/mean": 0.0, "rewards/tag_count/mean": 0.0, "rewards/correct/mean": -1.0,
-             "completion_length": 64.0, "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
+             "frac_reward_zero_std": 1.0, "completion_length": 64.0, "completions/mean_length": 64.0,
+             "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
 
 
@@ -434,17 +474,19 @@ def test_samples_table_has_scores_and_weighted_total(tmp_path):
 
 
 def test_health_hints_say_what_to_change(tmp_path):
+    """The Train view's health box: the share of groups to learn from at every step, then the engine's hints."""
     run = write_run(tmp_path, flat_events(12))
     config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
-    hints = " ".join(run_view.health_hints(run.read_events(), config))
-    assert "every answer to a question scored the same" in hints and "raise the sampling temperature" in hints
-    assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
-    assert "Raise the longest answer (train.max_completion_length" in hints and "timed out on 2 answers" in hints
-    early = " ".join(run_view.health_hints(flat_events(2), config))
-    assert "scored the same" not in early and "has stayed at" not in early  # too early to say
-    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]
-    assert any("rising" in h for h in run_view.health_hints(rising, config))
-    assert run_view.health_hints([], config) == []
+    shown = run_view.hints_markdown(run.read_events(), run.read_samples(), config)
+    assert shown.startswith("**Health:** Groups with something to learn from: 0% (last 5 steps).")
+    assert "- In every recent question group every answer got the same score" in shown
+    assert "'strict_format' has stayed at 0" in shown and "'tag_count' has stayed at 0" in shown
+    assert "raise the longest answer (train.max_completion_length" in shown and "timed out on 2 answers" in shown
+    early = run_view.hints_markdown(flat_events(2), [], config)
+    assert "got the same score" not in early and "has stayed at" not in early  # too early to say
+    assert early.endswith("(last 2 steps). Nothing unusual so far.")
+    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5, "frac_reward_zero_std": 0.25} for s in range(1, 11)]
+    assert "- ↗ The reward is rising" in run_view.hints_markdown(rising, [], config)
 
 
 def test_run_status_of_a_crashed_run_shows_its_error_line_not_a_traceback(tmp_path):

@@ -183,3 +183,21 @@ def test_a_toy_reward_rises_over_30_steps(runs_dir):
     assert len(rewards) == 30
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
     assert last > first + 0.05, (first, last, rewards)
+
+
+def test_num_iterations_trains_each_generated_batch_twice(runs_dir):
+    """TRL's num_iterations and scale_rewards reach its GRPOConfig: with 2 iterations the completions sampled at step
+    1 are trained on again at step 2, so steps 1 and 3 generate (rewards logged) and step 2 does not; samples.jsonl
+    holds each generated batch once."""
+    result = run_engine("train", QUICKSTART, "--set", "train.max_steps=3", "--set", "train.num_iterations=2",
+                        "--set", "train.scale_rewards=none")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = only_run(runs_dir)
+    events = run.read_events()
+    assert [e["step"] for e in events] == [1, 2, 3] and all(isinstance(e["loss"], float) for e in events)
+    assert [e["step"] for e in events if "reward" in e] == [1, 3]
+    assert {s["step"] for s in run.read_samples()} == {1, 3}
+    import torch
+
+    args = torch.load(run.checkpoints_dir / "checkpoint-2" / "training_args.bin", weights_only=False)
+    assert (args.num_iterations, args.scale_rewards, args.steps_per_generation) == (2, "none", 1)

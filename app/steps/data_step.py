@@ -30,7 +30,6 @@ from engine.model_loading import load_tokenizer, model_problems, resolve_model_p
 from app import strings
 from app.form_state import DATA_SETTINGS, FormValues, form_to_raw, problem_sentence, reward_row_problem, sentence
 from app.form_widgets import setting_component
-from app.pick import Pick
 from app.safe import guarded
 from app.steps.page import Page, wire_next
 from app.uploads import MAX_UPLOAD_TEXT, UploadError, store_upload
@@ -236,14 +235,14 @@ def build(form: FormValues) -> DataStep:
             # allow_custom_value: another file's columns replace the choices while an event already sent may carry
             # the old column, which Gradio would refuse with a traceback; the handlers check a column against the
             # file themselves (the preview guesses again, the check names a column the file lacks).
-            prompt_column = Pick(initial.columns, value=form.prompt_column if form.prompt_column in
-                                 initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
-                                 info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column",
-                                 allow_custom_value=True)
-            answer_column = Pick(answer_choices, value=form.answer_column if form.answer_column in
-                                 initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
-                                 info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column",
-                                 allow_custom_value=True)
+            prompt_column = gr.Dropdown(initial.columns, value=form.prompt_column if form.prompt_column in
+                                        initial.columns else None, label=strings.DATA_PROMPT_COLUMN,
+                                        info=strings.DATA_PROMPT_COLUMN_INFO, elem_id="data-prompt-column",
+                                        allow_custom_value=True)
+            answer_column = gr.Dropdown(answer_choices, value=form.answer_column if form.answer_column in
+                                        initial.columns else strings.DATA_NO_ANSWER, label=strings.DATA_ANSWER_COLUMN,
+                                        info=strings.DATA_ANSWER_COLUMN_INFO, elem_id="data-answer-column",
+                                        allow_custom_value=True)
             with gr.Column():
                 answer_pattern = gr.Textbox(form.answer_pattern, label=strings.DATA_PATTERN_LABEL,
                                             info=strings.DATA_PATTERN_INFO, elem_id="data-answer-pattern")

@@ -24,7 +24,6 @@ from engine.run_folder import RunFolder, list_runs, run_by_id
 from app import chat, example_runs, file_cache, run_view, runner, strings
 from app.example_runs import example_ids
 from app.form_state import config_to_form, problem_sentence, web_kind_problem
-from app.pick import Pick
 from app.safe import guarded
 from app.steps import data_step, run_housekeeping, sample_history, tensorboard_panel
 from app.steps.page import Page
@@ -84,8 +83,8 @@ def build() -> ResultsStep:
         frame, ids = runs_overview()
         runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
         with gr.Row():
-            pick = Pick(pick_choices(ids), value=default_pick(ids), label=strings.RUN_PICK,
-                        elem_id="run-pick", scale=2)
+            pick = gr.Dropdown(pick_choices(ids), value=default_pick(ids), label=strings.RUN_PICK,
+                               elem_id="run-pick", scale=2)
             with gr.Column(scale=3, elem_classes=["gs-button-row"]):
                 with gr.Row():
                     attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
@@ -108,8 +107,8 @@ def build() -> ResultsStep:
                     export_zip = gr.Button(strings.EXPORT_ZIP, size="sm", elem_id="export-zip")
                     export_merge = gr.Button(strings.EXPORT_MERGE, size="sm", elem_id="export-merge")
                     export_merged_zip = gr.Button(strings.EXPORT_MERGED_ZIP, size="sm", elem_id="export-merged-zip")
-                gguf_type = Pick(list(OUTTYPES), value="q8_0", label=strings.EXPORT_GGUF_TYPE,
-                                 info=strings.EXPORT_GGUF_TYPE_INFO, elem_id="gguf-type")
+                gguf_type = gr.Dropdown(list(OUTTYPES), value="q8_0", label=strings.EXPORT_GGUF_TYPE,
+                                        info=strings.EXPORT_GGUF_TYPE_INFO, elem_id="gguf-type")
                 export_gguf = gr.Button(strings.EXPORT_GGUF, size="sm", elem_id="export-gguf")
                 export_result = gr.Markdown("", elem_id="export-result")
                 with gr.Row():

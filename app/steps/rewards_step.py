@@ -23,6 +23,7 @@ from app.form_state import (
     RewardRow,
     RowField,
     add_row,
+    field_choices,
     form_to_config,
     kind_help,
     move_row,
@@ -34,7 +35,6 @@ from app.form_state import (
     starter_for_kind,
 )
 from app.form_widgets import FormWidgets, RewardSlot, setting_component
-from app.pick import Pick
 from app.reward_preview import Preview, preview
 from app.safe import guarded
 from app.steps import probe_box
@@ -74,7 +74,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "checkbox":
         return gr.Checkbox(scale=2, min_width=160, **common)
     if field.widget == "dropdown":
-        return Pick(list(field.choices), scale=2, **common)
+        return gr.Dropdown(field_choices(field), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
         return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
@@ -88,8 +88,8 @@ def _slot(index: int, row: RewardRow | None) -> RewardSlot:
         with gr.Row(equal_height=True):
             name = gr.Textbox(row_or_blank.name, label=strings.REWARD_NAME, elem_id=f"{ident}-name", scale=2,
                               min_width=120)
-            kind = Pick([(k.label, k.name) for k in web_kinds()], value=row_or_blank.kind,
-                        label=strings.REWARD_KIND, elem_id=f"{ident}-kind", scale=2, min_width=150)
+            kind = gr.Dropdown([(k.label, k.name) for k in web_kinds()], value=row_or_blank.kind,
+                               label=strings.REWARD_KIND, elem_id=f"{ident}-kind", scale=2, min_width=150)
             weight = gr.Number(row_or_blank.weight, label=strings.REWARD_WEIGHT, elem_id=f"{ident}-weight",
                                scale=1, min_width=70)
             reward = gr.Number(row_or_blank.reward, label=strings.REWARD_SCORE_MET, elem_id=f"{ident}-reward",
@@ -274,6 +274,16 @@ def score_badge(score: float | None, row: RewardRow | None, error: str | None = 
     return f'<span class="gs-score gs-score-{tone}">{_number_text(score)}</span>'
 
 
+def matched_text(scored) -> str:
+    """What a row's pattern matched, on one table line; blank for a kind that matches nothing."""
+    if not scored.shows_match:
+        return ""
+    if scored.matched is None:
+        return strings.TRY_NO_MATCH
+    text = scored.matched.replace("\n", strings.TRY_LINE_BREAK)
+    return text if len(text) <= strings.TRY_MATCH_CHARS else text[:strings.TRY_MATCH_CHARS - 1] + "…"
+
+
 def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list[str], list[str], str, pd.DataFrame]:
     """(badges, error sentences, total markdown, breakdown table) for every slot from a preview."""
     badges, errors, table = [], [], []
@@ -287,7 +297,7 @@ def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list
         errors.append(f"✗ {scored.error}" if scored.error else "")
         weighted = "" if scored.score is None else _number_text(scored.weight * scored.score)
         table.append([row.name, "" if scored.score is None else _number_text(scored.score),
-                      _number_text(scored.weight), weighted])
+                      _number_text(scored.weight), weighted, matched_text(scored)])
     total = strings.TRY_NOTHING if not rows else strings.TRY_TOTAL.format(
         total=_number_text(result.total if result else 0.0))
     return badges, errors, total, pd.DataFrame(table, columns=strings.TRY_TOTAL_HEADERS)

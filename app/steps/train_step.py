@@ -349,6 +349,7 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
         config = _run_config(run)
         weights = {spec.name: spec.weight for spec in config.rewards} if config else None
         rewards = run_view.reward_frame(events)
+        samples = file_cache.samples(run)
         heldout = run_view.heldout_frame(events, accuracy_metric(config) if config else "accuracy")
         x_range = run_view.step_axis(rewards)
         updates |= {step.curves_note: gr.update(visible=not events), step.curves: gr.update(visible=bool(events)),
@@ -357,8 +358,8 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
                     step.spread_plot: plot_update(run_view.spread_frame(events), x_range),
                     step.length_plot: plot_update(run_view.length_frame(events), x_range),
                     step.loss_plot: plot_update(run_view.loss_frame(events), x_range),
-                    step.hints: run_view.hints_markdown(run_view.health_hints(events, config)) if events else "",
-                    step.samples: _samples_update(run_view.samples_frame(file_cache.samples(run), weights))}
+                    step.hints: run_view.hints_markdown(events, samples, config) if events else "",
+                    step.samples: _samples_update(run_view.samples_frame(samples, weights))}
     ticking = active or (last_signature is not None and signature != last_signature)
     updates[step.signature] = signature
     updates[step.timer] = gr.Timer(active=ticking)

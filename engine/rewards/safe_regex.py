@@ -88,8 +88,9 @@ def compile_bounded(text: str, flags: int) -> regex.Pattern:
     return regex.compile(text, flags, cache_pattern=False)  # cached above, not also in regex's own cache
 
 
-def compile_pattern(pattern: str, prompt: PromptConfig) -> regex.Pattern:
-    return compile_bounded(prompt.fill(pattern, regex.escape), REGEX_FLAGS)
+def compile_pattern(pattern: str, prompt: PromptConfig, dotall: bool = True) -> regex.Pattern:
+    """`dotall=False`: Python's own defaults, for a pattern that must behave as re.match does in a notebook."""
+    return compile_bounded(prompt.fill(pattern, regex.escape), REGEX_FLAGS if dotall else 0)
 
 
 def pattern_problem(pattern: str, prompt: PromptConfig) -> str | None:
@@ -106,6 +107,13 @@ def pattern_problem(pattern: str, prompt: PromptConfig) -> str | None:
 def search(pattern: regex.Pattern, text: str) -> regex.Match | None:
     try:
         return pattern.search(text, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise RegexTimeout() from None
+
+
+def match_start(pattern: regex.Pattern, text: str) -> regex.Match | None:
+    try:
+        return pattern.match(text, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:
         raise RegexTimeout() from None
 

@@ -67,6 +67,13 @@ def after_thought(text: str, tags: Tags) -> str:
     return "" if span.end is None else text[span.end:]
 
 
+def last_answer_block(text: str, tags: Tags) -> str | None:
+    """The inside of the last complete answer block."""
+    end = text.rfind(tags.answer_close)
+    start = text.rfind(tags.answer_open, 0, end) if end >= 0 else -1
+    return text[start + len(tags.answer_open):end] if start >= 0 else None
+
+
 def without_thought_content(text: str, tags: Tags) -> str:
     """The text with the inside of the thinking cut out (its tags stay): what counts as structure."""
     span = thought_span(text, tags)
