@@ -45,6 +45,7 @@ def build_server(auth: tuple[str, str] | None):
     import gradio as gr
     from fastapi import FastAPI
 
+    from app.login_gate import LoginGate
     from app.ui import CSS_PATH, build_ui
     from app.uploads import MAX_UPLOAD_TEXT
 
@@ -59,8 +60,10 @@ def build_server(auth: tuple[str, str] | None):
     for fn in demo.fns.values():
         fn.api_visibility = "private"
     no_docs = {"docs_url": None, "redoc_url": None, "openapi_url": None}  # FastAPI's pages need no login
+    # Gradio's run history (its /gradio_api/runs page, and routes that save calls to a Hub bucket with the server's
+    # token) is a feature the product does not use: off, routes and all.
     server = gr.mount_gradio_app(
-        FastAPI(**no_docs), demo, path="", app_kwargs=no_docs, auth=auth,
+        FastAPI(**no_docs), demo, path="", app_kwargs=no_docs, auth=auth, run_history=False,
         auth_message="GRPO Studio: sign in with the user and password set in GRPO_STUDIO_USER / "
                      "GRPO_STUDIO_PASSWORD, or the ones the app printed when it first started.",
         max_file_size=MAX_UPLOAD_TEXT.replace(" ", "").lower(), allowed_paths=served_paths(),
@@ -69,6 +72,9 @@ def build_server(auth: tuple[str, str] | None):
     # Gradio checks that a file named in an event's input was uploaded through it only once the app counts as
     # launched; launch() sets this, mounting does not.
     demo.has_launched = True
+    if auth is not None:
+        (gradio_app,) = [r.app for r in server.routes if isinstance(getattr(r, "app", None), gr.routes.App)]
+        server.add_middleware(LoginGate, gradio_app=gradio_app)
     return server
 
 

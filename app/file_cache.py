@@ -1,12 +1,13 @@
 """Run-folder reads for the views that poll every second or two: a file is parsed again only when its size or
-modification time changed, so a long run's events.jsonl is not re-read on every timer tick."""
+modification time changed, so a long run's events.jsonl is not re-read on every timer tick. A file that cannot be
+read reads as empty (the run's status and the panels say why), as RunFolder's own reads do."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from engine.runs.folder import RunFolder, read_jsonl
+from engine.runs.folder import RunFolder, UnreadableFile, read_jsonl
 
 
 def stamp(path: Path) -> tuple[int, int] | None:
@@ -19,7 +20,10 @@ def stamp(path: Path) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=32)
 def _jsonl(path: str, _stamp) -> list[dict]:
-    return read_jsonl(Path(path))
+    try:
+        return read_jsonl(Path(path))
+    except UnreadableFile:
+        return []
 
 
 def events(run: RunFolder) -> list[dict]:

@@ -8,7 +8,13 @@ import logging
 import traceback
 from pathlib import Path
 
+import gradio as gr
+
+from engine.config import short_repr
+
 from app import strings
+
+log = logging.getLogger("grpo_studio.app")
 
 
 def _is_stream_of_gone_session(error: BaseException | None) -> bool:
@@ -32,6 +38,29 @@ class _OneLine(logging.Filter):
         return True
 
 
+def _refusing_stale_picks_in_one_line() -> None:
+    """Gradio refuses an event whose dropdown value is not among the choices (a run deleted in another tab, a page
+    left open, a made-up request), rightly, with a gr.Error that it prints with its traceback: 25 lines in app.log
+    each time. The same refusal, without the traceback, and one line. On the class, in the app's process only: Gradio
+    builds a new instance of a component for each session whose choices an event changed, so a wrap on the app's own
+    instances misses those. (A subclass would do, but Gradio writes a .pyi stub next to the file of any component
+    class it meets.)"""
+    refuse = gr.Dropdown.preprocess
+
+    def preprocess(self, payload):
+        try:
+            return refuse(self, payload)
+        except gr.Error as error:
+            if "is not in the list of choices" not in str(error.message):
+                raise
+            log.info(strings.STALE_PICK.format(value=short_repr(payload, 80), where=self.elem_id or self.label))
+            raise gr.Error(error.message, print_exception=False) from None
+
+    gr.Dropdown.preprocess = preprocess
+
+
 def install() -> None:
-    """Uvicorn logs an application's exception through "uvicorn.error"; its own logging set-up keeps this filter."""
+    """Uvicorn logs an application's exception through "uvicorn.error"; its own logging set-up keeps this filter.
+    Called once, at the app's start."""
     logging.getLogger("uvicorn.error").addFilter(_OneLine())
+    _refusing_stale_picks_in_one_line()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from engine import settings
+from engine import disk_space, settings
 from engine.config import RunConfig
 from engine.runs import delete as run_delete
 from engine.runs import lock as run_lock
@@ -144,13 +144,20 @@ def _after_an_ending_trainer_exits(root: Path) -> RunFolder | None:
     return busy
 
 
+def _write_failed(error: OSError, where: Path) -> RunnerError:
+    """A run folder (or its log) that could not be written: the trainer's own sentence for a full disk."""
+    if disk_space.is_disk_full(error, where):
+        return RunnerError(disk_space.full_disk_sentence(where, then="launch again"))
+    return RunnerError(strings.LAUNCH_FAILED.format(error=error.strerror or error))
+
+
 def _start_training(run: RunFolder, arguments: list[str]) -> None:
     """Start the trainer and wait for its first status; RunnerError with the engine's own sentence if it refused
     (another run holds the lock, or the config cannot be loaded)."""
     try:
         process = _spawn(arguments, run.log_path)
     except OSError as error:
-        raise RunnerError(strings.LAUNCH_FAILED.format(error=error.strerror or error)) from None
+        raise _write_failed(error, run.path) from None
     deadline = time.time() + LAUNCH_WAIT_S
     try:
         while time.time() < deadline:
@@ -174,7 +181,11 @@ def launch(config: RunConfig, root: Path | None = None) -> RunFolder:
         if run_queue.queued_ids(root) or _busy(root):
             return _enqueue(config, root)
         run = new_run_folder(config.preset, root)
-        config.save(run.config_path)
+        try:
+            config.save(run.config_path)
+        except OSError as error:
+            shutil.rmtree(run.path, ignore_errors=True)
+            raise _write_failed(error, root) from None
         try:
             _start_training(run, ["train", str(run.config_path), "--run-dir", str(run.path)])
         except RunnerError:
@@ -193,9 +204,11 @@ def _busy(root: Path) -> bool:
 
 def _enqueue(config: RunConfig, root: Path) -> RunFolder:
     try:
-        run = run_queue.add(root, config)
+        run = run_queue.add(root, config)  # it leaves no folder behind when it fails
     except run_queue.QueueError as error:
         raise RunnerError(str(error)) from None
+    except OSError as error:
+        raise _write_failed(error, root) from None
     start_next_queued(root)  # the active run may have ended since we looked
     return run
 

@@ -415,11 +415,18 @@ DOWNLOAD_WHAT_GGUF = "{name}"
 HISTORY_HEADING = "### Completions by step"
 HISTORY_STEP = "Step"
 HISTORY_NONE = "*No completions logged yet.*"
+HISTORY_DAMAGED = "*No completions to show: this run is damaged ({error}).*"
+HISTORY_UNREADABLE = "*{file} cannot be read ({reason}): this run's completions cannot be shown.*"
 HISTORY_SHOWN = "Step {step}: {count} completion{s} (of {steps} logged steps, {first} to {last})."
 TENSORBOARD_HEADING = "### TensorBoard"
 TENSORBOARD_LOGS = "This run's TensorBoard logs (metrics and the completions of every logged step): `{path}`"
 TENSORBOARD_NO_LOGS = ("This run keeps no TensorBoard logs (train.report_to: {tracker}); runs made with report_to "
                        "tensorboard do.")
+TENSORBOARD_NOT_WRITTEN = ("Run {id} has no TensorBoard logs: its tensorboard/ folder is not there (the run never "
+                           "reached its first step, or the folder was removed).")
+TENSORBOARD_DAMAGED = "This run is damaged ({error}): it has no TensorBoard logs to show."
+TENSORBOARD_CONFIG_UNREADABLE = ("This run's config.yaml cannot be read ({error}), so whether it keeps TensorBoard "
+                                 "logs is unknown.")
 TENSORBOARD_START = "Open TensorBoard"
 TENSORBOARD_STARTING = "Starting TensorBoard…"
 TENSORBOARD_RUNNING = ("TensorBoard runs beside the app on port {port}: [open it]({url}) (every run in the runs "
@@ -428,5 +435,7 @@ TENSORBOARD_LOGIN = "; sign in with the app's user and password"
 TENSORBOARD_FAILED = "TensorBoard could not be started: {error}"
 
 # The app's log (app/log_noise.py) -------------------------------------------------------------------------------
+STALE_PICK = ("A page sent {value} for {where}, which is not among its choices (a stale page, or a made-up request); "
+              "the event was refused.")
 STREAM_OF_GONE_SESSION = ("A page's event stream ended: the app no longer knew its session (a page that was reloaded "
                           "or closed).")

@@ -4,8 +4,8 @@ TensorBoard has no login of its own, so the app starts it (`python -m app.tensor
 ends with the app) on GRPO_STUDIO_TENSORBOARD_PORT (default 6006), listening where the app listens, over the whole
 runs folder (each run's tensorboard/ folder is one TensorBoard run). When the app asks for a login, TensorBoard asks
 for the same user and password: HTTP Basic auth, checked by a WSGI wrapper around TensorBoard's own web server
-(tensorboard.program's server_class hook). The credentials reach the child on its stdin, never on its command line
-(which every local user can read) nor in its environment.
+(tensorboard.program's server_class hook), wrong guesses limited per client as the app's login is. The credentials
+reach the child on its stdin, never on its command line (which every local user can read) nor in its environment.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import settings
+
+from app.login_limit import LoginLimiter, wait_sentence
 
 DEFAULT_PORT = 6006  # TensorBoard's own default
 START_TIMEOUT_S = 90.0  # importing TensorBoard on a busy 2-core machine takes seconds
@@ -139,21 +141,30 @@ def link(request_host: str | None, chosen: int) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # The child process
 
-def basic_auth(wsgi_app, user: str, password: str):
-    """`wsgi_app` behind HTTP Basic auth with one user and password (compared in constant time)."""
+def basic_auth(wsgi_app, user: str, password: str, limiter: LoginLimiter | None = None):
+    """`wsgi_app` behind HTTP Basic auth with one user and password (compared in constant time), wrong guesses
+    limited per client address as the app's own login is (app/login_limit.py)."""
     from werkzeug.wrappers import Request, Response
 
+    limiter = limiter or LoginLimiter()
     expected = (user.encode("utf-8"), password.encode("utf-8"))
     refusal = Response("Sign in with GRPO Studio's user and password.", 401,
                        {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
     def guarded(environ, start_response):
         given = Request(environ).authorization
-        if given is not None and given.type == "basic":
-            user_ok = hmac.compare_digest((given.username or "").encode("utf-8"), expected[0])
-            password_ok = hmac.compare_digest((given.password or "").encode("utf-8"), expected[1])
-            if user_ok and password_ok:
-                return wsgi_app(environ, start_response)
+        if given is None or given.type != "basic":  # a browser's first request, before it asks for the password
+            return refusal(environ, start_response)
+        client = environ.get("REMOTE_ADDR") or "unknown"
+        wait = limiter.wait_s(client)
+        if wait:
+            return Response(wait_sentence(wait), 429, {"Retry-After": str(wait)})(environ, start_response)
+        user_ok = hmac.compare_digest((given.username or "").encode("utf-8"), expected[0])
+        password_ok = hmac.compare_digest((given.password or "").encode("utf-8"), expected[1])
+        if user_ok and password_ok:
+            limiter.succeeded(client)
+            return wsgi_app(environ, start_response)
+        limiter.failed(client)
         return refusal(environ, start_response)
 
     return guarded

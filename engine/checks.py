@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from engine import backends, builtin_models, gpu, hub_access, model_names, tracking
 from engine.config import RunConfig
-from engine.data import prepare_data, start_answers_with_prefix
+from engine.data import PreparedData, prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
 from engine.model_shape import model_shape
 from engine.problems import ConfigError, Problem
-from engine.rewards import reward_problems, sandbox_report
+from engine.rewards import kind_of, reward_problems, sandbox_report
 from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 
 SMALL_MODEL_BILLIONS = 1.5
@@ -90,6 +90,29 @@ def batch_problems(config: RunConfig) -> list[Problem]:
     if not config.rewards:
         problems.append(Problem("rewards", "there are no rewards; add at least one (a preset brings its own)"))
     return problems
+
+
+def data_warnings(config: RunConfig, data: PreparedData) -> list[str]:
+    """What happens to rows that cannot train as they are: too long, no question, no answer for a reward that needs
+    one."""
+    warnings = []
+    if data.dropped_too_long:
+        m, t = config.model, config.train
+        warnings.append(f"{data.dropped_too_long} of {data.total_rows} rows have a prompt longer than the "
+                        f"{m.max_seq_length - t.max_completion_length} tokens that model.max_seq_length "
+                        f"{m.max_seq_length} leaves after train.max_completion_length {t.max_completion_length}: they "
+                        "are left out of training; raise model.max_seq_length or shorten those prompts")
+    if data.dropped_empty:
+        warnings.append(f"{data.dropped_empty} of {data.total_rows} rows have an empty or null "
+                        f"'{data.columns.prompt}' cell: they are left out of training")
+    graders = [spec.name for spec in config.rewards if kind_of(spec).needs_gold]
+    if data.without_answer and graders:
+        names = " and ".join(graders)
+        warnings.append(f"{data.without_answer} of the {data.used} rows used have an empty or null "
+                        f"'{data.columns.answer}' cell: the {names} reward{'s' if len(graders) > 1 else ''} "
+                        f"do{'' if len(graders) > 1 else 'es'} not score them (the others do), so they teach the "
+                        "format but not the answers")
+    return warnings
 
 
 def machine_fact(visible: list[gpu.GpuInfo]) -> str:
@@ -172,6 +195,7 @@ def check_config(config: RunConfig) -> CheckReport:
         report.facts["data"] = data.describe()
         if data.longest_prompt_tokens is not None:
             report.facts["longest prompt"] = f"{data.longest_prompt_tokens} tokens"
+        report.warnings += data_warnings(config, data)
         if not data.train:
             report.add([Problem("data.eval_fraction", "no rows are left for training; lower data.eval_fraction or "
                                                       "add rows")])

@@ -16,7 +16,7 @@
   export RUN_DIR [--merge] [--merged-zip] [--gguf f16|q8_0|q4_k_m] [--checkpoint last|best]
          [--push ORG/NAME [--what adapter|merged|gguf] [--private] [--dry-run]]
                                         zip the adapter; merge; GGUF + Ollama Modelfile; push with a model card
-  delete RUN_DIR --yes                  delete a run folder (never the run that is training)
+  delete RUN_DIR --yes                  delete a run folder of the runs folder (never the run that is training)
   reference [--kinds]                   the config keys with their help; --kinds: the reward kinds (Markdown)
   sandbox                               which isolation the code sandbox has here, and a self-test (exit 0/1)
 """
@@ -198,6 +198,9 @@ def cmd_queue(args) -> int:
         print(f"{number:3}. {run_id}")
     if not run_queue.queued_ids(root):
         print("the queue is empty")
+    note = run_queue.damage_note(root)
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 
@@ -440,13 +443,12 @@ def cmd_export(args) -> int:
 def cmd_delete(args) -> int:
     from engine.disk_space import folder_usage
     from engine.export import human_size
-    from engine.runs.delete import RunDeleteRefused, delete_run
-    from engine.runs.folder import run_by_id
+    from engine.runs.delete import RunDeleteRefused, delete_run, run_to_delete
 
-    path = Path(args.run_dir)
-    run = run_by_id(path.parent, path.name)
-    if run is None:
-        print(f"{args.run_dir} is not a run folder (no config.yaml)", file=sys.stderr)
+    try:
+        run = run_to_delete(Path(args.run_dir))
+    except RunDeleteRefused as error:
+        print(error, file=sys.stderr)
         return EXIT_PROBLEMS
     size = human_size(folder_usage(run.path))
     if not args.yes:
@@ -604,7 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="--push: stage the upload in the run folder, send nothing")
     p.set_defaults(run=cmd_export)
 
-    p = sub.add_parser("delete", help="delete a run folder (never the run that is training)")
+    p = sub.add_parser("delete", help="delete a run folder of the runs folder (never the run that is training)")
     p.add_argument("run_dir")
     p.add_argument("--yes", action="store_true", help="really delete it (without it, only say its size)")
     p.set_defaults(run=cmd_delete)

@@ -8,6 +8,7 @@ config table and the app's tooltips all read it from here.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -200,7 +201,14 @@ class RunConfig(Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=120)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+        """Written whole or not at all: a full disk left run folders with an empty config.yaml."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(self.to_yaml(), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------

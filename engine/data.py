@@ -22,6 +22,7 @@ from engine.problems import ConfigError, Problem, file_problem, short_repr
 from engine.prompt_config import PromptConfig
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
+from engine.rewards.safe_regex import PatternRefused, compile_bounded
 
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 # Files are read lazily (line by line for the checks, then memory-mapped Arrow through `datasets`), but a data file
@@ -185,12 +186,14 @@ def map_columns(config: RunConfig, columns: list[str], file_name: str) -> Column
 
 
 def gold_pattern(text: str | None) -> regex.Pattern | None:
-    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line).
-    ConfigError (data.answer_pattern) when it does not compile."""
+    """data.answer_pattern compiled as extract_gold uses it (MULTILINE: GSM8K's marker ends the last line), within
+    safe_regex's bounds. ConfigError (data.answer_pattern) when it does not compile or is too large to."""
     if not text or not text.strip():
         return None
     try:
-        return regex.compile(text, regex.MULTILINE)
+        return compile_bounded(text, regex.MULTILINE)
+    except PatternRefused as e:
+        raise _error("data.answer_pattern", str(e)) from None
     except (regex.error, ValueError, OverflowError, RecursionError) as e:
         raise _error("data.answer_pattern", f"the regex does not compile: {e}; fix the pattern or leave it "
                                             "empty") from None
@@ -312,6 +315,11 @@ class PreparedData:
     dropped_empty: int
     dropped_too_long: int
     longest_prompt_tokens: int | None
+    without_answer: int  # rows used (train and held out) whose answer cell is empty or null
+
+    @property
+    def used(self) -> int:
+        return len(self.train) + len(self.eval)
 
     def describe(self) -> str:
         parts = [f"{self.total_rows} rows", f"{len(self.train)} for training", f"{len(self.eval)} held out"]
@@ -349,8 +357,10 @@ def prepare_data(config: RunConfig, tokenizer=None) -> PreparedData:
                                                  "model.max_seq_length or lower train.max_completion_length")
         rows = kept
     train, held_out = split_rows(rows, config.data.eval_fraction, config.data.seed, config.data.max_rows)
+    without_answer = sum(1 for r in train + held_out if r["answer"] is None or str(r["answer"]).strip() == "") \
+        if examples.columns.answer else 0
     return PreparedData(train, held_out, examples.columns, examples.total_rows, examples.empty_prompts, too_long,
-                        longest)
+                        longest, without_answer)
 
 
 def split_rows(rows: list[dict], eval_fraction: float, seed: int, max_rows: int | None):

@@ -87,9 +87,9 @@ def is_disk_full(error: BaseException, path: Path) -> bool:
     return False
 
 
-def full_disk_sentence(path: Path) -> str:
+def full_disk_sentence(path: Path, then: str = "resume the run") -> str:
     return (f"the disk is full ({free_mib(path)} MiB free at {path}); free some space (old runs' checkpoints are "
-            "the largest files), then resume the run")
+            f"the largest files), then {then}")
 
 
 def reserve(folder: Path) -> None:

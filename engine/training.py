@@ -477,8 +477,9 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
                 _say("no complete checkpoint to resume from: starting from step 0")
             else:
                 _say(f"resuming from {checkpoint.name}")
-                if main:
-                    run.forget_after(checkpoints.step_of(checkpoint))
+            if main:  # the steps logged after the checkpoint are trained again: each is logged once
+                run.forget_after(checkpoints.step_of(checkpoint) if checkpoint else 0)
+                if checkpoint is not None:
                     run.write_status(checkpoint=checkpoint.name)
         if ranks.any_rank(stop.requested):
             return finish_before_training(run)

@@ -23,6 +23,8 @@ import pytest
 from engine.config import build_config
 from engine.runs import checkpoints, trainer_process
 from engine.runs import lock as run_lock
+from engine.runs import queue as run_queue
+from engine.runs.delete import RunDeleteRefused, delete_run
 from engine.runs.folder import RunFolder, list_runs
 from engine.runs.progress import watch
 from engine.runs.status import ENDED_UNEXPECTEDLY
@@ -188,6 +190,39 @@ def test_the_trainer_gets_only_the_environment_it_needs():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# A damaged queue file: said, kept aside, and its runs stay queued (they used to be dropped without a word)
+
+@pytest.mark.parametrize("damage", [b'{"runs": ["2026', b"\xff\xfe", b"[1, 2]", b'{"runs": "all"}', b""],
+                         ids=["truncated", "not-utf8", "a-list", "runs-not-a-list", "empty"])
+def test_a_damaged_queue_file_is_reported_kept_aside_and_its_runs_stay_queued(damage, tmp_path, monkeypatch):
+    from app.steps.run_housekeeping import queue_markdown
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(runs))
+    config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"},
+                           "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
+    first, second = run_queue.add(runs, config), run_queue.add(runs, config)
+    started = RunFolder(runs / "started-run")
+    write_config(started.path)
+    started.write_status(state="completed")
+    (runs / run_queue.QUEUE_NAME).write_bytes(damage)
+    assert run_queue.queued_ids(runs) == [first.id, second.id]  # rebuilt from the runs that never started
+    (kept,) = runs.glob(f"{run_queue.QUEUE_NAME}.damaged-*")
+    assert kept.read_bytes() == damage
+    note = run_queue.damage_note(runs)
+    assert note == (f"The queue file {run_queue.QUEUE_NAME} was damaged: it is kept as {kept.name}, and the queue was "
+                    "rebuilt from the runs that never started, in the order they were made."), note
+    assert note in queue_markdown(runs)  # the results step's queue shows it
+    listed = run_engine("queue", "list", env={"GRPO_STUDIO_RUNS_DIR": str(runs)}, timeout=120)
+    assert listed.returncode == 0 and note in listed.stderr and first.id in listed.stdout, listed
+    # Once the queue has run dry, the copy has done its job: the note goes with it.
+    run_queue.cancel(runs, first.id)
+    assert run_queue.damage_note(runs) == note
+    run_queue.cancel(runs, second.id)
+    assert run_queue.damage_note(runs) is None and not list(runs.glob("*.damaged-*"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Three launches at once; then the winner is killed while it writes a checkpoint, and resumed
 
 @pytest.fixture(scope="module")
@@ -265,6 +300,36 @@ def test_a_kill_during_a_checkpoint_save_leaves_whole_checkpoints_and_resume_say
     assert not no_temporary_files(run) and run.has_adapter
 
 
+def test_a_step_replayed_after_kills_before_any_checkpoint_is_logged_once(tmp_path):
+    """kill -9 during the first checkpoint save, kill -9 again while resuming, resume: the run finished but
+    events.jsonl held steps [1, 1, 2, ...] and the charts drew both. The state the first kill leaves (a step logged,
+    no complete checkpoint) is reached here without a race: no save is due before the kill."""
+    env = {"GRPO_STUDIO_RUNS_DIR": str(tmp_path / "runs")}
+    run = RunFolder(tmp_path / "runs" / "replayed")
+    settings = ["--set", "train.max_completion_length=8", "--set", "train.save_steps=100"]
+    first = trainer(QUICKSTART, "--run-dir", run.path, "--set", "train.max_steps=50", *settings, env=env)
+    try:
+        wait_for(lambda: run.read_events(), timeout=300, interval=0.02, what="the first logged step")
+    finally:
+        first.kill()
+        first.wait()
+    logged = [e["step"] for e in run.read_events()]
+    assert logged and run.last_checkpoint() is None, logged
+    resuming = trainer(run.path, "--resume", *settings, env=env)
+    try:
+        wait_for(lambda: run.read_status().pid == resuming.pid, timeout=120, what="the resume's first status")
+    finally:
+        resuming.kill()
+        resuming.wait()
+    resumed = run_engine("train", run.path, "--resume", "--set", "train.max_steps=2", *settings, env=env,
+                         timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "no complete checkpoint to resume from: starting from step 0" in resumed.stdout
+    assert [e["step"] for e in run.read_events()] == [1, 2]  # every step once
+    assert sorted({s["step"] for s in run.read_samples()}) == [1, 2]
+    assert [s["step"] for s in run.read_samples()] == sorted(s["step"] for s in run.read_samples())
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # A stop asked for while the run is still starting (the app's launch and Stop, for real)
 
@@ -317,6 +382,79 @@ def test_a_full_disk_fails_the_run_with_one_sentence_and_keeps_it_resumable(smal
     # kill-during-save test's).
     assert [p.name for p in checkpoints.complete_checkpoints(run.checkpoints_dir)] == ["checkpoint-1"]
     assert run.last_checkpoint().name == "checkpoint-1" and run.state() == "failed"
+
+
+def fill(disk: Path) -> None:
+    """Take every free block of the small disk."""
+    with open(disk / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_launch_and_add_to_the_queue_on_a_full_disk_say_so_and_leave_no_run_folder(small_disk, monkeypatch):
+    """The app's Launch and Add to the queue (both runner.launch: the queue when a run trains) answered "Something went
+    wrong in the app (OSError: [Errno 28] ...)" and left run folders with an empty config.yaml."""
+    monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(small_disk))
+    config = build_config({"preset": "rlvr-math", "model": {"name": "builtin:tiny"},
+                           "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        fill(small_disk)
+        before = sorted(p.name for p in small_disk.iterdir())
+        with pytest.raises(runner.RunnerError) as launched:
+            runner.launch(config)
+        assert str(launched.value).startswith(f"the disk is full (0 MiB free at {small_disk}); free some space"), \
+            launched.value
+        assert sorted(p.name for p in small_disk.iterdir()) == before  # no run folder, no temporary file
+        # With a run training, the launch goes into the queue: the same sentence, the queue as it was.
+        (small_disk / "filler").unlink()
+        busy = RunFolder(small_disk / "busy")
+        write_config(busy.path)
+        busy.write_status(state="running", **started_identity(sleeper))
+        fill(small_disk)
+        before = sorted(p.name for p in small_disk.iterdir())
+        with pytest.raises(runner.RunnerError) as queued:
+            runner.launch(config)
+        assert str(queued.value).startswith("the disk is full (0 MiB free at "), queued.value
+        after = sorted(p.name for p in small_disk.iterdir() if p.name != run_queue.LOCK_NAME)  # the queue's lock
+        assert after == before and not run_queue.queued_ids(small_disk)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `engine delete` removes run folders of the runs folder only (it removed a project folder that held a config.yaml)
+
+def test_delete_removes_only_run_folders_of_the_runs_folder(tmp_path):
+    runs = tmp_path / "runs"
+    env = {"GRPO_STUDIO_RUNS_DIR": str(runs)}
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print('my work')\n")
+    (project / "config.yaml").write_text("name: my project\n")
+    write_config(runs / "real-run")
+    write_config(runs / "real-run" / "nested")  # a config.yaml one level down is not a run of the runs folder
+    (runs / "linked").symlink_to(project)  # a link in the runs folder to a folder elsewhere
+    (runs / "config.yaml").write_text("preset: rlvr-math\n")  # the runs folder itself is not a run
+    for target in (project, runs / "linked", runs / "real-run" / "nested", runs / "real-run" / ".." / ".." / "project",
+                   runs, runs / "."):
+        result = run_engine("delete", target, "--yes", env=env)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        assert "is not a run folder in the runs folder" in result.stderr and "Traceback" not in result.stderr, \
+            result.stderr
+    assert (project / "src" / "main.py").is_file() and (project / "config.yaml").is_file()
+    assert (runs / "real-run" / "nested" / "config.yaml").is_file() and (runs / "config.yaml").is_file()
+    # The library refuses the same, whoever calls it.
+    with pytest.raises(RunDeleteRefused, match="is not a run folder in the runs folder"):
+        delete_run(RunFolder(project))
+    # The control: a run of the runs folder goes.
+    result = run_engine("delete", runs / "real-run", "--yes", env=env)
+    assert result.returncode == 0 and not (runs / "real-run").exists(), result.stderr
 
 
 # ---------------------------------------------------------------------------------------------------------------

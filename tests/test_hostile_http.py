@@ -184,6 +184,126 @@ def test_nothing_unauthenticated_shows_server_paths_or_run_ids(app, client):
     assert "good-run" in signed_in and "gsm8k_slice" in signed_in
 
 
+# Every route the app registers, walked: none answers without the login, whatever the client's address. Gradio
+# checks its login route by route, and in 6.31 its run-history routes (which used the server's HF_TOKEN for a
+# request from 127.0.0.1), heartbeat, cancel and reset had no check.
+# What the login page itself needs (seen in a browser): the page, its scripts, styles and fonts, and the login form.
+PUBLIC = {("GET", "/"), ("HEAD", "/"), ("POST", "/login"), ("POST", "/login/"), ("GET", "/assets/{path:path}"),
+          ("GET", "/static/{path:path}"), ("GET", "/theme.css"), ("GET", "/favicon.ico")}
+
+
+def registered_routes(routes, prefix: str = ""):
+    """(method, path) of every HTTP route under `routes`: mounted apps and included routers walked too (FastAPI
+    0.16x keeps an included router as one lazy entry)."""
+    from starlette.routing import Mount
+
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from registered_routes(route.routes, prefix + route.path)
+        elif hasattr(route, "original_router"):
+            yield from registered_routes(route.original_router.routes, prefix + route.include_context.prefix)
+        else:
+            for method in sorted(getattr(route, "methods", None) or ["WEBSOCKET"]):
+                yield method, prefix + route.path
+
+
+@pytest.fixture(scope="module")
+def routes(app):
+    """The routes of the app as `python -m app` builds it, with the same folders and a login."""
+    from app.__main__ import build_server
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRPO_STUDIO_RUNS_DIR", str(app["runs"]))
+        patch.setenv("GRPO_STUDIO_UPLOADS_DIR", str(app["uploads"]))
+        return sorted(set(registered_routes(build_server(("admin", "x")).routes)))
+
+
+def test_every_route_asks_for_the_login_whatever_the_clients_address(app, routes):
+    paths = {path for _, path in routes}
+    assert len(routes) > 60 and {"/gradio_api/queue/join", "/gradio_api/heartbeat/{session_hash}",
+                                 "/gradio_api/cancel", "/gradio_api/reset", "/config"} <= paths, routes
+    assert not [path for path in paths if "run-history" in path]  # a Gradio feature the product does not use: off
+    anonymous = httpx.Client(base_url=app["url"], timeout=30, headers={"Host": "127.0.0.1"})  # as nginx forwards it
+    answered = {}
+    for method, path in routes:
+        if (method, path) in PUBLIC or method == "WEBSOCKET":
+            continue
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        with anonymous.stream(method, url, json={} if method in ("POST", "PUT", "PATCH") else None) as response:
+            answered[f"{method} {path}"] = response.status_code  # the status only: a stream stays open
+    assert answered and all(code == 401 for code in answered.values()), \
+        {route: code for route, code in answered.items() if code != 401}
+    # The issue's own call: Gradio's run-history with the server's token, from 127.0.0.1, without signing in.
+    connect = anonymous.post("/gradio_api/run-history/connect", json={"bucket_id": "x/y"})
+    assert connect.status_code == 401, connect.text
+
+
+def test_the_login_page_and_its_files_are_all_that_answers_before_signing_in(app):
+    anonymous = httpx.Client(base_url=app["url"], timeout=30)
+    page = anonymous.get("/")
+    assert page.status_code == 200 and '"auth_required":true' in page.text.replace(" ", "")
+    script = re.search(r'src="\./(assets/[^"]+\.js)"', page.text)
+    assert script and anonymous.get("/" + script.group(1)).status_code == 200
+    assert anonymous.get("/theme.css").status_code == 200
+
+
+def test_login_attempts_are_limited_per_client_with_a_sentence_that_says_when_to_retry(app):
+    from app.login_limit import ATTEMPTS
+
+    def sign_in(password: str) -> httpx.Response:  # each from a new client: no session cookie kept
+        return httpx.post(app["url"] + "/login", data={"username": app["user"], "password": password}, timeout=30)
+
+    assert sign_in(app["password"]).status_code == 200  # a sign-in clears what earlier tests' wrong ones counted
+    # ATTEMPTS wrong ones, then one more each REFILL_S seconds (the time the attempts themselves take adds a few).
+    wrong = 0
+    while (refused := sign_in(f"wrong-{wrong}")).status_code == 400 and wrong < 3 * ATTEMPTS:
+        wrong += 1
+    assert ATTEMPTS <= wrong < 2 * ATTEMPTS, wrong
+    found = re.fullmatch(r"Too many wrong sign-ins from this address; try again in (\d+) seconds?\.",
+                         refused.json()["detail"])
+    assert refused.status_code == 429 and found, refused.text
+    assert int(refused.headers["Retry-After"]) == int(found.group(1))
+    page = httpx.get(app["url"] + "/", timeout=30)  # the login form shows nothing for a 429; a reload says it
+    assert page.status_code == 429 and "try again in" in page.text
+    time.sleep(int(found.group(1)) + 0.5)
+    assert sign_in(app["password"]).status_code == 200  # after the wait a real sign-in works
+    assert sign_in("wrong-after").status_code == 400  # and it cleared the count
+
+
+
+def test_tensorboards_login_is_limited_per_client_too():
+    """TensorBoard's HTTP Basic guard (app/tensorboard_server.py), around a stand-in for TensorBoard's WSGI app, with
+    the limiter's clock moved by hand instead of waiting."""
+    import base64
+
+    from werkzeug.test import Client
+
+    from app.login_limit import ATTEMPTS, LoginLimiter
+    from app.tensorboard_server import basic_auth
+
+    def tensorboard(environ, start_response):
+        start_response("200 OK", [])
+        return [b"tensorboard"]
+
+    now = [1000.0]
+    board = basic_auth(tensorboard, "admin", "pässword-1", LoginLimiter(clock=lambda: now[0]))
+
+    def get(credentials: str | None, address: str = "192.0.2.7"):
+        headers = {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()} if credentials else {}
+        return Client(board).get("/data/runs", headers=headers, environ_overrides={"REMOTE_ADDR": address})
+
+    assert get(None).status_code == 401  # the browser's first request, before it asks for the password: not counted
+    assert all(get(f"admin:wrong-{i}").status_code == 401 for i in range(ATTEMPTS))
+    refused = get("admin:pässword-1")  # the right one is not even tried while the client waits
+    wait = re.fullmatch(r"Too many wrong sign-ins from this address; try again in (\d+) seconds?\.",
+                        refused.get_data(as_text=True))
+    assert refused.status_code == 429 and wait and refused.headers["Retry-After"] == wait.group(1)
+    assert get("admin:pässword-1", address="192.0.2.8").status_code == 200  # another client is not held up
+    now[0] += int(wait.group(1))
+    assert get("admin:pässword-1").status_code == 200  # after the wait a real sign-in works
+    assert all(get(f"admin:wrong-{i}").status_code == 401 for i in range(ATTEMPTS))  # and it cleared the count
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # File routes: the runs and uploads folders and Gradio's own uploads, nothing else
 
@@ -277,6 +397,22 @@ def test_model_names_reach_no_folder_outside_the_models_folder(app, client):
     assert sorted(p.name for p in app["runs"].iterdir()) == runs_before  # no run was made
 
 
+def test_a_huge_repeat_count_in_a_regex_field_is_a_sentence_next_to_it_and_the_app_stays_up(app, client):
+    """`x{1000000000}` as the answer-extraction regex, then Check: the app grew to 16 GB and the OOM killer ended
+    it. The same in a reward's pattern."""
+    huge = "x{1000000000}"
+    shown = client.call("data-answer-pattern", "change", **{"data-answer-pattern": huge})
+    assert "regex is too large to compile" in shown["data-pattern-error"], shown
+    checked = client.call("check-button", "click", **{"data-answer-pattern": huge})
+    assert "regex is too large to compile" in checked["train-summary"], checked
+    checked = client.call("check-button", "click", **{"reward-2-pattern": "{answer_open}(.{1000000000})"})
+    assert "regex is too large to compile" in checked["train-summary"], checked
+    assert app["process"].poll() is None  # the app is up
+    with open(f"/proc/{app['process'].pid}/status") as status:  # and small: the pattern never compiled here
+        resident_mib = int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) // 1024
+    assert resident_mib < 2000, resident_mib
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Run ids from the page are names, not paths; damaged runs and a reused pid leave the app working
 
@@ -336,6 +472,23 @@ def test_an_event_stream_of_an_unknown_session_is_one_log_line_not_a_traceback(a
     assert "Traceback" not in added and added.count(strings.STREAM_OF_GONE_SESSION) == 3, added
 
 
+def test_a_stale_pick_is_one_line_in_the_apps_log_not_a_traceback(app, client):
+    """A dropdown value that is not among its choices (a run deleted in another tab, a page left open, a made-up
+    request): Gradio refuses the event, which is right, and printed a 25-line traceback to app.log each time."""
+    before = app["log"].read_text()
+    for _ in range(2):
+        result = client.call("run-attach", "click", **{"run-pick": "a-run-deleted-meanwhile"})
+        assert "error" in result, result
+
+    def logged() -> str | None:
+        added = app["log"].read_text()[len(before):]
+        return added if added.count("is not among its choices") >= 2 else None
+
+    added = wait_for(logged, timeout=30, what="the app's log of the two refusals")
+    assert "Traceback" not in added and "is not in the list of choices" not in added, added  # Gradio's own words
+    assert added.count("A page sent 'a-run-deleted-meanwhile' for run-pick, which is not among its choices") == 2
+
+
 def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(app, client):
     result = client.call("tab-results", "select")
     table = {row[0]: row[1] for row in result["runs-table"]["data"]}
@@ -351,3 +504,33 @@ def test_damaged_runs_are_listed_as_unreadable_and_a_reused_pid_is_not_stopped(a
     time.sleep(0.5)
     assert app["sleeper"].poll() is None  # the foreign process was not signalled
     assert app["process"].poll() is None  # and the app is still up
+
+
+
+def test_the_results_of_a_damaged_run_say_what_is_wrong(app, client):
+    """The completions and TensorBoard panels of a damaged run said "No completions logged yet." and "This run keeps
+    no TensorBoard logs (train.report_to: tensorboard); runs made with report_to tensorboard do."."""
+    bad_samples = app["runs"] / "bad-samples-not-utf8"
+    write_config(bad_samples)
+    (bad_samples / "status.json").write_text(json.dumps(GOOD_STATUS))
+    (bad_samples / "samples.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\n')
+    client.call("tab-results", "select")  # the pick's choices now list it
+
+    def panels(run_id: str) -> tuple[str, str]:
+        logs = client.call("run-pick", "change", output="tensorboard-logs", **{"run-pick": run_id})
+        history = client.call("run-pick", "change", output="history-caption", **{"run-pick": run_id})
+        return logs["tensorboard-logs"], history["history-caption"]
+
+    for run_id, (_, _, error) in UNREADABLE.items():
+        logs, caption = panels(run_id)
+        assert "damaged" in logs and error in logs and "keeps no TensorBoard logs" not in logs, (run_id, logs)
+        assert "damaged" in caption and error in caption, (run_id, caption)
+    logs, caption = panels("bad-samples-not-utf8")
+    assert "samples.jsonl cannot be read (not UTF-8 text (byte 12))" in caption, caption
+    assert logs == strings.TENSORBOARD_NOT_WRITTEN.format(id="bad-samples-not-utf8"), logs
+    logs, caption = panels("bad-config")
+    assert "config.yaml cannot be read" in logs and "keeps no TensorBoard logs" not in logs, logs
+    # The Train view of a run whose events cannot be read says so in its header, and nothing fails.
+    assert client.call("run-attach", "click", **{"run-pick": "bad-events-not-utf8"}).get("results-message") == ""
+    view = client.call("timer", "tick", output="run-header")
+    assert "unreadable: events.jsonl: not UTF-8 text" in text_of(view) and "error" not in view, view

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -86,6 +87,16 @@ CASES = [
     ("answer-pattern-catastrophic", None, ["data.path={catastrophic.jsonl}", "data.answer_pattern=(a|aa)+$"],
      "data.answer_pattern: the regex took longer than 0.5 s"),
     ("answer-pattern-100k", None, [f"data.answer_pattern={LONG}"], "at most 2000 characters"),
+    # repeat counts that `regex` expands when it compiles (10^9 took the app to 16 GB and the OOM killer)
+    ("answer-pattern-huge-repeat", None, ["data.answer_pattern=x{1000000000}"],
+     "data.answer_pattern: the regex is too large to compile"),
+    ("answer-pattern-nested-repeats", None, ["data.answer_pattern=((x{1000}){1000}){1000}"],
+     "data.answer_pattern: the regex is too large to compile"),
+    ("reward-pattern-huge-repeat", None, ['rewards=[{name: big, kind: regex_match, pattern: "(ab){1000000000}"}]'],
+     "rewards[0] (big).pattern: the regex is too large to compile"),
+    ("answer-match-pattern-huge-repeat", None,
+     ['rewards=[{name: right, kind: answer_match, pattern: "{answer_open}(.{1000000000}){answer_close}"}]'],
+     "rewards[0] (right).pattern: the regex is too large to compile"),
     # presets
     ("preset-traversal", None, ["preset=../../etc/passwd"], "preset: there is no preset '../../etc/passwd'"),
     ("preset-absolute", None, ["preset=/etc/hostname"], "preset: there is no preset '/etc/hostname'"),
@@ -161,3 +172,49 @@ def test_the_cli_itself_exits_2_with_the_sentence(files):
         result = run_engine("check", config, timeout=120)
         assert result.returncode == 2 and sentence in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 2
+
+
+def test_a_huge_repeat_count_is_exit_2_in_seconds_from_the_cli_itself():
+    """`engine check --set "data.answer_pattern=x{10000000}"` ran for more than 120 s (compiling had no bound)."""
+    started = time.monotonic()
+    result = run_engine("check", QUICKSTART, "--set", "data.answer_pattern=x{10000000}", timeout=120)
+    assert result.returncode == 2 and "data.answer_pattern: the regex is too large to compile" in result.stderr, \
+        result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 2
+    assert time.monotonic() - started < 60  # the interpreter, torch and the tokenizer; the trial itself ~0.2 s
+
+
+def test_a_pattern_is_compiled_within_bounds_once_and_then_from_the_cache():
+    from engine.rewards.safe_regex import PatternRefused, compile_bounded
+
+    started = time.monotonic()
+    with pytest.raises(PatternRefused):
+        compile_bounded("(x{1000}){1000000}", 0)
+    assert time.monotonic() - started < 10
+    sane = compile_bounded(r"####\s*(\d{1,6})", 0)
+    assert sane.search("so #### 42").group(1) == "42"
+    assert compile_bounded(r"####\s*(\d{1,6})", 0) is sane  # no second trial process
+
+
+def test_check_says_what_happens_to_rows_with_very_long_prompts_and_null_cells(tmp_path, capsys):
+    """Check said "Ready to train" for a file of very long prompts and a file of null cells, without a word about
+    those rows."""
+    from engine.cli import main
+
+    long = tmp_path / "long.jsonl"
+    long.write_text("".join(json.dumps({"question": "word " * (3000 if i < 15 else 5) + f"q{i}", "answer": str(i)})
+                            + "\n" for i in range(20)))
+    nulls = tmp_path / "nulls.jsonl"
+    nulls.write_text("".join(json.dumps({"question": None if i < 10 else f"what is {i}?",
+                                         "answer": None if i in (12, 15) else ("" if i == 18 else str(i))}) + "\n"
+                             for i in range(20)))
+    assert main(["check", str(QUICKSTART), "--set", f"data.path={long}"]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: 15 of 20 rows have a prompt longer than the 992 tokens that model.max_seq_length 1024 leaves "
+            "after train.max_completion_length 32: they are left out of training; raise model.max_seq_length or "
+            "shorten those prompts") in out, out
+    assert main(["check", str(QUICKSTART), "--set", f"data.path={nulls}"]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: 10 of 20 rows have an empty or null 'question' cell: they are left out of training") in out, out
+    assert ("warning: 3 of the 10 rows used have an empty or null 'answer' cell: the correct reward does not score "
+            "them (the others do), so they teach the format but not the answers") in out, out

@@ -59,9 +59,9 @@ def test_queued_runs_train_in_order_and_three_starters_start_one(runs_dir):
 def test_the_queue_file_and_its_runs_are_read_defensively(runs_dir):
     run = run_queue.add(runs_dir, tiny(2))
     queue_file = runs_dir / run_queue.QUEUE_NAME
-    for damaged in (b"\xff\xfe", b"[1, 2]", b'{"runs": "all"}', b'{"runs": [1, {"a": 2}, "../etc", null]}'):
-        queue_file.write_bytes(damaged)
-        assert run_queue.queued_ids(runs_dir) == []  # nothing to start, nothing raised
+    queue_file.write_bytes(b'{"runs": [1, {"a": 2}, "../etc", null]}')
+    assert run_queue.queued_ids(runs_dir) == []  # ids that name no waiting run: nothing to start, nothing raised
+    # (A file that cannot be read as a queue at all is set aside and the queue rebuilt: the hostile fault suite's.)
     queue_file.write_text(json.dumps({"runs": [run.id, run.id, "gone-run"]}))
     assert run_queue.queued_ids(runs_dir) == [run.id]  # a duplicate and a folder that is gone are passed over
     run.write_status(state="failed", error="x")  # it started since: no longer waiting

@@ -49,9 +49,10 @@ def build() -> Housekeeping:
 
 def queue_markdown(root: Path) -> str:
     ids = run_queue.queued_ids(root)
-    if not ids:
-        return strings.QUEUE_EMPTY
-    return strings.QUEUE_HEADING.format(runs=" → ".join(f"{n}. `{run_id}`" for n, run_id in enumerate(ids, 1)))
+    shown = strings.QUEUE_HEADING.format(runs=" → ".join(f"{n}. `{run_id}`" for n, run_id in enumerate(ids, 1))) \
+        if ids else strings.QUEUE_EMPTY
+    note = run_queue.damage_note(root)
+    return f"{shown}  \n⚠ {note}" if note else shown
 
 
 def free_space_markdown(root: Path) -> str:

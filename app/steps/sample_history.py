@@ -8,7 +8,7 @@ import gradio as gr
 
 from engine.config import load_config
 from engine.problems import ConfigError
-from engine.runs.folder import RunFolder
+from engine.runs.folder import RunFolder, UnreadableFile, read_jsonl
 
 from app import file_cache, run_view, strings
 from app.runs_list import picked_run
@@ -32,6 +32,20 @@ def _weights(run: RunFolder) -> dict[str, float] | None:
         return None
 
 
+def no_samples_caption(run: RunFolder | None) -> str:
+    """Why a run shows no completions: its samples file cannot be read, the run is damaged, or none are logged yet."""
+    if run is None:
+        return strings.HISTORY_NONE
+    try:
+        read_jsonl(run.samples_path)
+    except UnreadableFile as error:
+        return strings.HISTORY_UNREADABLE.format(file=run.samples_path.name, reason=error)
+    status = run.status()
+    if status.state == "unreadable":
+        return strings.HISTORY_DAMAGED.format(error=status.error)
+    return strings.HISTORY_NONE
+
+
 def view(history: SampleHistory, run: RunFolder | None, step: float | None) -> dict:
     """Everything the history shows for `run` at `step` (None: the newest logged step, followed from then on)."""
     samples = file_cache.samples(run) if run is not None else []
@@ -41,7 +55,7 @@ def view(history: SampleHistory, run: RunFolder | None, step: float | None) -> d
              "follow": step is None or (bool(steps) and step >= steps[-1])}
     if shown is None:
         return {history.step: gr.update(minimum=1, maximum=2, value=1, interactive=False),
-                history.caption: strings.HISTORY_NONE, history.table: run_view.samples_frame([]),
+                history.caption: no_samples_caption(run), history.table: run_view.samples_frame([]),
                 history.shown: state}
     frame = run_view.samples_frame(picked, _weights(run), rows=len(picked))
     # A slider needs two distinct ends; with one logged step the step after it shows that step too.

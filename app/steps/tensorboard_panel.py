@@ -25,15 +25,22 @@ def build() -> TensorBoardPanel:
 
 
 def logs_text(run: RunFolder | None) -> str:
+    """Where the run's TensorBoard logs are, or why it has none: damaged, settings unreadable, another tracker,
+    or the folder is missing."""
     if run is None:
         return ""
     if run.tensorboard_dir.is_dir():
         return strings.TENSORBOARD_LOGS.format(path=run.tensorboard_dir)
+    status = run.status()
+    if status.state == "unreadable":
+        return strings.TENSORBOARD_DAMAGED.format(error=status.error)
     try:
         tracker = load_config(run.config_path).train.report_to
-    except ConfigError:
-        tracker = "unknown"
-    return strings.TENSORBOARD_NO_LOGS.format(tracker=tracker)
+    except ConfigError as error:
+        return strings.TENSORBOARD_CONFIG_UNREADABLE.format(error=error.problems[0].message)
+    if tracker != "tensorboard":
+        return strings.TENSORBOARD_NO_LOGS.format(tracker=tracker)
+    return strings.TENSORBOARD_NOT_WRITTEN.format(id=run.id)
 
 
 def running_text(run_id: str | None, request_host: str | None) -> str:

@@ -15,7 +15,7 @@ import regex
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import kind_of
 from engine.rewards.row import Row, rows_from_trl_call
-from engine.rewards.safe_regex import TIMEOUT_SENTENCE, RegexTimeout
+from engine.rewards.safe_regex import TIMEOUT_SENTENCE, PatternRefused, RegexTimeout
 from engine.rewards.text import completion_text
 
 if TYPE_CHECKING:
@@ -105,6 +105,9 @@ def score_completion(config: RunConfig, completion: str, answer: str | None = No
                 matched[spec.name] = function.scorer.matched(completion, row)
         except RegexTimeout:
             errors[spec.name] = TIMEOUT_SENTENCE
+        except PatternRefused as e:
+            scores[spec.name] = None
+            errors[spec.name] = str(e)
         except regex.error as e:
             errors[spec.name] = f"the pattern does not compile: {e}"
         except Exception as e:  # a user's python reward may raise anything; report it, keep the others

@@ -1,4 +1,6 @@
-"""Deleting a run folder: never the run that is training, and a queued run leaves the queue with its folder.
+"""Deleting a run folder: only a run folder of the runs folder (what engine.run_folder lists there), never the run
+that is training, and a queued run leaves the queue with its folder. `engine delete --yes` once removed a project
+folder elsewhere because it held a config.yaml.
 
 The folder is first renamed to a hidden name in the runs folder (one atomic step: from then on no list, resume or
 export finds it), then removed; a removal cut short (a crash, a full disk's I/O error) leaves a hidden
@@ -11,9 +13,10 @@ import os
 import shutil
 from pathlib import Path
 
+from engine import settings
 from engine.runs import lock as run_lock
 from engine.runs import queue as run_queue
-from engine.runs.folder import RunFolder
+from engine.runs.folder import RunFolder, run_by_id
 
 TRASH_PREFIX = ".deleting-"
 
@@ -22,8 +25,25 @@ class RunDeleteRefused(Exception):
     """The run cannot be deleted now; the message is one sentence."""
 
 
+def run_to_delete(path: Path) -> RunFolder:
+    """The run folder at `path`, if it is one of the runs folder's (directly in it, not a link, with a config.yaml);
+    else RunDeleteRefused. The folder's own name is not resolved: a link in the runs folder is not a run."""
+    path = Path(path)
+    root = settings.runs_dir()
+    try:
+        inside = path.parent.resolve() == root.resolve()
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    run = run_by_id(root, path.name) if inside else None
+    if run is None:
+        raise RunDeleteRefused(f"{path} is not a run folder in the runs folder ({root}); only runs listed there are "
+                               "deleted")
+    return run
+
+
 def delete_run(run: RunFolder) -> None:
-    """Delete `run` (a folder directly in the runs folder). RunDeleteRefused for the active run."""
+    """Delete `run`, a run folder of the runs folder. RunDeleteRefused for anything else and for the active run."""
+    run = run_to_delete(run.path)
     root = run.path.parent
     holder = run_lock.active_holder(root)
     if run.is_active or (holder is not None and holder.get("run") == run.id):

@@ -4,6 +4,7 @@
     <runs>/.queue.lock   held for the moment of one change (add, move, cancel, take the next)
     <runs>/.queue.log    what `queue next` said before it had a run to log into (e.g. "the queue is empty")
     <runs>/.queue-hold   automatic starts are held (the app's container is stopping); `queue next` by hand ignores it
+    <runs>/.queue.json.damaged-<time>   a queue file that could not be read, kept aside (see damage_note)
 
 Who starts the next run: whoever finds that no run is training. The trainer that just ended (`engine train`, once it
 has released the one-run lock), the app when it starts and every few seconds while it runs, and a person with
@@ -16,18 +17,20 @@ train it, so a starter that dies, or loses that race, never loses a queued run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from filelock import FileLock
 
 from engine.config import RunConfig
 from engine.runs import lock as run_lock
-from engine.runs.folder import RunFolder, new_run_folder, run_by_id
+from engine.runs.folder import RunFolder, list_runs, new_run_folder, run_by_id
 
 QUEUE_NAME = ".queue.json"
 LOCK_NAME = ".queue.lock"
@@ -36,6 +39,7 @@ HOLD_NAME = ".queue-hold"
 LOCK_TIMEOUT_S = 10.0  # a change holds the lock for milliseconds; this long means a stuck process
 MAX_QUEUED = 100  # a queue longer than this is a mistake (or a script gone wrong), not a plan
 
+log = logging.getLogger(__name__)
 _starter: subprocess.Popen | None = None  # the `queue next` this process started last, while it lives
 _starter_lock = threading.Lock()
 
@@ -54,21 +58,72 @@ def _is_waiting(run: RunFolder | None) -> bool:
     return run is not None and not run.status_path.exists()
 
 
-def queued_ids(root: Path) -> list[str]:
-    """The queue, first to start first. A damaged file reads as an empty queue (its runs stay listed as runs that
-    never started, to be deleted or launched again); ids whose folder is gone or has started are passed over."""
+def _read(root: Path) -> list | None:
+    """The ids the queue file lists ([] without a file), or None when it is damaged (not JSON, cut short, not
+    {"runs": [...]})."""
     try:
         data = json.loads((Path(root) / QUEUE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+    except (ValueError, RecursionError):  # not UTF-8 (a ValueError too), not JSON, cut short
+        return None
+    except OSError:  # not there (no queue yet), or not readable now: nothing to start, nothing to set aside
         return []
     ids = data.get("runs") if isinstance(data, dict) else None
-    if not isinstance(ids, list):
-        return []
+    return ids if isinstance(ids, list) else None
+
+
+def _waiting(root: Path, ids: list) -> list[str]:
+    """The ids of runs still waiting; repeats, and ids whose folder is gone or has started, are passed over."""
     seen: list[str] = []
     for run_id in ids:
         if run_id not in seen and _is_waiting(run_by_id(root, run_id)):
             seen.append(run_id)
     return seen
+
+
+def _recover(root: Path) -> list[str]:
+    """With the lock held: keep a damaged queue file aside and rebuild the queue from the runs that never started,
+    in the order they were made (a run's name starts with its time), so that no queued run is dropped."""
+    path = Path(root) / QUEUE_NAME
+    ids = _read(root)
+    if ids is not None:  # another process recovered it a moment ago
+        return ids
+    try:
+        os.replace(path, path.with_name(f"{QUEUE_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"))
+        ids = sorted(run.id for run in list_runs(root) if _is_waiting(run))
+        _write(root, ids)
+    except OSError as error:  # a runs folder that cannot be written: nothing starts until it can
+        log.warning("The queue file %s is damaged and cannot be set aside (%s).", path, error.strerror or error)
+        return []
+    log.warning("%s", damage_note(root) or f"The queue file {QUEUE_NAME} was damaged; no run was waiting in it.")
+    return ids
+
+
+def _current(root: Path) -> list[str]:
+    """The queue, read with the lock held."""
+    ids = _read(root)
+    return _waiting(root, ids if ids is not None else _recover(root))
+
+
+def queued_ids(root: Path) -> list[str]:
+    """The queue, first to start first. A damaged file is kept aside and the queue rebuilt (damage_note says so)."""
+    ids = _read(root)
+    if ids is None:
+        with _lock(Path(root)):
+            return _current(root)
+    return _waiting(root, ids)
+
+
+def _damaged_copies(root: Path) -> list[Path]:
+    return sorted(Path(root).glob(f"{QUEUE_NAME}.damaged-*"))
+
+
+def damage_note(root: Path) -> str | None:
+    """A sentence while a damaged queue file is kept aside (until the queue rebuilt from it has run dry)."""
+    copies = _damaged_copies(root)
+    if not copies:
+        return None
+    return (f"The queue file {QUEUE_NAME} was damaged: it is kept as {copies[-1].name}, and the queue was rebuilt "
+            "from the runs that never started, in the order they were made.")
 
 
 def position(root: Path, run_id: str) -> int | None:
@@ -85,13 +140,16 @@ def _write(root: Path, ids: list[str]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if not ids:  # every run a damaged file held has started or gone: its copy and its note have done their job
+        for copy in _damaged_copies(root):
+            copy.unlink(missing_ok=True)
 
 
 def add(root: Path, config: RunConfig) -> RunFolder:
     """A new run folder holding the config, last in the queue."""
     root = Path(root)
     with _lock(root):
-        ids = queued_ids(root)
+        ids = _current(root)
         if len(ids) >= MAX_QUEUED:
             raise QueueError(f"{MAX_QUEUED} runs are queued already; cancel some before adding more")
         run = new_run_folder(config.preset, root)
@@ -107,7 +165,7 @@ def add(root: Path, config: RunConfig) -> RunFolder:
 def append(root: Path, run: RunFolder) -> None:
     """Queue a run folder that exists already and never started (a launch that lost the race to another start)."""
     with _lock(Path(root)):
-        ids = queued_ids(root)
+        ids = _current(root)
         if run.id not in ids:
             _write(root, ids + [run.id])
 
@@ -115,7 +173,7 @@ def append(root: Path, run: RunFolder) -> None:
 def move(root: Path, run_id: str, offset: int) -> int:
     """Move a queued run earlier (offset < 0) or later; returns its new position."""
     with _lock(Path(root)):
-        ids = queued_ids(root)
+        ids = _current(root)
         if run_id not in ids:
             raise QueueError(f"run {run_id} is not in the queue (it has started, or was cancelled)")
         old = ids.index(run_id)
@@ -129,7 +187,7 @@ def cancel(root: Path, run_id: str) -> None:
     """Take a queued run off the queue and delete its folder (it holds only its config)."""
     root = Path(root)
     with _lock(root):
-        ids = queued_ids(root)
+        ids = _current(root)
         if run_id not in ids:
             raise QueueError(f"run {run_id} is not in the queue (it has started, or was cancelled)")
         ids.remove(run_id)
@@ -141,7 +199,7 @@ def take_next(root: Path) -> RunFolder | None:
     """Take the first queued run off the queue, for training it now. Only a process holding the one-run lock calls
     this (`engine queue next`)."""
     with _lock(Path(root)):
-        ids = queued_ids(root)
+        ids = _current(root)
         if not ids:
             return None
         _write(root, ids[1:])
