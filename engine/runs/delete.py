@@ -1,4 +1,4 @@
-"""Deleting a run folder: only a run folder of the runs folder (what engine.run_folder lists there), never the run
+"""Deleting a run folder: only a run folder of the runs folder (what engine.runs.folder lists there), never the run
 that is training, and a queued run leaves the queue with its folder. `engine delete --yes` once removed a project
 folder elsewhere because it held a config.yaml.
 
