@@ -335,6 +335,7 @@ class Job:
     process: subprocess.Popen
     log_path: Path
     started: float = field(default_factory=time.time)
+    output: Path | None = None  # the file it writes, where that is not in a run folder (curate: the curated data)
 
     @property
     def running(self) -> bool:
@@ -387,33 +388,71 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The learnability probe of the form's config (no run folder yet): one at a time, as it loads the model
+# The learnability probe and the curation of the form's config (no run folder yet): one of them at a time, as each
+# loads the model
 
 PROBE_KEY = ("", "probe")
+CURATE_KEY = ("", "curate")
 PROBES_KEPT = 3
+PROGRESS_NAME = "progress.json"  # in a curation's job folder: {"done": N, "total": M} questions sampled
 
 
 def probe_job() -> Job | None:
     return _jobs.get(PROBE_KEY)
 
 
-def start_probe(config: RunConfig, prompts: int) -> Job:
-    """`engine probe` on the form's config, in a folder of the app's cache: config.yaml, probe.json, probe.log."""
-    current = probe_job()
-    if current is not None and current.running:
-        raise RunnerError(strings.PROBE_BUSY)
-    root = settings.cache_dir() / "probes"
+def curate_job() -> Job | None:
+    return _jobs.get(CURATE_KEY)
+
+
+def _refuse_while_sampling() -> None:
+    for key, busy in ((PROBE_KEY, strings.PROBE_BUSY), (CURATE_KEY, strings.CURATE_BUSY)):
+        current = _jobs.get(key)
+        if current is not None and current.running:
+            raise RunnerError(busy)
+
+
+def _form_job_folder(kind: str, config: RunConfig) -> Path:
+    """A new folder in the app's cache (the newest PROBES_KEPT of the kind are kept) holding the job's config.yaml."""
+    root = settings.cache_dir() / f"{kind}s"
     for old in sorted(root.glob("*"))[:-PROBES_KEPT] if root.is_dir() else []:
         shutil.rmtree(old, ignore_errors=True)
     folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{threading.get_ident() % 10_000}"
     folder.mkdir(parents=True, exist_ok=True)
     config.save(folder / "config.yaml")
+    return folder
+
+
+def _start_form_job(kind: str, key: tuple[str, str], arguments: list[str], folder: Path,
+                    output: Path | None = None) -> Job:
+    log_path = folder / f"{kind}.log"
+    started = Job(kind, "", _spawn(arguments, log_path), log_path, output=output)
+    _reap_in_background(started.process)
+    _jobs[key] = started
+    return started
+
+
+def start_probe(config: RunConfig, prompts: int) -> Job:
+    """`engine probe` on the form's config, in a folder of the app's cache: config.yaml, probe.json, probe.log."""
+    _refuse_while_sampling()
+    folder = _form_job_folder("probe", config)
     arguments = ["probe", str(folder / "config.yaml"), "--prompts", str(int(prompts)), "--out",
                  str(folder / "probe.json")]
-    started = Job("probe", "", _spawn(arguments, folder / "probe.log"), folder / "probe.log")
-    _reap_in_background(started.process)
-    _jobs[PROBE_KEY] = started
-    return started
+    return _start_form_job("probe", PROBE_KEY, arguments, folder)
+
+
+def start_curate(config: RunConfig, samples: int, limit: int | None = None) -> Job:
+    """`engine curate` on the form's config: its config.yaml, curate.log and progress.json in a folder of the app's
+    cache; the curated rows and curation.json in a new folder under the uploads folder (engine.curation's default),
+    where the data step may use them. `job.output` is the curated file (written only if a question is learnable)."""
+    from engine.curation import default_output
+
+    _refuse_while_sampling()
+    folder = _form_job_folder("curation", config)
+    output = default_output(config)
+    arguments = ["curate", str(folder / "config.yaml"), "--samples", str(int(samples)), "--out", str(output),
+                 "--progress-file", str(folder / PROGRESS_NAME)] + (["--limit", str(int(limit))] if limit else [])
+    return _start_form_job("curate", CURATE_KEY, arguments, folder, output)
 
 
 def start_eval(run: RunFolder, limit: int | None = None, which: str = "best") -> Job:

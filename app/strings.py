@@ -5,11 +5,12 @@ TITLE = "GRPO Studio"
 TAGLINE = ("Train a small “thinking” model with GRPO: pick a model, a preset and your data, shape the rewards, "
            "watch it learn.")
 CPU_DEMO_BANNER = ("**CPU demo mode** — no usable NVIDIA GPU was found, so training runs on the CPU with the built-in "
-                   "models. Expect a few seconds to a minute per step. builtin:tiny is a random model: it writes "
-                   "noise and learns nothing useful, it only shows every part working; builtin:smollm2-135m is a "
-                   "real model but far slower here. Real models need an NVIDIA GPU. **To see what a run that "
-                   "learns looks like**, open the example run in step 6 (SmolLM2-135M on an H100: its format reward "
-                   "rose from 0.3 to 2.5 in 200 steps).")
+                   "models. Here every part works, but no run will show a model getting better: builtin:tiny is a "
+                   "random model that writes noise, and the real builtin:smollm2-135m takes minutes per step on a "
+                   "CPU, too slow for a rising curve. Real models need an NVIDIA GPU. **To see what a run that "
+                   "learns looks like**, open the run bundled with the app (SmolLM2-135M on an H100: its format "
+                   "reward rose from 0.3 to 2.5 in 200 steps).")
+CPU_DEMO_EXAMPLE_BUTTON = "Open the bundled GPU run"
 CPU_DEMO_WHY = "*Why:*"
 UNEXPECTED_ERROR = ("Something went wrong in the app ({what}); the details are in the app's console log. "
                     "Your runs are safe.")
@@ -68,6 +69,13 @@ DATA_INTRO = ("Bring a file of questions (and gold answers, for rewards that che
 DATA_UPLOAD_LABEL = "Upload a data file (.jsonl, .json, .csv, .parquet; up to {limit})"
 DATA_SAMPLE_BUTTON = "Use the bundled GSM8K sample"
 DATA_CODE_SAMPLE_BUTTON = "Use the bundled HumanEval sample (code)"
+DATA_ARITHMETIC_BUTTON = "Use the arithmetic sample (learnable by a small model)"
+DATA_ARITHMETIC_DIFFICULTY = "Arithmetic difficulty"
+DATA_ARITHMETIC_CHOICE = "{name}: {help}"
+DATA_ARITHMETIC_USED = ("Using {train}: {rows} word problems ({help}) with numeric answers. Beside it, {test} holds "
+                        "{test_rows} held-out questions, none of them in the training file: after the run, "
+                        "`python -m engine eval RUN_FOLDER --data {test_path}` measures the tuned model on them.")
+DATA_ARITHMETIC_UNKNOWN = "Pick a difficulty: {choices}."
 DATA_PATH_LABEL = "Data file in use"
 DATA_PATH_INFO = ("Uploads are stored in the uploads folder. You can also type the name of an uploaded file, or "
                   "hf:<owner>/<dataset>[:config][:split], and press Enter.")
@@ -170,6 +178,26 @@ PROBE_APPLY = "Apply this change"
 PROBE_APPLIED = "✓ Applied: {changes}. Probe again to see the difference."
 PROBE_FAILED = "✗ The probe could not run: {error}"
 PROBE_UNREADABLE = "✗ The probe's report cannot be read; probe again."
+CURATE_BUTTON = "Find the questions this model can learn from"
+CURATE_INFO = ("Samples answers to every training question exactly as training will (as many per question as the "
+               "run's generations), scores them with the rewards and keeps the questions it gets right sometimes "
+               "but not always: GRPO learns only from those.")
+CURATE_INFO_CPU = " On this CPU only the first {limit} training questions are sampled, so that it ends in minutes."
+CURATE_STARTING = "⏳ Curating: loading {model} (running for {elapsed})."
+CURATE_RUNNING = ("⏳ Curating: sampled {done} of {total} questions × {k} answers with {model} "
+                  "(running for {elapsed}).")
+CURATE_LEARNABLE = "✓ {counts} — train on those."
+CURATE_NOTHING = "⚠ {summary}."  # engine.curation.summary: the counts and what to try
+CURATE_FOOTER = "*Sampled {questions} questions × {k} answers with {model} ({generator}) in {seconds:.0f} s.*"
+CURATE_FOOTER_LIMITED = " *Only the first {limit} training questions were sampled here (CPU); a GPU samples them all.*"
+CURATE_PASS = {"right answer": "right answers", "in format": "answers in the format"}
+CURATE_HISTOGRAM = ("| {what}, of {k} | questions | |\n|---|---:|---|\n{rows}")
+CURATE_TOO_HARD, CURATE_TOO_EASY = " (too hard)", " (too easy)"
+CURATE_APPLY = "Train on those {n} questions"
+CURATE_APPLIED = ("✓ The data step now uses {file}: the {n} learnable questions. Check it in step 3, then launch in "
+                  "step 5.")
+CURATE_FAILED = "✗ The curation could not run: {error}"
+CURATE_UNREADABLE = "✗ The curation's report cannot be read; run it again."
 
 # 5 Train --------------------------------------------------------------------------------------------------------
 TRAIN_CHECK_HEADING = "### Before you launch"
@@ -318,6 +346,7 @@ RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."
 LAUNCH_FAILED = "The trainer could not be started: {error}"
 JOB_BUSY = "An {kind} of run {id} is already running; wait for it to end, then try again."  # kinds: eval, export
 PROBE_BUSY = "A probe is already running; wait for its verdict (one model is loaded at a time)."
+CURATE_BUSY = "A curation is already running; wait for its result (one model is loaded at a time)."
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
 
 # 6 Results ------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
   score CONFIG --completion TEXT [--answer GOLD] [--row JSON | [--data FILE] --index N]
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
-  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N]
+  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N] [--progress-file FILE]
                                         keep the questions this model can learn from (curation.json + a data file)
   arithmetic [--difficulty easy|medium|hard] [--rows N] [--test-rows N] [--out-dir DIR]
                                         write the bundled learnable task: word problems, train and held-out test
@@ -332,7 +332,8 @@ def cmd_curate(args) -> int:
     report = check_config(config)
     if not report.ok:
         return _print_problems(ConfigError(report.problems))
-    with progress_bar("sampling questions", unit="question") as progress:
+    progress_file = Path(args.progress_file) if args.progress_file else None
+    with progress_bar("sampling questions", unit="question", file=progress_file) as progress:
         result = curate(config, args.samples, args.band, Path(args.out) if args.out else None, args.limit, progress)
     print(summary(result))
     print(f"questions by how many of {result['samples_per_question']} answers passed ({result['pass']}): "
@@ -564,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="the curated data file, .jsonl; curation.json goes beside it "
                                                "(default: a new folder under uploads/curated/)")
     p.add_argument("--limit", type=int, default=None, help="sample at most N training questions")
+    p.add_argument("--progress-file", default=None, metavar="FILE",
+                   help='keep {"done": N, "total": M} questions sampled in this JSON file as it goes (for a program '
+                        "that follows the work)")
     p.set_defaults(run=cmd_curate)
 
     p = sub.add_parser("arithmetic", help="write the bundled learnable task (word problems with numeric answers)")

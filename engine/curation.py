@@ -129,11 +129,16 @@ def _has_correctness(config: RunConfig) -> bool:
     return any(reward_category(spec) == "correctness" for spec in config.rewards)
 
 
+def counts(report: dict) -> str:
+    """'N of M questions are learnable for this model (too easy: a, too hard: b)': the start of every summary."""
+    return (f"{report['learnable']} of {report['questions']} questions are learnable for this model (too easy: "
+            f"{report['too_easy']}, too hard: {report['too_hard']})")
+
+
 def summary(report: dict) -> str:
     """One sentence a user reads first."""
-    n, m = report["learnable"], report["questions"]
-    text = (f"{n} of {m} questions are learnable for this model (too easy: {report['too_easy']}, too hard: "
-            f"{report['too_hard']})")
     if report["output"]:
-        return text + f"; the learnable ones are in {report['output']}"
-    return text + "; none to train on: try an easier task, a lower temperature or a larger model"
+        return counts(report) + f"; the learnable ones are in {report['output']}"
+    if report["too_easy"] > report["too_hard"]:  # nothing to learn because every answer is already right
+        return counts(report) + "; none to train on: try harder questions or a higher temperature"
+    return counts(report) + "; none to train on: try an easier task, a lower temperature or a larger model"

@@ -19,11 +19,20 @@ from app.form_widgets import FormWidgets, RewardSlot
 # The boxes some steps share or own
 
 @dataclass
+class CurationBox:
+    button: gr.Button
+    result: gr.Markdown
+    apply: gr.Button  # "Train on those N questions": the data step takes the curated file
+    report: gr.State  # the last curation.json, for the apply button
+
+
+@dataclass
 class ProbeBox:
     button: gr.Button
     verdict: gr.Markdown
     apply: gr.Button
     report: gr.State  # the last probe.json, for the apply button
+    curation: CurationBox
 
 
 @dataclass
@@ -106,6 +115,8 @@ class DataStep:
     settings: dict
     next: gr.Button
     shown_path: gr.State  # the file the column dropdowns were filled from: another file gets fresh guesses
+    use_arithmetic: gr.Button  # the bundled learnable task (engine.arithmetic_task) of the difficulty picked
+    arithmetic_difficulty: gr.Dropdown
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The learnability probe as a box the rewards step and the train step each show: a button that runs `python -m
 engine probe` on the form's config (a subprocess, like eval and export), its verdict in plain words, and a button
-that applies the change it suggests to the form."""
+that applies the change it suggests to the form; below it, curation (app/steps/curation_box.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine.runs.progress import clock
 from app import machine, run_view, runner, strings
 from app.form_state import SETTINGS, form_to_config, problem_sentence, setting_to_widget
 from app.safe import guarded
+from app.steps import curation_box
 from app.steps.page import Page, ProbeBox
 
 PROMPTS_GPU, PROMPTS_CPU = 16, 8  # a CPU samples slowly: half the questions still show whether any answer varies
@@ -32,7 +33,8 @@ def build(prefix: str) -> ProbeBox:
                               padding=True)
         apply = gr.Button(strings.PROBE_APPLY, size="sm", visible=False, elem_id=f"{prefix}-probe-apply")
         report = gr.State(None)
-    return ProbeBox(button, verdict, apply, report)
+        curation = curation_box.build(prefix)
+    return ProbeBox(button, verdict, apply, report, curation)
 
 
 def read_report(job: runner.Job) -> dict | None:
@@ -88,3 +90,4 @@ def wire(page: Page, box: ProbeBox) -> None:
 
     box.apply.click(apply, inputs=box.report, outputs=list(form.settings.values()) + [box.apply, box.verdict],
                     show_progress="hidden")
+    curation_box.wire(page, box.curation)
