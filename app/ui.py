@@ -15,6 +15,7 @@ from engine.problems import ConfigError
 
 from app import machine, strings
 from app.data_tables import guess_columns, read_table, sample_path
+from app.example_runs import example_ids
 from app.form_state import FormValues, with_preset
 from app.form_widgets import FormWidgets
 from app.steps import data_step, form_memory, model_step, preset_step, results_step, rewards_step, train_step
@@ -39,14 +40,16 @@ def initial_form(cpu_demo: bool) -> FormValues:
 
 
 def build_ui() -> gr.Blocks:
+    return build_page().demo
+
+
+def build_page() -> Page:
+    """The page with every step built and wired (the tests call its handlers through it)."""
     cpu_demo = machine.cpu_demo_mode()
     initial = initial_form(cpu_demo)
     with gr.Blocks(title=strings.TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {strings.TITLE}\n{strings.TAGLINE}", elem_id="app-title")
-        if cpu_demo:
-            reason = machine.cpu_demo_reason()
-            gr.Markdown(strings.CPU_DEMO_BANNER + (f"  \n{strings.CPU_DEMO_WHY} {reason}" if reason else ""),
-                        elem_id="cpu-demo-banner", elem_classes=["gs-banner"])
+        example_button = cpu_demo_banner() if cpu_demo else None
         with gr.Tabs(elem_id="steps") as tabs:
             model = model_step.build(initial.model_name, config_or_none(initial))
             preset = preset_step.build(initial)
@@ -65,4 +68,17 @@ def build_ui() -> gr.Blocks:
                     preset=preset, data=data, rewards=rewards, train=train, results=results)
         for module in WIRED:
             module.wire(page)
-    return demo
+        if example_button is not None:
+            example_button.click(lambda: {page.attached_run: example_ids()[0], tabs: gr.Tabs(selected="train")},
+                                 outputs=[page.attached_run, tabs], show_progress="hidden")
+    return page
+
+
+def cpu_demo_banner() -> gr.Button | None:
+    """What a CPU cannot show, and a button that opens the bundled GPU run in the Train view (None if none is
+    bundled)."""
+    reason = machine.cpu_demo_reason()
+    with gr.Column(elem_id="cpu-demo-banner", elem_classes=["gs-banner"]):
+        gr.Markdown(strings.CPU_DEMO_BANNER + (f"  \n{strings.CPU_DEMO_WHY} {reason}" if reason else ""))
+        return gr.Button(strings.CPU_DEMO_EXAMPLE_BUTTON, size="sm", elem_id="cpu-demo-example") \
+            if example_ids() else None

@@ -1,6 +1,6 @@
-"""Step 3 · Data: upload a file (or keep the bundled GSM8K sample, or take the bundled HumanEval sample for code),
-map its question and answer columns, set the answer-extraction regex, and see the first rows with the gold answer as
-the rewards will see it."""
+"""Step 3 · Data: upload a file (or keep the bundled GSM8K sample, take the bundled HumanEval sample for code, or the
+bundled arithmetic task that a small model can learn), map its question and answer columns, set the
+answer-extraction regex, and see the first rows with the gold answer as the rewards will see it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ from functools import partial
 from pathlib import Path
 
 import gradio as gr
+
+from engine import settings
+from engine.arithmetic_task import (
+    DEFAULT_DIFFICULTY,
+    DIFFICULTIES,
+    SAMPLE_TEST_ROWS,
+    SAMPLE_TRAIN_ROWS,
+    bundled_sample,
+)
 
 from app import strings
 from app.data_tables import code_sample_path, sample_path
@@ -36,6 +45,13 @@ def build(form: FormValues) -> DataStep:
                     use_sample = gr.Button(strings.DATA_SAMPLE_BUTTON, size="sm", elem_id="data-use-sample")
                     use_code_sample = gr.Button(strings.DATA_CODE_SAMPLE_BUTTON, size="sm",
                                                 elem_id="data-use-code-sample")
+                with gr.Row(equal_height=True):
+                    arithmetic_difficulty = gr.Dropdown(
+                        [(strings.DATA_ARITHMETIC_CHOICE.format(name=name, help=level.help), name)
+                         for name, level in DIFFICULTIES.items()], value=DEFAULT_DIFFICULTY,
+                        label=strings.DATA_ARITHMETIC_DIFFICULTY, elem_id="data-arithmetic-difficulty", scale=2)
+                    use_arithmetic = gr.Button(strings.DATA_ARITHMETIC_BUTTON, size="sm", scale=1,
+                                               elem_id="data-use-arithmetic")
                 message = gr.Markdown("", elem_id="data-message")
         error = gr.Markdown(initial.error, elem_id="data-error", elem_classes=["gs-error"])
         with gr.Row():
@@ -65,7 +81,8 @@ def build(form: FormValues) -> DataStep:
         next_button = gr.Button(strings.NEXT, elem_id="data-next", size="sm", elem_classes=["gs-next"])
         shown_path = gr.State(form.data_path)  # inside the tab: a Tabs container takes only tabs as children
     return DataStep(tab, upload, use_sample, use_code_sample, message, path, prompt_column, answer_column,
-                    answer_pattern, pattern_error, summary, error, preview, settings_widgets, next_button, shown_path)
+                    answer_pattern, pattern_error, summary, error, preview, settings_widgets, next_button, shown_path,
+                    use_arithmetic, arithmetic_difficulty)
 
 
 def wire(page: Page) -> None:
@@ -85,15 +102,37 @@ def wire(page: Page) -> None:
     def use_sample(path: str) -> dict:
         return {step.path: path, step.upload: None, step.message: ""}
 
+    def use_arithmetic(difficulty: str) -> dict:
+        train, message = arithmetic_sample(difficulty)
+        return ({step.path: train, step.upload: None} if train else {}) | {step.message: message}
+
     step.upload.upload(uploaded, inputs=step.upload, outputs=[step.path, step.message, step.upload],
                        show_progress="minimal").then(refresh, inputs=inputs, outputs=outputs)
     for button, path in ((step.use_sample, sample_path()), (step.use_code_sample, code_sample_path())):
         button.click(guarded(partial(use_sample, path)), outputs=[step.path, step.upload, step.message]).then(
             refresh, inputs=inputs, outputs=outputs)
+    step.use_arithmetic.click(guarded(use_arithmetic), inputs=step.arithmetic_difficulty,
+                              outputs=[step.path, step.upload, step.message]).then(refresh, inputs=inputs,
+                                                                                   outputs=outputs)
     gr.on([step.path.submit, step.path.blur], refresh, inputs=inputs, outputs=outputs)
     gr.on([step.prompt_column.change, step.answer_column.change, step.answer_pattern.change]
           + [c.change for c in step.settings.values()], refresh, inputs=inputs, outputs=outputs,
           show_progress="hidden", trigger_mode="always_last")
+
+
+def arithmetic_sample(difficulty: str) -> tuple[str | None, str]:
+    """(the training file, a message) of the bundled arithmetic task, written on first use; (None, the reason) when
+    it cannot be."""
+    if difficulty not in DIFFICULTIES:
+        return None, f"✗ {strings.DATA_ARITHMETIC_UNKNOWN.format(choices=', '.join(DIFFICULTIES))}"
+    try:
+        train = bundled_sample(difficulty, settings.arithmetic_samples_dir())
+    except OSError as error:
+        return None, f"✗ {sentence(f'the arithmetic sample could not be written: {error.strerror or error}')}"
+    test = train.with_name(train.name.replace("-train.jsonl", "-test.jsonl"))
+    return str(train), strings.DATA_ARITHMETIC_USED.format(
+        train=train.name, rows=SAMPLE_TRAIN_ROWS, help=DIFFICULTIES[difficulty].help, test_rows=SAMPLE_TEST_ROWS,
+        test=test.name, test_path=test)
 
 
 def stored_upload(temporary: str | None) -> tuple[str | None, str]:
