@@ -803,3 +803,146 @@ def test_results_step_downloads_history_and_housekeeping(app_dirs):
     assert status[house.queue_buttons]["visible"] and f"1. `{queued.id}`" in status[house.queue]
     runner.cancel_queued(queued)
     assert not queued.path.exists() and runs_list.runs_overview()[1] == [run.id]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Curation from the probe box (the real handlers, the real `engine curate` subprocess on the tiny model), the
+# bundled arithmetic sample of the data step, and the CPU demo's way to the bundled GPU run
+
+def page_values(page, form: FormValues, columns: list[str]) -> dict:
+    """What the page's form widgets hold when they show `form`, as the browser sends them to a handler."""
+    written = page.form.write(form, columns)
+    values = {}
+    for component in page.form.value_components():
+        shown = written.get(component, component.value)
+        values[component] = shown.get("value", component.value) if isinstance(shown, dict) else shown
+    return values
+
+
+def handler(page, button, output):
+    """The function a click of `button` runs whose updates include `output`."""
+    return next(fn.fn for fn in page.demo.fns.values() if output in fn.outputs
+                and any(page.demo.blocks.get(block) is button for block, _ in fn.targets))
+
+
+def capitals_form(data_path: str, pattern: str = "[A-Z]") -> FormValues:
+    """The reasoning preset with one format reward: a pattern some of the tiny model's 8-token answers match (a
+    capital letter among random tokens), so questions get pass rates between 0 and 1 (tests/test_engine_curation)."""
+    form = preset_form("reasoning", "builtin:tiny")
+    form.rewards = [replace(row, values={**row.values, "pattern": pattern}) for row in form.rewards
+                    if row.kind == "regex_match"]
+    form.data_path, form.prompt_column, form.answer_column = data_path, "question", "answer"
+    form.settings.update({"train.num_generations": 4, "train.batch_size": 4, "train.max_completion_length": 8,
+                          "data.eval_fraction": 0.2})
+    return form
+
+
+def uploaded_task(folder: Path) -> str:
+    from engine.arithmetic_task import make_rows
+
+    path = folder / "task.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({**row, "topic": f"t{i}"}) + "\n"
+                            for i, row in enumerate(make_rows("easy", 10, 0))))
+    return str(path)
+
+
+def test_curation_in_the_probe_box_trains_on_the_learnable_questions(app_dirs):
+    from engine.progress_bar import read_progress
+
+    from app.ui import build_page
+
+    page = build_page()
+    box, data = page.train.probe.curation, page.data
+    form = capitals_form(uploaded_task(settings.uploads_dir()))
+    values = page_values(page, form, ["question", "answer", "topic"])
+    curate = handler(page, box.button, box.result)
+    updates = curate(values)
+    first = next(updates)  # the job is running: a second curation or a probe waits for it
+    assert first[box.result].startswith("⏳ Curating:") and "builtin:tiny" in first[box.result]
+    with pytest.raises(runner.RunnerError, match="A curation is already running"):
+        runner.start_curate(form_to_config(form), 4)
+    with pytest.raises(runner.RunnerError, match="A curation is already running"):
+        runner.start_probe(form_to_config(form), 2)
+    *_, last = updates
+    job = runner.curate_job()
+    assert read_progress(job.log_path.parent / runner.PROGRESS_NAME) == (8, 8)  # what "sampled N of M" reads
+    report = last[box.report]
+    n = report["learnable"]
+    assert report["questions"] == 8 and report["pass"] == "in format" and n >= 1, last[box.result]
+    shown = last[box.result]
+    assert shown.startswith(f"✓ {n} of 8 questions are learnable for this model (too easy: {report['too_easy']}, "
+                            f"too hard: {report['too_hard']}) — train on those.")
+    assert "| answers in the format, of 4 | questions |" in shown  # the histogram, one row per pass count
+    assert sum(int(line.split("|")[2]) for line in shown.splitlines() if line.startswith("| ") and
+               line.split("|")[1].strip()[0].isdigit()) == 8
+    assert last[box.apply] == {"__type__": "update", "value": f"Train on those {n} questions", "visible": True}
+
+    # "Train on those N questions": the data step takes the curated file (in the uploads folder, so the page may use
+    # it), the columns the user mapped stay, and the preview shows the curated rows.
+    applied = handler(page, box.apply, data.path)(report)
+    curated = Path(applied[data.path])
+    assert curated == Path(report["output"]) and curated.is_relative_to(settings.uploads_dir() / "curated")
+    assert applied[data.shown_path] == str(curated) and not applied[box.apply]["visible"]
+    assert f"The data step now uses {curated.name}: the {n} learnable questions" in applied[box.result]
+    rows = [json.loads(line) for line in curated.read_text().splitlines()]
+    assert len(rows) == n and all(set(row) == {"question", "answer", "topic"} for row in rows)
+    values |= {data.path: str(curated), data.shown_path: str(curated)}
+    view = data_view.refresh_updates(page, values)
+    assert view[data.summary].startswith(f"✓ **{curated.name}** · {n} rows") and view[data.error] == ""
+    assert form_to_config(replace(form, data_path=str(curated))).data.path == str(curated)  # ready to launch
+
+
+def test_curation_with_nothing_to_learn_says_what_to_try_and_offers_no_button(app_dirs):
+    from app.ui import build_page
+
+    page = build_page()
+    box = page.rewards.probe.curation
+    curate = handler(page, box.button, box.result)
+    task = uploaded_task(settings.uploads_dir())
+    *_, last = curate(page_values(page, capitals_form(task, pattern="."), ["question", "answer", "topic"]))
+    assert last[box.result].startswith("⚠ 0 of 8 questions are learnable for this model (too easy: 8, too hard: 0); "
+                                       "none to train on: try harder questions or a higher temperature.")
+    assert last[box.apply] == {"__type__": "update", "visible": False} and last[box.report]["output"] is None
+
+    # A form the engine cannot curate (no reward says what a pass is): the engine's one sentence, in the box.
+    no_pass = capitals_form(task)
+    no_pass.rewards = [starter_for_kind(RewardRow(name="short", kind="length"))]
+    *_, failed = curate(page_values(page, no_pass, ["question", "answer", "topic"]))
+    assert failed[box.result].startswith("✗ The curation could not run: ") and "add one to curate" in \
+        failed[box.result]
+    assert not failed[box.apply]["visible"] and failed[box.report] is None
+    # A form with a problem never starts a job: the problem, in the box.
+    (refused,) = curate(page_values(page, capitals_form("/etc/passwd"), ["question", "answer", "topic"]))
+    assert refused[box.result].startswith("✗ ") and "'/etc/passwd' is not a file uploaded here" in refused[box.result]
+
+
+def test_the_arithmetic_sample_is_written_once_and_its_held_out_file_named(app_dirs):
+    from app.web_paths import web_data_path
+
+    path, message = data_step.arithmetic_sample("medium")
+    train = Path(path)
+    assert train == settings.arithmetic_samples_dir() / "arithmetic-medium-train.jsonl"
+    assert len(train.read_text().splitlines()) == 2000 and train.with_name("arithmetic-medium-test.jsonl").is_file()
+    assert "arithmetic-medium-test.jsonl holds 300 held-out questions" in message and "engine eval" in message
+    assert web_data_path(path) == str(train.resolve())  # the page may use it
+    assert data_step.arithmetic_sample("medium")[0] == path  # written on first use only
+    assert data_step.arithmetic_sample("impossible") == (None, "✗ Pick a difficulty: easy, medium, hard.")
+
+
+def test_the_cpu_demo_banner_opens_the_bundled_gpu_run(app_dirs, monkeypatch):
+    from app import machine
+    from app.example_runs import example_ids
+    from app.ui import build_page
+
+    monkeypatch.setenv("GRPO_STUDIO_CPU_DEMO", "1")
+    machine.gpu_info.cache_clear()
+    try:
+        page = build_page()
+    finally:
+        machine.gpu_info.cache_clear()
+    button = element(page.demo, "cpu-demo-example")
+    opened = handler(page, button, page.attached_run)()
+    assert opened[page.attached_run] == example_ids()[0] and opened[page.tabs].selected == "train"
+    banner = element(page.demo, "cpu-demo-banner").children[0].value
+    assert "no run will show a model getting better" in banner
