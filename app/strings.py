@@ -182,20 +182,21 @@ CURATE_BUTTON = "Find the questions this model can learn from"
 CURATE_INFO = ("Samples answers to every training question exactly as training will (as many per question as the "
                "run's generations), scores them with the rewards and keeps the questions it gets right sometimes "
                "but not always: GRPO learns only from those.")
-CURATE_INFO_CPU = " On this CPU only the first {limit} training questions are sampled, so that it ends in minutes."
+CURATE_INFO_CPU = " On this CPU only {limit} of the training questions are sampled, so that it ends in minutes."
 CURATE_STARTING = "⏳ Curating: loading {model} (running for {elapsed})."
 CURATE_RUNNING = ("⏳ Curating: sampled {done} of {total} questions × {k} answers with {model} "
                   "(running for {elapsed}).")
 CURATE_LEARNABLE = "✓ {counts} — train on those."
 CURATE_NOTHING = "⚠ {summary}."  # engine.curation.summary: the counts and what to try
 CURATE_FOOTER = "*Sampled {questions} questions × {k} answers with {model} ({generator}) in {seconds:.0f} s.*"
-CURATE_FOOTER_LIMITED = " *Only the first {limit} training questions were sampled here (CPU); a GPU samples them all.*"
+CURATE_FOOTER_LIMITED = " *Only {limit} of the training questions were sampled here (CPU); a GPU samples them all.*"
 CURATE_PASS = {"right answer": "right answers", "in format": "answers in the format"}
 CURATE_HISTOGRAM = ("| {what}, of {k} | questions | |\n|---|---:|---|\n{rows}")
 CURATE_TOO_HARD, CURATE_TOO_EASY = " (too hard)", " (too easy)"
 CURATE_APPLY = "Train on those {n} questions"
-CURATE_APPLIED = ("✓ The data step now uses {file}: the {n} learnable questions. Check it in step 3, then launch in "
-                  "step 5.")
+CURATE_APPLIED = "✓ The data step now uses {file}: the {n} learnable questions."
+CURATE_DATA_MESSAGE = ("Using {file}: the {n} questions this model can learn from, as the probe box's curation found "
+                       "them (curation.json beside it holds every question's pass rate).")
 CURATE_FAILED = "✗ The curation could not run: {error}"
 CURATE_UNREADABLE = "✗ The curation's report cannot be read; run it again."
 

@@ -885,6 +885,7 @@ def test_curation_in_the_probe_box_trains_on_the_learnable_questions(app_dirs):
     assert curated == Path(report["output"]) and curated.is_relative_to(settings.uploads_dir() / "curated")
     assert applied[data.shown_path] == str(curated) and not applied[box.apply]["visible"]
     assert f"The data step now uses {curated.name}: the {n} learnable questions" in applied[box.result]
+    assert applied[data.message].startswith(f"Using {curated.name}: the {n} questions this model can learn from")
     rows = [json.loads(line) for line in curated.read_text().splitlines()]
     assert len(rows) == n and all(set(row) == {"question", "answer", "topic"} for row in rows)
     values |= {data.path: str(curated), data.shown_path: str(curated)}

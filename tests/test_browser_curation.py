@@ -76,7 +76,8 @@ def test_curate_in_the_probe_box_then_train_on_the_learnable_questions(page, app
 
     # The learnable demo task, of the difficulty picked; its held-out file is named.
     open_tab(page, "3 · Data")
-    choose(page, "data-arithmetic-difficulty", "medium: one addition or subtraction of numbers up to 50")
+    wait_text(page, "#data-arithmetic-difficulty", "medium: one addition or subtraction of numbers up to 50")
+    choose(page, "data-arithmetic-difficulty", "medium")
     page.locator("#data-use-arithmetic").click()
     wait_text(page, "#data-summary", "arithmetic-medium-train.jsonl · 2000 rows")
     wait_text(page, "#data-message", "arithmetic-medium-test.jsonl holds 300 held-out questions")
@@ -100,7 +101,7 @@ def test_curate_in_the_probe_box_then_train_on_the_learnable_questions(page, app
                       r" — train on those", said)
     assert found and int(found[1]) > 0, said
     learnable = int(found[1])
-    assert "answers in the format, of 4" in said and f"Only the first {LIMIT_CPU} training questions" in said
+    assert "answers in the format, of 4" in said and f"Only {LIMIT_CPU} of the training questions were sampled" in said
     shot(page, "curation-10-result")
     apply = page.locator("#train-curate-apply")
     assert apply.inner_text().strip() == f"Train on those {learnable} questions"
@@ -115,6 +116,7 @@ def test_curate_in_the_probe_box_then_train_on_the_learnable_questions(page, app
     assert curated.name == "arithmetic-medium-train-learnable.jsonl"
     assert curated.resolve().parent.parent == (root / "uploads" / "curated").resolve()
     assert page.locator("#data-prompt-column input").input_value() == "question"
+    wait_text(page, "#data-message", f"the {learnable} questions this model can learn from")
     shot(page, "curation-11-data")
 
     # A 2-step run on it.

@@ -21,8 +21,10 @@ from app.safe import guarded
 from app.steps import data_view
 from app.steps.page import CurationBox, Page
 
-# A CPU samples slowly: the tiny model takes seconds for these, a real small model (SmolLM2-135M) a few minutes.
-LIMIT_CPU = 32
+# A CPU samples slowly: the tiny model takes seconds for these; SmolLM2-135M (rlvr-math, 4 answers of 64 tokens) took
+# 10 minutes for 10 questions on 2 shared cores under a load of 7, so a couple of minutes for 8 on idle ones. As many
+# as the probe samples there.
+LIMIT_CPU = 8
 POLL_S = 1.0
 BAR_WIDTH = 20
 
@@ -122,7 +124,8 @@ def wire(page: Page, box: CurationBox) -> None:
             return {box.apply: hidden}
         output, name = report["output"], Path(report["output"]).name
         applied = strings.CURATE_APPLIED.format(file=name, n=report["learnable"])
-        return {data.path: output, data.shown_path: output, data.message: applied, box.apply: hidden,
+        return {data.path: output, data.shown_path: output, box.apply: hidden,
+                data.message: strings.CURATE_DATA_MESSAGE.format(file=name, n=report["learnable"]),
                 box.result: result_markdown(report, limit()) + "\n\n" + applied}
 
     box.apply.click(apply, inputs=box.report, outputs=[data.path, data.shown_path, data.message, box.apply,

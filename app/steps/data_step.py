@@ -47,9 +47,10 @@ def build(form: FormValues) -> DataStep:
                                                 elem_id="data-use-code-sample")
                 with gr.Row(equal_height=True):
                     arithmetic_difficulty = gr.Dropdown(
-                        [(strings.DATA_ARITHMETIC_CHOICE.format(name=name, help=level.help), name)
-                         for name, level in DIFFICULTIES.items()], value=DEFAULT_DIFFICULTY,
-                        label=strings.DATA_ARITHMETIC_DIFFICULTY, elem_id="data-arithmetic-difficulty", scale=2)
+                        list(DIFFICULTIES), value=DEFAULT_DIFFICULTY, label=strings.DATA_ARITHMETIC_DIFFICULTY,
+                        info="; ".join(strings.DATA_ARITHMETIC_CHOICE.format(name=name, help=level.help)
+                                       for name, level in DIFFICULTIES.items()),
+                        elem_id="data-arithmetic-difficulty", scale=2)
                     use_arithmetic = gr.Button(strings.DATA_ARITHMETIC_BUTTON, size="sm", scale=1,
                                                elem_id="data-use-arithmetic")
                 message = gr.Markdown("", elem_id="data-message")
