@@ -199,6 +199,12 @@ def check_config(config: RunConfig) -> CheckReport:
         if not data.train:
             report.add([Problem("data.eval_fraction", "no rows are left for training; lower data.eval_fraction or "
                                                       "add rows")])
+        elif len(data.train) < (per_step := config.train.generation_batch // config.train.num_generations):
+            # TRL's sampler hands out whole steps only: fewer questions than one step takes trains nothing (seen on
+            # an H100: a curated file of 7 rows, 8 questions a step, 'stopping training at step 0').
+            report.add([Problem("train.batch_size", f"only {len(data.train)} questions are left for training but "
+                                                    f"each step takes {per_step} (batch_size / num_generations); "
+                                                    "add rows or lower train.batch_size")])
     except ConfigError as e:
         report.add(e.problems)
 

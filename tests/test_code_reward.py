@@ -177,11 +177,12 @@ def test_the_rlvr_code_preset_maps_humaneval_without_user_action():
                                                            ("tests", "code_tests")]
     tests = config.rewards[2]
     assert (tests.reward, tests.penalty, tests.score, tests.extract) == (2.0, -1.0, "all", "fenced")
-    # The system prompt's example is itself an answer the rewards take: the format is met and the program found.
-    example = config.prompt.fill(config.prompt.system_prompt).split("Example:\n", 1)[1]
+    # The system prompt's reply shape is itself an answer the rewards take: the format is met and the program is
+    # found where the model's own code will be (the shape holds a placeholder, never a program: issue 22).
+    shape = config.prompt.fill(config.prompt.system_prompt).split("in place of the words in brackets:\n", 1)[1]
     strict_format = build_reward_functions(config)[0]
-    assert strict_format.score(example) == 1.0
-    assert extract_program(example, TAGS, "fenced").startswith("def sum_of_squares(numbers: list) -> int:")
+    assert strict_format.score(shape) == 1.0
+    assert extract_program(shape, TAGS, "fenced").strip() == "[the whole function, with its imports]"
 
 
 def test_check_says_which_isolation_holds():

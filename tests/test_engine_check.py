@@ -278,3 +278,16 @@ def test_check_refuses_an_offline_hub_model_and_a_large_model_on_a_cpu(tmp_path)
                                      '"intermediate_size": 18944}')
     result = run_engine("check", QUICKSTART, "--set", f"model.name={big}")
     assert result.returncode == 2 and "too many to train without an NVIDIA GPU" in result.stderr, result.stderr
+
+
+def test_fewer_questions_than_one_step_takes_is_a_problem_not_a_run_that_stops_at_step_0(tmp_path, capsys):
+    # Seen on an H100: a curated file of 7 rows with 8 questions a step; TRL's sampler gave no batch and the run
+    # 'stopped at step 0' without a word.
+    data = tmp_path / "few.jsonl"
+    data.write_text("".join(f'{{"question": "q{i}", "answer": "{i}"}}\n' for i in range(4)))
+    code, err = run_check(QUICKSTART, [f"data.path={data}", "data.eval_fraction=0.25", "train.num_generations=4",
+                                       "train.batch_size=16"], capsys)
+    assert code == 2 and "only 3 questions are left for training but each step takes 4" in err
+    code, err = run_check(QUICKSTART, [f"data.path={data}", "data.eval_fraction=0.25", "train.num_generations=4",
+                                       "train.batch_size=12"], capsys)
+    assert code == 0, err
