@@ -264,8 +264,20 @@ def cmd_score(args) -> int:
 
 
 def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path:
-    """--out, else the run folder's probe.json, else probe.json next to the config. Its folder must exist."""
-    path = Path(out) if out else run.probe_path if run is not None else Path(argument).parent / "probe.json"
+    """--out, else the run folder's probe.json, else probe.json next to the user's config; an example config shipped
+    with GRPO Studio sits in the product's folder, not the user's: its report goes to the cache. Its folder must
+    exist."""
+    config = Path(argument)
+    if out:
+        path = Path(out)
+    elif run is not None:
+        path = run.probe_path
+    elif config.resolve().is_relative_to(settings.examples_dir().resolve()):
+        path = settings.probe_reports_dir() / f"{config.stem}.probe.json"
+        with contextlib.suppress(OSError):  # an unwritable cache is reported below, in one sentence
+            path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        path = config.parent / "probe.json"
     if path.is_dir():
         raise ConfigError([Problem("--out", f"{path} is a folder; give a file name such as {path / 'probe.json'}")])
     if not path.parent.is_dir():
@@ -493,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="a config YAML, or a run folder (the report goes into it)")
     p.add_argument("--set", **overrides)
     p.add_argument("--prompts", type=_prompt_count, default=16, help="training prompts to sample (default 16)")
-    p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config)")
+    p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config; "
+                   "for a bundled example, <cache dir>/probes/<name>.probe.json)")
     p.set_defaults(run=cmd_probe)
 
     p = sub.add_parser("eval", help="accuracy and format compliance, base vs tuned")

@@ -517,6 +517,13 @@ def test_ci_runs_the_image_test_after_the_suite():
     assert re.search(r"^test-image:.*\n\t.*docker/test_image\.sh", (ROOT / "Makefile").read_text(), re.MULTILINE)
 
 
+def test_every_apt_get_of_the_makefile_waits_for_dpkgs_lock():
+    """A concurrent apt (unattended upgrades, a second `make test`) must not fail the suite's setup."""
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    calls = re.findall(r"apt-get[^&\n]*", makefile)
+    assert calls and all("-o DPkg::Lock::Timeout=" in call for call in calls), calls
+
+
 @pytest.mark.parametrize("script", ["docker/test_image.sh", "docker/prune_site_packages.sh", "bench/pack_lock_stack.sh",
                                     "bench/lock_stack_env.sh", "requirements/check_lock.sh"])
 def test_shell_scripts_parse(script):

@@ -164,6 +164,24 @@ def test_probe_refuses_what_the_user_must_fix_in_one_sentence(tmp_path, capsys):
     assert not (tmp_path / "p.json").exists()
 
 
+def test_probe_of_a_bundled_example_writes_to_the_cache_and_of_a_users_config_beside_it(tmp_path, capsys):
+    """examples/ is the product's folder, not the user's (read-only in the image): its report goes to the cache."""
+    from engine import settings
+
+    examples_before = sorted(path.name for path in (REPO / "examples").iterdir())
+    code, output = cli(capsys, "probe", QUICKSTART, "--prompts", "1", "--set",
+                       "train.max_completion_length=8")
+    written = settings.cache_dir() / "probes" / "quickstart.probe.json"
+    assert code == 0, output
+    assert f"written to {written}" in output and json.loads(written.read_text())["prompts"] == 1
+    assert sorted(path.name for path in (REPO / "examples").iterdir()) == examples_before
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(QUICKSTART.read_text().replace("tests/data/", f"{DATA}/"))
+    code, output = cli(capsys, "probe", mine, "--prompts", "1", "--set", "train.max_completion_length=8")
+    assert code == 0, output
+    assert f"written to {tmp_path / 'probe.json'}" in output and (tmp_path / "probe.json").is_file()
+
+
 def test_probe_of_a_run_folder_writes_into_it(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
