@@ -17,6 +17,7 @@ from engine.evaluation import reward_category, reward_maximum
 from engine.export import human_size
 from engine.progress import clock, eta_seconds
 from engine.run_folder import ACTIVE_STATES, RunFolder
+from engine.run_length import duration
 
 from app import strings
 
@@ -447,8 +448,11 @@ def probe_markdown(report: dict) -> str:
         if isinstance(other, dict) and other.get("code") != verdict.get("code") and other.get("text"):
             lines.append(strings.PROBE_ALSO.format(text=other["text"]))
     estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
+    train = (report.get("config") or {}).get("train") if isinstance(report.get("config"), dict) else None
+    steps = _number((train or {}).get("max_steps") if isinstance(train, dict) else None)
     lines.append(strings.PROBE_FOOTER.format(
         prompts=report.get("prompts", "?"), k=report.get("generations_per_prompt", "?"),
         model=report.get("model", "?"), seconds=_number(report.get("seconds")) or 0.0,
-        step=_number(estimate.get("seconds")) or 0.0))
+        step=_number(estimate.get("seconds")) or 0.0, steps=f"{steps:,.0f}" if steps else "?",
+        run=duration(_number(estimate.get("run_seconds")) or 0.0)))
     return "  \n".join(lines)

@@ -5,11 +5,12 @@ TITLE = "GRPO Studio"
 TAGLINE = ("Train a small “thinking” model with GRPO: pick a model, a preset and your data, shape the rewards, "
            "watch it learn.")
 CPU_DEMO_BANNER = ("**CPU demo mode** — no usable NVIDIA GPU was found, so training runs on the CPU with the built-in "
-                   "models. Expect a few seconds to a minute per step. builtin:tiny is a random model: it writes "
-                   "noise and learns nothing useful, it only shows every part working; builtin:smollm2-135m is a "
-                   "real model but far slower here. Real models need an NVIDIA GPU. **To see what a run that "
-                   "learns looks like**, open the example run in step 6 (SmolLM2-135M on an H100: its format reward "
-                   "rose from 0.3 to 2.5 in 200 steps).")
+                   "models, slowly. How long a run will take is shown before "
+                   "you launch it, once a step has been measured here (the probe measures one). builtin:tiny is a "
+                   "random model: it writes noise and learns nothing useful, it only shows every part working; "
+                   "builtin:smollm2-135m is a real model but far slower here. Real models need an NVIDIA GPU. **To "
+                   "see what a run that learns looks like**, open the example run in step 6 (SmolLM2-135M on an H100: "
+                   "its format reward rose from 0.3 to 2.5 in 200 steps).")
 CPU_DEMO_WHY = "*Why:*"
 UNEXPECTED_ERROR = ("Something went wrong in the app ({what}); the details are in the app's console log. "
                     "Your runs are safe.")
@@ -156,8 +157,8 @@ PROBE_RUNNING = ("⏳ Probing: {model} answers {prompts} questions × {k} times,
 PROBE_VERDICT = "{icon} {text}"
 PROBE_CHANGE = "→ {sentence}"
 PROBE_ALSO = "Also: {text}"
-PROBE_FOOTER = ("*Probed {prompts} questions × {k} answers with {model} in {seconds:.0f} s; one training step here "
-                "takes about {step:.1f} s.*")
+PROBE_FOOTER = ("*Probed {prompts} questions × {k} answers with {model} in {seconds:.0f} s. One training step here "
+                "takes about {step:.1f} s, so the run's {steps} steps take about {run}.*")
 PROBE_APPLY = "Apply this change"
 PROBE_APPLIED = "✓ Applied: {changes}. Probe again to see the difference."
 PROBE_FAILED = "✗ The probe could not run: {error}"
@@ -170,6 +171,7 @@ TRAIN_CHECKING = "Checking the settings against the data, the model and this mac
 TRAIN_LAUNCH = "Launch training"
 TRAIN_STOP = "■ Stop (after this step)"
 TRAIN_READY = "✓ **Ready to train.**"
+TRAIN_DURATION = "**How long:** {duration}."
 TRAIN_NOT_READY = "✗ **Fix these before launching:**"
 TRAIN_WAIT_FOR_RUN = "⏸ **Not now:** {busy}"
 TRAIN_REFUSED = "Not launched: {reasons}"

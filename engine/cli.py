@@ -76,8 +76,8 @@ def cmd_presets(args) -> int:
 def cmd_check(args) -> int:
     from engine.checks import check_config
 
-    config, _ = _load(args.config, args.set)
-    report = check_config(config)
+    config, run = _load(args.config, args.set)
+    report = check_config(config, [default_probe_path(args.config, run)])
     for key, value in report.facts.items():
         print(f"{key:15} {value}")
     for warning in report.warnings:
@@ -263,21 +263,24 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path:
-    """--out, else the run folder's probe.json, else probe.json next to the user's config; an example config shipped
-    with GRPO Studio sits in the product's folder, not the user's: its report goes to the cache. Its folder must
-    exist."""
+def default_probe_path(argument: str, run: RunFolder | None) -> Path:
+    """Where `engine probe CONFIG|RUN_DIR` writes its report, and where `engine check` looks for it: the run folder's
+    probe.json, else probe.json next to the user's config; an example config shipped with GRPO Studio sits in the
+    product's folder, not the user's, so its report goes to the cache."""
     config = Path(argument)
-    if out:
-        path = Path(out)
-    elif run is not None:
-        path = run.probe_path
-    elif config.resolve().is_relative_to(settings.examples_dir().resolve()):
-        path = settings.probe_reports_dir() / f"{config.stem}.probe.json"
+    if run is not None:
+        return run.probe_path
+    if config.resolve().is_relative_to(settings.examples_dir().resolve()):
+        return settings.probe_reports_dir() / f"{config.stem}.probe.json"
+    return config.parent / "probe.json"
+
+
+def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path:
+    """--out, else the default place (default_probe_path). Its folder must exist (the cache's is made)."""
+    path = Path(out) if out else default_probe_path(argument, run)
+    if path.parent == settings.probe_reports_dir():
         with contextlib.suppress(OSError):  # an unwritable cache is reported below, in one sentence
             path.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        path = config.parent / "probe.json"
     if path.is_dir():
         raise ConfigError([Problem("--out", f"{path} is a folder; give a file name such as {path / 'probe.json'}")])
     if not path.parent.is_dir():

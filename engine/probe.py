@@ -29,6 +29,7 @@ from engine.config import ConfigError, Problem, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
 from engine.rewards import RewardFunction, Row
+from engine.run_length import duration
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -511,6 +512,9 @@ def report_lines(report: dict) -> list[str]:
     lines.append(f"  groups all equal: {_percent(report['groups_all_equal'])}; clipped: {_percent(report['clipped'])}")
     estimate = report["step_estimate"]
     lines.append(f"  one training step: about {estimate['seconds']:.1f} s ({estimate['how']})")
+    steps = report["config"]["train"]["max_steps"]
+    lines.append(f"  the whole run: about {duration(estimate['run_seconds'])} ({steps:,} steps), plus loading the "
+                 "model")
     verdict = report["verdict"]
     lines.append(f"verdict: {verdict['text']}")
     if verdict["change"]:

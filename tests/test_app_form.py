@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -216,6 +218,36 @@ def test_check_form_reports_problems_by_step_without_raising(app_dirs):
     form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
     config, summary = train_step.check_form(form)
     assert config is not None and strings.TRAIN_READY in summary.verdict and "builtin:tiny" in summary.facts
+
+
+def test_the_train_step_says_how_long_the_run_takes_beside_launch(app_dirs):
+    """Measured by the probe of the form's settings (the app keeps its reports in the cache); unmeasured, a million
+    steps is a warning, not just "Ready to train"."""
+    form = math_form(**{"train.num_generations": 4, "train.batch_size": 4, "train.max_completion_length": 40,
+                        "train.max_steps": 1_000_000})
+    config, summary = train_step.check_form(form)
+    assert config is not None and strings.TRAIN_READY in summary.verdict
+    assert "**How long:** 1,000,000 steps; how long a step takes on this machine is not measured yet" in summary.verdict
+    assert "⚠ 1,000,000 training steps is far more than GRPO runs usually take" in summary.verdict
+    job = settings.probe_reports_dir() / f"test-{os.getpid()}-{time.time_ns()}"  # as runner.start_probe lays it out
+    job.mkdir(parents=True)
+    try:
+        report = {"config": form_to_config(form).model_dump(mode="json"), "step_estimate": {"seconds": 2.0}}
+        (job / "probe.json").write_text(json.dumps(report))
+        config, summary = train_step.check_form(form)
+        assert "**How long:** about 23 days 3 h (1,000,000 steps × 2.0 s a step, from the probe of " in summary.verdict
+        assert "⚠ This run would take about 23 days 3 h, more than a day" in summary.verdict
+    finally:
+        shutil.rmtree(job)
+
+
+def test_the_probe_verdict_ends_with_the_step_and_the_whole_runs_length():
+    report = {"verdict": {"code": "ready", "title": "Ready", "text": "Ready: 3 of 4 questions got answers with "
+                          "different rewards."}, "findings": [], "prompts": 4, "generations_per_prompt": 4,
+              "model": "builtin:tiny", "seconds": 12.0, "step_estimate": {"seconds": 9.0, "run_seconds": 1800.0},
+              "config": {"train": {"max_steps": 200}}}
+    assert run_view.probe_markdown(report).endswith(
+        "One training step here takes about 9.0 s, so the run's 200 steps take about 30 min.*")
 
 
 # ---------------------------------------------------------------------------------------------------------------

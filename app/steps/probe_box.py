@@ -51,7 +51,9 @@ def read_report(job: runner.Job) -> dict | None:
         return None
 
 
-def wire(page: Page, box: ProbeBox) -> None:
+def wire(page: Page, box: ProbeBox):
+    """The probe's events; returns the probe click's, for what follows its verdict (the Train step checks again: the
+    probe measured a step, so the run's length is known)."""
     form = page.form
 
     @guarded
@@ -81,8 +83,8 @@ def wire(page: Page, box: ProbeBox) -> None:
         yield {box.verdict: run_view.probe_markdown(report), box.report: report,
                box.apply: gr.update(visible=change is not None)}
 
-    box.button.click(probe, inputs=form.value_components(), outputs=[box.verdict, box.apply, box.report],
-                     concurrency_limit=1, concurrency_id="probe", show_progress="minimal")
+    probed = box.button.click(probe, inputs=form.value_components(), outputs=[box.verdict, box.apply, box.report],
+                              concurrency_limit=1, concurrency_id="probe", show_progress="minimal")
 
     @guarded
     def apply(report: dict | None) -> dict:
@@ -97,3 +99,4 @@ def wire(page: Page, box: ProbeBox) -> None:
 
     box.apply.click(apply, inputs=box.report, outputs=list(form.settings.values()) + [box.apply, box.verdict],
                     show_progress="hidden")
+    return probed

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from engine import gpu, settings
-from engine.checks import CheckReport, check_config
+from engine.checks import DURATION_FACT, CheckReport, check_config
 from engine.config import ConfigError, RunConfig, load_config
 from engine.evaluation import accuracy_metric
 from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
@@ -45,6 +45,8 @@ class CheckSummary:
 
 def report_summary(report: CheckReport, names: tuple[str, ...] = ()) -> CheckSummary:
     parts = [problems_markdown(report.problems, names) if report.problems else strings.TRAIN_READY]
+    if DURATION_FACT in report.facts:  # in sight beside Launch, not only among the collapsed facts
+        parts.append(strings.TRAIN_DURATION.format(duration=report.facts[DURATION_FACT]))
     if report.warnings:
         parts.append(strings.TRAIN_WARNINGS + "\n" + "\n".join(f"- ⚠ {sentence(w)}" for w in report.warnings))
     facts = "\n".join(f"- **{key}:** {value}" for key, value in report.facts.items())
@@ -308,7 +310,7 @@ def wire(page: Page) -> None:
                 step.yaml_download: gr.update(value=config_yaml_file(config), visible=True)}
 
     step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
-    probe_box.wire(page, step.probe)
+    probe_box.wire(page, step.probe).then(check, inputs=inputs, outputs=summary_outputs, show_progress="hidden")
     page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
 
 
