@@ -125,11 +125,14 @@ TRY_HEADING = "### Try it"
 TRY_INTRO = "Paste or type a completion and see how each reward scores it, live as you edit the text or the rewards."
 TRY_COMPLETION = "Completion"
 TRY_GOLD = "Gold answer"
-TRY_GOLD_INFO = ("What a correctness reward (answer match) compares with. Code rewards run the program against the "
-                 "tests of the question \"Generate one\" answered, else of your data's first row.")
+TRY_GOLD_INFO = ("The gold answer of the question above, as the rewards see it (its answer column, after the "
+                 "answer-extraction regex of step 3); code rewards run the program against that row's tests.")
+TRY_ROW = "**Question (row {number} of {file}):** {question}"
+TRY_ROW_GENERATED = "**Question (the one the model just answered):** {question}"
+TRY_NO_ROW = "*No data row to grade against: choose a data file in step 3.*"
+TRY_NO_GOLD = "(none: no answer column chosen in step 3)"
 TRY_EXAMPLE_COMPLETION = ("<thought>\nThere are 3 boxes with 4 apples each, so 3 * 4 = 12.\n</thought>\n"
                           "<answer>12</answer>")
-TRY_EXAMPLE_GOLD = "12"
 TRY_GENERATE = "Generate one from the model"
 TRY_GENERATE_INFO = ("The chosen model answers a question from your data, prompted and sampled as in training "
                      "(the first time loads the model: seconds for small models, longer for large ones).")

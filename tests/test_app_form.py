@@ -371,6 +371,38 @@ def test_try_it_scores_every_row_and_flags_the_broken_one():
     assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
 
 
+def test_try_it_grades_against_the_gold_answer_of_the_data_row_it_shows(app_dirs):
+    """The first row of the user's data (GSM8K's: Ahito ran 16 miles), its gold as the rewards see it; the right
+    answer to that question scores right, whatever the canned example said."""
+    from app.reward_preview import NO_ROW, try_row
+    from app.steps.rewards_step import row_markdown
+
+    form = math_form()
+    prompt = form_to_config(form).prompt
+    row = try_row(form, None)
+    assert row.number == 1 and row.question.startswith("Amber, Micah, and Ahito ran 52 miles") and row.gold == "16"
+    assert row_markdown(row, form.data_path).startswith("**Question (row 1 of gsm8k_slice.jsonl):** Amber, Micah")
+    right = "<thought>\n52 - 8 - 28 = 16\n</thought>\n<answer>16</answer>"
+    assert [r.score for r in preview(form.rewards, prompt, right, row.gold, row.columns).rows] == [1.0, 1.0, 2.0]
+    assert preview(form.rewards, prompt, right.replace("16<", "12<"), row.gold, row.columns).rows[2].score == -1.0
+    # The gold follows the form: another regex, no answer column, another file, a file that cannot be read.
+    form.answer_pattern = ""
+    assert try_row(form, None).gold.endswith("#### 16")
+    form.answer_column = None
+    assert try_row(form, None).gold is None
+    uploaded = app_dirs / "uploads" / "mine.csv"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("task,result\nWhat is 2 plus 3?,5\n")
+    mine = replace(form, data_path=str(uploaded), prompt_column="task", answer_column="result")
+    assert (try_row(mine, None).question, try_row(mine, None).gold) == ("What is 2 plus 3?", "5")
+    # The question "Generate one" answered, while the file is the same; then the file's first row again.
+    generated = (str(uploaded), {"task": "What is 7 plus 1?", "result": "8"})
+    assert try_row(mine, generated).gold == "8" and try_row(mine, generated).number is None
+    assert try_row(form, generated).number == 1
+    assert try_row(replace(form, data_path="/etc/passwd"), None) is NO_ROW
+    assert row_markdown(NO_ROW, "") == strings.TRY_NO_ROW
+
+
 def evil_module(tmp_path: Path) -> tuple[Path, Path]:
     """A reward file whose import leaves a marker: proof that it ran."""
     marker = tmp_path / "python-ran"
