@@ -325,6 +325,24 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     assert "is not a file uploaded here" in data_step.preview_data(form).error
 
 
+def test_the_data_step_says_what_train_says_of_a_code_reward_on_math_data(app_dirs):
+    """rlvr-code's tests reward on GSM8K (no tests column): the data step names the missing column, as Train does,
+    instead of counting the rows; a broken row before it does not shift which row it names."""
+    form = preset_form("rlvr-code", "builtin:tiny")
+    form.data_path, form.prompt_column, form.answer_column = SAMPLE, "question", "answer"
+    said = ("Reward 3 (tests): reads the column 'test', which gsm8k_slice.jsonl does not have (columns: question, "
+            "answer).")
+    shown = data_step.preview_data(form)
+    assert shown.error == said and shown.summary == ""
+    config, summary = train_step.check_form(form)
+    assert config is None and said in summary.verdict
+    form.rewards[0] = replace(form.rewards[0], name="")  # the rewards step's business; row 3 is still row 3
+    assert data_step.preview_data(form).error == said
+    form.data_path = data_step.code_sample_path()
+    form.prompt_column, form.answer_column = "prompt", None
+    assert data_step.preview_data(form).error == "" and "164 rows" in data_step.preview_data(form).summary
+
+
 def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
     """Prompts too long for max_seq_length are counted at upload as the train check counts them; an unreadable file
     shows no table; a question that is an object is flagged; a file's name is kept as uploaded."""
