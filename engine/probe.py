@@ -44,8 +44,8 @@ VERDICT_TITLES = {
     "too_easy": "Too easy (everything right)",
     "too_hard": "Too hard (nothing right)",
     "format_never": "Format never produced",
-    "clipped": "Completions clipped",
-    "no_spread": "All groups equal",
+    "clipped": "Answers cut off",
+    "no_spread": "Answers all score the same",
 }
 
 
@@ -294,9 +294,10 @@ def _num_generations_change(config: RunConfig, target: int, why: str) -> dict:
     if t.generation_batch % target:
         batch = math.ceil(t.batch_size / target) * target
         also.append({"key": "train.batch_size", "value": batch,
-                     "sentence": f"batch_size {batch}, a multiple of {target}, so each step holds whole groups"})
-    return _change("train.num_generations", target, f"Sample {target} completions per question instead of "
-                                                    f"{t.num_generations}: {why}.", also)
+                     "sentence": f"{batch} completions per step (batch_size), a multiple of {target}, so each "
+                                 "step holds whole groups"})
+    return _change("train.num_generations", target, f"Sample {target} answers per question instead of "
+                                                    f"{t.num_generations} (num_generations): {why}.", also)
 
 
 def _larger_model(why: str) -> dict:
@@ -336,7 +337,8 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         change = (_change("data.path", None, "Use harder questions: the model already answers these right.")
                   if correctness is not None else
                   _change("rewards", None, "Make a reward stricter, or add one the model does not earn yet."))
-        add("too_easy", f"Too easy: {what}, so the answers to each question tie and GRPO has nothing to improve.",
+        add("too_easy", f"Too easy: {what}, so the answers to each question tie and training has nothing to "
+                        "improve.",
             change)
         return found
 
@@ -349,9 +351,11 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         if longest_prompt is not None and longest_prompt + longer > config.model.max_seq_length:
             seq = min(262144, math.ceil((longest_prompt + longer) / 256) * 256)
             also.append({"key": "model.max_seq_length", "value": seq,
-                         "sentence": f"max_seq_length {seq}, room for the longest prompt and the longer answers"})
-        add("clipped", f"Completions clipped: {clipped:.0%} of the answers hit max_completion_length "
-                       f"({t.max_completion_length} tokens) before they ended, so most never reach their final answer.",
+                         "sentence": f"room for {seq} tokens of question and answer (max_seq_length), enough for "
+                                     "the longest question and the longer answers"})
+        add("clipped", f"Answers cut off: {clipped:.0%} of the answers reached the longest answer allowed "
+                       f"({t.max_completion_length} tokens) before they ended, so most never reach their final answer "
+                       "(max_completion_length).",
             _change("train.max_completion_length", longer, f"Allow answers of up to {longer} tokens "
                                                             f"(max_completion_length).", also))
     if never_format:
@@ -377,7 +381,7 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         else:
             change = _larger_model("this one got no question right")
         add("too_hard", f"Too hard: none of the {correctness['answers']} answers to {correctness['rows']} questions "
-                        f"was right (pass@{k} 0%), so GRPO has no right answer to learn from.", change)
+                        f"was right, so training has no right answer to learn from (pass@{k}: 0%).", change)
     if stats["groups_all_equal"] >= EQUAL_GROUPS_SHARE:
         constant = all(r["spread"] is not None and r["spread"] <= TIE for r in rewards)
         if constant:
@@ -390,8 +394,8 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         else:
             change = _num_generations_change(config, min(64, 2 * t.num_generations),
                                              "more answers per question, more chances that they differ")
-        add("no_spread", f"All groups equal: for {stats['groups_all_equal']:.0%} of the questions every answer got "
-                         "the same total reward, so GRPO learns from almost none of them.", change)
+        add("no_spread", f"Answers all score the same: for {stats['groups_all_equal']:.0%} of the questions every "
+                         "answer got the same total reward, so training learns from almost none of them.", change)
     return found
 
 
@@ -402,7 +406,7 @@ def choose_verdict(found: list[dict], stats: dict) -> dict:
         varied = round((1 - stats["groups_all_equal"]) * stats["prompts"])
         return {"code": "ready", "title": VERDICT_TITLES["ready"],
                 "text": f"Ready: {varied} of {stats['prompts']} questions got answers with different rewards, so "
-                        "GRPO has something to learn from.", "change": None}
+                        "training has something to learn from.", "change": None}
     codes = [f["code"] for f in found]
     if "clipped" in codes and len(codes) == 1:
         return found[0]

@@ -7,7 +7,7 @@ step's time: the model and how it is loaded, the batch, the completions per ques
 report or a run of another shape says nothing about this one, so it is not used. Without a measurement the length is
 "not measured yet", and a step count far beyond what GRPO runs take is a warning on its own.
 
-`engine check` and the app's Train step both say it (`describe`), so the terminal and the page show the same figure.
+`engine check` and the app's Train tab both say it (`describe`), so the terminal and the page show the same figure.
 """
 
 from __future__ import annotations

@@ -214,7 +214,10 @@ def test_changing_preset_keeps_model_and_data_and_cpu_demo_sizes():
 def test_check_form_reports_problems_by_step_without_raising(app_dirs):
     form = math_form(**{"train.num_generations": 3})
     config, summary = train_step.check_form(form)
-    assert config is None and "Step 2" in summary.verdict and "train.num_generations" in summary.verdict
+    assert config is None and "train.num_generations" in summary.verdict
+    # the problem in plain words first, then where it is fixed
+    assert "- Completions per question (train.num_generations): 3 must divide" in summary.verdict
+    assert summary.verdict.splitlines()[1].endswith("*(Preset tab → Advanced settings)*")
     form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
     config, summary = train_step.check_form(form)
     assert config is not None and strings.TRAIN_READY in summary.verdict and "builtin:tiny" in summary.facts
@@ -248,6 +251,20 @@ def test_the_probe_verdict_ends_with_the_step_and_the_whole_runs_length():
               "config": {"train": {"max_steps": 200}}}
     assert run_view.probe_markdown(report).endswith(
         "One training step here takes about 9.0 s, so the run's 200 steps take about 30 min.*")
+
+
+def test_every_glyph_the_page_shows_is_in_the_fonts_here():
+    """A symbol the fonts lack renders as an empty box (⏸ and ⏳ did, on Debian's chromium): every character of the
+    page's strings and style is in DejaVu Sans, the font Debian's browsers fall back to (matplotlib ships a copy)."""
+    import matplotlib
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    covered = font.getBestCmap()
+    app = REPO / "app"
+    shown = (app / "strings.py").read_text(encoding="utf-8") + (app / "style.css").read_text(encoding="utf-8")
+    missing = sorted({c for c in shown if ord(c) > 127 and ord(c) not in covered})
+    assert missing == [], f"glyphs the fonts here lack: {missing}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

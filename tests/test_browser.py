@@ -333,7 +333,7 @@ def test_the_page_tells_the_truth(page, app_url, tmp_path):
     wait_text(page, "#train-probe-verdict", "Probed 8 questions × 4 answers with builtin:tiny", timeout=TRAIN_WAIT_MS)
     shot(page, "08-probe")
     # Its 16-token answers are the tiny model's noise cut off: the verdict says so and offers twice the length.
-    assert page.locator("#train-probe-verdict").inner_text().startswith("⚠ Completions clipped")
+    assert page.locator("#train-probe-verdict").inner_text().startswith("⚠ Answers cut off")
     page.locator("#train-probe-apply").click()
     wait_text(page, "#train-probe-verdict", "Applied: train.max_completion_length = 32")
     open_tab(page, "2 · Preset")

@@ -54,7 +54,7 @@ def test_probe_cli_on_the_quickstart_reports_every_figure_and_the_verdict(tmp_pa
     assert "TRL's fused log-probability head" in estimate["how"]
     assert report["seconds"] > 0 and len(report["examples"]) == 2
     assert all(c["text"].startswith("<thought>\n") for e in report["examples"] for c in e["completions"])
-    assert "verdict: Completions clipped" in result.stdout and f"written to {out}" in result.stdout
+    assert "verdict: Answers cut off" in result.stdout and f"written to {out}" in result.stdout
     assert "  the whole run: about " in result.stdout and "(3 steps), plus loading the model" in result.stdout
 
 

@@ -26,13 +26,14 @@ TICK_S = 1.5
 HELDOUT_RANGE = [-0.05, 1.05]  # shares: 0% and 100% drawn inside the plot
 
 
-def step_of(key: str) -> str:
-    return next((step for prefix, step in strings.STEP_OF_KEY if key.startswith(prefix)), "")
+def tab_of(key: str) -> str:
+    return next((tab for prefix, tab in strings.TAB_OF_KEY if key.startswith(prefix)), "")
 
 
 def problems_markdown(problems, names: tuple[str, ...] = ()) -> str:
-    lines = [f"- {'**' + step_of(p.key) + '** — ' if step_of(p.key) else ''}{problem_sentence(p, names)}"
-             for p in problems]
+    """One line a problem: the sentence in plain words first, then the tab where it is fixed."""
+    lines = [f"- {strings.PROBLEM_WHERE.format(problem=problem_sentence(p, names), tab=tab_of(p.key))}"
+             if tab_of(p.key) else f"- {problem_sentence(p, names)}" for p in problems]
     return strings.TRAIN_NOT_READY + "\n" + "\n".join(lines)
 
 
@@ -207,13 +208,14 @@ def build() -> TrainStep:
                      signature)
 
 
-def attach_on_load() -> str | None:
-    """After a page load or an app restart: show the run in progress, else the newest one."""
+def attach_on_load() -> tuple[str | None, dict]:
+    """After a page load or an app restart: show the run in progress, on the Train tab (a reload while a run trains
+    lands where it is watched), else the newest run, on the tab the page opens with."""
     active = runner.active_run()
     if active is not None:
-        return active.id
+        return active.id, gr.Tabs(selected="train")
     runs = list_runs(settings.runs_dir())
-    return runs[0].id if runs else None
+    return (runs[0].id if runs else None), gr.skip()
 
 
 def wire(page: Page) -> None:
@@ -311,7 +313,7 @@ def wire(page: Page) -> None:
 
     step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
     probe_box.wire(page, step.probe).then(check, inputs=inputs, outputs=summary_outputs, show_progress="hidden")
-    page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
+    page.demo.load(guarded(attach_on_load), outputs=[attached_run, page.tabs], show_progress="hidden")
 
 
 def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
