@@ -26,8 +26,9 @@ from pathlib import Path
 
 import psutil
 
-from engine import run_delete, run_lock, run_queue, settings
+from engine import run_delete, run_lock, run_queue, settings, work_progress
 from engine.config import RunConfig
+from engine.disk_space import human_size
 from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
 from engine.run_status import FINAL_STATES
 
@@ -76,12 +77,17 @@ def subprocess_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _spawn(arguments: list[str], log_path: Path) -> subprocess.Popen:
+def _spawn(arguments: list[str], log_path: Path, count_path: Path | None = None) -> subprocess.Popen:
+    """The engine command in its own session, its output appended to log_path; `count_path`: where a long job counts
+    what it has done (engine/work_progress.py), for the page to show."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = subprocess_env()
+    if count_path is not None:
+        count_path.unlink(missing_ok=True)  # the count of this attempt only
+        env[work_progress.PROGRESS_FILE] = str(count_path)
     with open(log_path, "a", encoding="utf-8") as log:
         return subprocess.Popen(engine_command(*arguments), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=subprocess_env(),
-                                cwd=os.getcwd())
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=os.getcwd())
 
 
 def _reap_in_background(process: subprocess.Popen) -> None:
@@ -312,13 +318,30 @@ def _terminate_if_still_running(run: RunFolder, process: psutil.Process) -> None
 # ---------------------------------------------------------------------------------------------------------------
 # Eval and export jobs (one of each kind per run at a time; results live in the run folder)
 
+def count_path(log_path: Path) -> Path:
+    """Where a job that logs to log_path counts its work: eval.log -> eval.progress.json."""
+    return log_path.with_name(f"{log_path.stem}.progress.json")
+
+
 @dataclass
 class Job:
-    kind: str  # "eval" or "export"
+    kind: str  # "eval", "export" or "probe"
     run_id: str
     process: subprocess.Popen
     log_path: Path
     started: float = field(default_factory=time.time)
+
+    def count(self) -> str:
+        """What it has done so far, in words ("So far: the model answering, 3 of 8 questions."); "" before it
+        counts anything."""
+        count = work_progress.read_count(count_path(self.log_path))
+        if count is None:
+            return ""
+        if count.unit == "bytes":
+            done, total = human_size(count.done), human_size(count.total)
+        else:
+            done, total = f"{count.done:,}", f"{count.total:,} {count.unit}"
+        return strings.JOB_COUNT.format(what=count.what, done=done, total=total)
 
     @property
     def running(self) -> bool:
@@ -364,7 +387,7 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
         raise RunnerError(strings.JOB_BUSY.format(kind=kind, id=run.id))
     log_path = run.path / f"{kind}.log"
     log_path.write_text("", encoding="utf-8")  # the log of this attempt only
-    started = Job(kind, run.id, _spawn(arguments, log_path), log_path)
+    started = Job(kind, run.id, _spawn(arguments, log_path, count_path(log_path)), log_path)
     _reap_in_background(started.process)
     _jobs[(run.id, kind)] = started
     return started
@@ -394,7 +417,8 @@ def start_probe(config: RunConfig, prompts: int) -> Job:
     config.save(folder / "config.yaml")
     arguments = ["probe", str(folder / "config.yaml"), "--prompts", str(int(prompts)), "--out",
                  str(folder / "probe.json")]
-    started = Job("probe", "", _spawn(arguments, folder / "probe.log"), folder / "probe.log")
+    log_path = folder / "probe.log"
+    started = Job("probe", "", _spawn(arguments, log_path, count_path(log_path)), log_path)
     _reap_in_background(started.process)
     _jobs[PROBE_KEY] = started
     return started

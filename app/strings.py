@@ -339,6 +339,7 @@ RESUME_FROM = "It continues from {checkpoint}, its newest complete checkpoint."
 LAUNCH_FAILED = "The trainer could not be started: {error}"
 JOB_BUSY = "An {kind} of run {id} is already running; wait for it to end, then try again."  # kinds: eval, export
 PROBE_BUSY = "A probe is already running; wait for its verdict (one model is loaded at a time)."
+JOB_COUNT = "So far: {what}, {done} of {total}."  # a probe's, eval's or export's count (engine/work_progress.py)
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
 
 # 6 Results ------------------------------------------------------------------------------------------------------

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import load_config
 from engine.disk_space import human_size
 from engine.run_folder import RunFolder
+from engine.work_progress import counting
 
 CHECKPOINT_CHOICES = ("best", "last")
 PUSH_WHAT = ("adapter", "merged", "gguf")
@@ -85,12 +87,23 @@ def _suffix(run: RunFolder, source: Path) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Adapter and merged model
 
+ZIP_CHUNK = 8 * 2**20
+
+
 def _zip(folder: Path, archive: Path) -> Path:
-    """archive (a .zip) of folder's contents, written whole: a reader never sees half a zip."""
-    tmp_base = archive.with_name(f".{archive.stem}.tmp{os.getpid()}")
-    made = Path(f"{tmp_base}.zip")
+    """archive (a .zip) of folder's contents, written whole: a reader never sees half a zip. A merged model is
+    gigabytes: the bytes written are counted (engine/work_progress.py)."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    made = archive.with_name(f".{archive.stem}.tmp{os.getpid()}.zip")
     try:
-        shutil.make_archive(str(tmp_base), "zip", root_dir=folder)
+        with counting(f"zipping {archive.name}", sum(path.stat().st_size for path in files), "bytes") as advance, \
+                zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in files:
+                with open(path, "rb") as source, bundle.open(path.relative_to(folder).as_posix(), "w",
+                                                             force_zip64=True) as target:
+                    while chunk := source.read(ZIP_CHUNK):
+                        target.write(chunk)
+                        advance(len(chunk))
         os.replace(made, archive)
     finally:
         made.unlink(missing_ok=True)

@@ -26,6 +26,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from engine.work_progress import counting
+
 OUTTYPES = ("f16", "q8_0", "q4_k_m")
 ARCHITECTURES = {  # HF architecture -> gguf MODEL_ARCH name
     "LlamaForCausalLM": "LLAMA",
@@ -138,8 +140,10 @@ def _write_gguf(model_dir: Path, path: Path, outtype: str, name: str) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for load, qtype in plans:
-        writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
+    with counting(f"writing {path.name}", len(plans), "tensors") as advance:
+        for load, qtype in plans:
+            writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
+            advance(1)
     writer.close()
 
 

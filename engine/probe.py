@@ -30,6 +30,7 @@ from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
 from engine.rewards import RewardFunction, Row
 from engine.run_length import duration
+from engine.work_progress import counting
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -38,6 +39,7 @@ EQUAL_GROUPS_SHARE = 0.9  # at least this share of groups all equal: GRPO learns
 MAX_GENERATIONS_ADVICE = 16  # "too hard" asks for this many generations per prompt before a larger model
 EXAMPLE_GROUPS = 2
 TIE = 1e-9
+ANSWERING = "the model answering"  # what the probe's progress counts (engine/work_progress.py)
 
 VERDICT_TITLES = {
     "ready": "Ready",
@@ -101,11 +103,13 @@ def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool)
     torch.manual_seed(config.train.seed)
     t, prefix = config.train, config.prompt.answer_prefix()
     groups, seconds = [], []
-    for chunk in _prompt_chunks(config, rows):
-        prompts = [row["prompt"] for row in chunk for _ in range(t.num_generations)]
-        completions = _timed(seconds, generate_completions, model, tokenizer, prompts, t.max_completion_length,
-                             len(prompts), prefix, rollout_sampling(config))
-        groups += [completions[i:i + t.num_generations] for i in range(0, len(completions), t.num_generations)]
+    with counting(ANSWERING, len(rows), "questions") as advance:
+        for chunk in _prompt_chunks(config, rows):
+            prompts = [row["prompt"] for row in chunk for _ in range(t.num_generations)]
+            completions = _timed(seconds, generate_completions, model, tokenizer, prompts, t.max_completion_length,
+                                 len(prompts), prefix, rollout_sampling(config))
+            groups += [completions[i:i + t.num_generations] for i in range(0, len(completions), t.num_generations)]
+            advance(len(chunk))
     training = _time_training_step(config, model, tokenizer, peft_config, rows, groups)
     return Sampled(rows=rows, groups=groups, generator="HF generate", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
@@ -188,13 +192,15 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
                             max_tokens=t.max_completion_length, stop_token_ids=[tokenizer.eos_token_id])
     prefix = config.prompt.answer_prefix()
     groups, seconds = [], []
-    for chunk in _prompt_chunks(config, rows):
-        requests = [{"prompt_token_ids": tokenizer(tokenizer.apply_chat_template(row["prompt"], tokenize=False,
-                                                                                   add_generation_prompt=True),
-                                                   add_special_tokens=False)["input_ids"]} for row in chunk]
-        outputs = _timed(seconds, llm.generate, requests, params, use_tqdm=False)
-        groups += [[Completion(prefix + o.text, clipped=o.finish_reason == "length") for o in request.outputs]
-                   for request in outputs]
+    with counting(ANSWERING, len(rows), "questions") as advance:
+        for chunk in _prompt_chunks(config, rows):
+            requests = [{"prompt_token_ids": tokenizer(tokenizer.apply_chat_template(row["prompt"], tokenize=False,
+                                                                                       add_generation_prompt=True),
+                                                       add_special_tokens=False)["input_ids"]} for row in chunk]
+            outputs = _timed(seconds, llm.generate, requests, params, use_tqdm=False)
+            groups += [[Completion(prefix + o.text, clipped=o.finish_reason == "length") for o in request.outputs]
+                       for request in outputs]
+            advance(len(chunk))
     return Sampled(rows=rows, groups=groups, generator="vLLM", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
                    training_seconds=None,

@@ -734,6 +734,20 @@ def test_a_failed_job_reports_its_exception_line(tmp_path):
     assert job.last_error() == "OSError: cannot reach the hub"
 
 
+def test_a_jobs_running_count_in_words(tmp_path):
+    """What the page adds to "running for 01:10": the count the job writes (engine/work_progress.py)."""
+    from engine.work_progress import Count, _write
+
+    log = tmp_path / "export.log"
+    job = runner.Job("export", "run", subprocess.Popen([sys.executable, "-c", "pass"]), log)
+    job.process.wait()
+    assert job.count() == ""  # nothing counted yet
+    _write(runner.count_path(log), Count("tuned model answering", 1200, 3400, "questions"))
+    assert job.count() == "So far: tuned model answering, 1,200 of 3,400 questions."
+    _write(runner.count_path(log), Count("zipping run-merged.zip", 2**30, 3 * 2**30, "bytes"))
+    assert job.count() == "So far: zipping run-merged.zip, 1.0 GB of 3.0 GB."
+
+
 def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
     from app.ui import build_ui
 

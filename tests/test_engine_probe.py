@@ -56,6 +56,7 @@ def test_probe_cli_on_the_quickstart_reports_every_figure_and_the_verdict(tmp_pa
     assert all(c["text"].startswith("<thought>\n") for e in report["examples"] for c in e["completions"])
     assert "verdict: Answers cut off" in result.stdout and f"written to {out}" in result.stdout
     assert "  the whole run: about " in result.stdout and "(3 steps), plus loading the model" in result.stdout
+    assert "the model answering" in result.stderr and "3/3" in result.stderr  # its progress bar
 
 
 def test_a_constant_reward_ties_every_group():

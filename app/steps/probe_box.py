@@ -72,8 +72,8 @@ def wire(page: Page, box: ProbeBox):
             return
         running = {"model": config.model.name, "prompts": prompts(), "k": config.train.num_generations}
         while job.running:
-            yield {box.verdict: strings.PROBE_RUNNING.format(elapsed=clock(time.time() - job.started), **running),
-                   box.apply: gr.update(visible=False)}
+            said = strings.PROBE_RUNNING.format(elapsed=clock(time.time() - job.started), **running)
+            yield {box.verdict: f"{said} {job.count()}".strip(), box.apply: gr.update(visible=False)}
             time.sleep(POLL_S)
         report = read_report(job) if not job.failed else None
         if report is None:

@@ -165,7 +165,7 @@ def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | Non
     """What an eval or export job of this run is doing (and for how long), if it is running or has failed."""
     current = runner.job(run, kind)
     if current is not None and current.running:
-        return running.format(elapsed=clock(time.time() - current.started))
+        return f"{running.format(elapsed=clock(time.time() - current.started))} {current.count()}".strip()
     if current is not None and current.failed:
         return "✗ " + failed.format(error=current.last_error(), path=current.log_path)
     return None
