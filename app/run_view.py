@@ -34,6 +34,9 @@ FLAT = 0.02  # a held-out accuracy gain smaller than this is flat
 RISING_WINDOW = 5
 SAMPLE_ROWS = 12
 QUESTION_CHARS = 160
+# The gold column is narrow: a long gold (a whole worked solution, as in the bundled example's samples) made one row so
+# tall that the table drew its other cells empty. Its end is kept: that is where a final answer stands ("#### 70").
+GOLD_CHARS = 48
 TOTAL_SERIES = "total"
 MIN_STEP_SPAN = 20
 PLOT_MARGIN = 0.08
@@ -130,8 +133,10 @@ def samples_frame(samples: list[dict], weights: dict[str, float] | None = None,
             question = question[:QUESTION_CHARS] + "…"
         scored = [(n, _number(scores.get(n))) for n in names]
         total = sum((weights or {}).get(n, 1.0) * s for n, s in scored if s is not None)
-        table.append([sample.get("step"), question, str(sample.get("completion", "")),
-                      "" if sample.get("answer") is None else str(sample.get("answer"))]
+        gold = "" if sample.get("answer") is None else " ".join(str(sample.get("answer")).split())
+        if len(gold) > GOLD_CHARS:
+            gold = "…" + gold[-(GOLD_CHARS - 1):]
+        table.append([sample.get("step"), question, str(sample.get("completion", "")), gold]
                      + [_format_score(s) for _, s in scored] + [f"{total:.2f}"])
     return pd.DataFrame(table, columns=headers)
 

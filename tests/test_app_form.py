@@ -489,6 +489,61 @@ def flat_events(steps: int) -> list[dict]:
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
 
 
+def test_the_train_view_draws_one_run_from_the_run_folders(app_dirs):
+    """view_updates is the one writer of the Train view: which run (the watched one while it exists, else the one
+    that trains, else the newest), and every part of it from that run's folder; the busy line and the buttons from
+    the runs folder. (A live run beside it, a hand-off and a resume: tests/test_browser_truth.py.)"""
+    import gradio as gr
+
+    from engine import run_queue
+    from engine.config import load_config
+
+    from app import example_runs
+
+    with gr.Blocks():
+        step = train_step.build()
+    older = write_run(settings.runs_dir(), flat_events(3), state="completed")
+    newer = write_run(settings.runs_dir(), flat_events(5), state="stopped", run_id="20260102-000000-rlvr-math")
+    newer.write_status(started=2000.0)
+
+    def shown(watched, last=None) -> dict:
+        return train_step.view_updates(step, watched, last)
+
+    follow = shown(None)
+    assert newer.id in follow[step.header] and follow[step.step] == "Step 5/20"
+    assert follow[step.reward_plot]["value"]["step"].max() == 5 and follow[step.busy] == ""
+    assert follow[step.launch]["interactive"] and not follow[step.queue]["visible"]
+    assert not follow[step.stop]["interactive"] and not follow[step.timer].active  # nothing trains: quiet
+    # The bundled example, watched after another run: its header, steps, curves and samples together, all its own.
+    example = example_runs.example_ids()[0]
+    watched = shown(example, follow[step.signature])
+    assert watched[step.header].startswith(strings.EXAMPLE_HEADER) and newer.id not in watched[step.header]
+    assert watched[step.step] == "Step 200/200"
+    for plot in (step.reward_plot, step.spread_plot, step.length_plot, step.loss_plot):
+        assert watched[plot]["value"]["step"].max() == 200 and watched[plot]["x_lim"] == [0, 200], plot
+    table = watched[step.samples]["value"]
+    assert len(table) and all(table["question"].str.len() > 0) and all(table["completion"].str.len() > 0)
+    # Its golds are whole worked solutions: cut to their end, where the answer stands, so that no row grows so tall
+    # that the table draws its question and completion cells empty (seen in a browser).
+    assert all(len(gold) <= run_view.GOLD_CHARS for gold in table["gold"])
+    assert table["gold"].iloc[0].startswith("…") and "#### " in table["gold"].iloc[0]
+    assert not watched[step.stop]["interactive"]  # read-only
+    # The older run, watched; then deleted: the view falls back to the newest run left, never the deleted one.
+    watched = shown(older.id, watched[step.signature])
+    assert older.id in watched[step.header] and watched[step.reward_plot]["value"]["step"].max() == 3
+    shutil.rmtree(older.path)
+    gone = shown(older.id, watched[step.signature])
+    assert newer.id in gone[step.header] and older.id not in gone[step.header]
+    assert gone[step.reward_plot]["value"]["step"].max() == 5  # redrawn: another run's files
+    # A run waiting in the queue: the view keeps ticking, to follow the hand-off when it starts.
+    queued = run_queue.add(settings.runs_dir(), load_config(newer.config_path))
+    assert shown(None, gone[step.signature])[step.timer].active
+    runner.cancel_queued(queued)
+    shutil.rmtree(newer.path)
+    empty = shown(None)
+    assert empty[step.no_run]["visible"] and not empty[step.live]["visible"] and empty[step.launch]["interactive"]
+
+
 def test_generate_one_samples_the_forms_model_on_its_data(app_dirs, tmp_path):
     config = form_to_config(math_form(**{"train.max_completion_length": 8}))
     sample = sample_completion.generate_sample(config)

@@ -1,5 +1,5 @@
-"""The page as every step's wiring sees it: the form (whose widgets live in steps 1–4), the tabs, the run the Train
-view is attached to, and each step's widgets.
+"""The page as every step's wiring sees it: the form (whose widgets live in steps 1–4), the tabs, the run the user
+asked the Train view to show, and each step's widgets.
 
 Like LLaMA-Factory's webui (components/* build and wire a tab each; interface.py assembles them; the Manager holds
 every element), each step module here builds its tab (`build`) and connects its own events (`wire`). The form spans
@@ -29,7 +29,9 @@ class Page:
     demo: gr.Blocks
     tabs: gr.Tabs
     form: FormWidgets
-    attached_run: gr.State  # the run id the Train view shows
+    # The run the user asked the Train view to show (Show in the Train view), or None: the run that trains now, else
+    # the newest (app/steps/train_step.py, shown_run). The one thing about runs the page holds.
+    watched_run: gr.State
     cpu_demo: bool
     model: ModelStep
     preset: PresetStep

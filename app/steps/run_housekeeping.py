@@ -110,6 +110,7 @@ def wire(page: Page) -> None:
         picked_run,
         runs_overview,
     )
+    from app.steps.train_step import redraw_after
 
     step = page.results
     house = step.housekeeping
@@ -191,5 +192,5 @@ def wire(page: Page) -> None:
             updates[step.pick] = gr.update(choices=pick_choices(ids), value=default_pick(ids))
         return updates
 
-    house.confirm_yes.click(confirmed, inputs=[house.confirming, step.pick],
-                            outputs=outputs + list(closed) + [step.pick], **CONFIRMATION)
+    redraw_after(page, house.confirm_yes.click(confirmed, inputs=[house.confirming, step.pick],
+                                               outputs=outputs + list(closed) + [step.pick], **CONFIRMATION))
