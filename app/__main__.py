@@ -132,7 +132,8 @@ def stop_active_run() -> None:
     """In a container, SIGTERM (`docker stop`, forwarded by tini) precedes the end of every process in it: stop the
     active run gracefully (checkpoint and adapter saved) before the app exits. Queued runs wait for the next start.
     """
-    from engine import run_queue, settings
+    from engine import settings
+    from engine.runs import queue as run_queue
 
     from app import runner, strings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from engine.best_checkpoint import NoAdapter, adapter_source
 from engine.config import load_config
 from engine.data import make_prompt
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from app import model_slot, strings
 

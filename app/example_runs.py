@@ -8,7 +8,7 @@ no adapter is bundled, and nothing is written into the app's own folder.
 from __future__ import annotations
 
 from engine import settings
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 PREFIX = "example:"
 

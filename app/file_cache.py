@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from engine.run_folder import RunFolder, read_jsonl
+from engine.runs.folder import RunFolder, read_jsonl
 
 
 def stamp(path: Path) -> tuple[int, int] | None:

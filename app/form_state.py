@@ -15,16 +15,9 @@ import typing
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from engine.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
-    Problem,
-    PromptConfig,
-    RunConfig,
-    TrainConfig,
-    build_config,
-)
+from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig, build_config
+from engine.problems import ConfigError, Problem
+from engine.prompt_config import PromptConfig
 from engine.rewards import KINDS, RewardSpec, web_kinds
 
 # The settings shown as widgets, by dotted key. model.name, data.path and the columns have widgets of their own.
@@ -421,6 +414,14 @@ def row_fields() -> list[RowField]:
             choices = tuple(str(c) for c in typing.get_args(annotation)) if widget == "dropdown" else ()
             found.setdefault(name, RowField(name, widget, choices))
     return list(found.values())
+
+
+def field_choices(field: RowField) -> list[tuple[str, str]]:
+    """A dropdown field's (label, value) choices: its values in words where strings has them, else as they are."""
+    from app import strings
+
+    labels = strings.REWARD_CHOICE_LABELS.get(field.name, {})
+    return [(labels.get(value, value), value) for value in field.choices]
 
 
 def reward_field_help(kind: str, name: str) -> str:

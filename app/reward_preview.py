@@ -1,4 +1,5 @@
-"""The rewards step's "try it" box: every reward row's score on one completion, live as anything is edited.
+"""The rewards step's "try it" box: every reward row's score on one completion, and what its pattern matched (a
+regex's match, the answer an answer reward extracted), live as anything is edited.
 
 The completion is graded against one row of the user's data, shown with it: the row "Generate one" answered, else the
 data's first row. Its gold answer is the answer column's cell as the rewards see it (after the answer-extraction
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import ConfigError, PromptConfig, RunConfig, build_config
+from engine.config import ConfigError, RunConfig, build_config
 from engine.data import extract_gold, gold_pattern
+from engine.prompt_config import PromptConfig
 from engine.rewards import Row, score_completion
 
+from app.data_tables import guess_columns, read_table
 from app.form_state import FormValues, RewardRow, reward_row_problems, row_to_raw, sentence
-from app.steps.data_step import guess_columns, read_table
 from app.web_paths import web_data_path
 
 
@@ -64,6 +66,8 @@ class RowScore:
     score: float | None
     error: str | None
     weight: float
+    matched: str | None = None  # what the pattern matched; None: no match, or a kind that matches nothing
+    shows_match: bool = False  # the kind reads a part of the text (regex_match, answer_match)
 
 
 @dataclass
@@ -87,6 +91,7 @@ def preview(rows: list[RewardRow], prompt: PromptConfig, completion: str, gold: 
         scored = score_completion(RunConfig(prompt=prompt, rewards=[spec]), completion or "",
                                   gold if gold not in (None, "") else None, Row(columns=columns or {}))
         error = scored["errors"].get(spec.name)
-        results.append(RowScore(scored["scores"][spec.name], sentence(error) if error else None, spec.weight))
+        results.append(RowScore(scored["scores"][spec.name], sentence(error) if error else None, spec.weight,
+                                scored["matched"].get(spec.name), spec.name in scored["matched"]))
     total = sum(r.weight * r.score for r in results if r.score is not None)
     return Preview(results, total)

@@ -13,25 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from engine.config import RunConfig
-from engine.evaluation import reward_category, reward_maximum
 from engine.export import human_size
-from engine.progress import clock, eta_seconds
-from engine.run_folder import ACTIVE_STATES, RunFolder
+from engine.rewards import verifier_audit
 from engine.run_length import duration
+from engine.runs.folder import ACTIVE_STATES, RunFolder
+from engine.runs.health import health_hints, learnable_line
+from engine.runs.progress import clock, eta_seconds
 
 from app import strings
 
-NO_SPREAD_STEPS = 5  # logged steps in a row with reward_std 0 before we say so
-FORMAT_STUCK_STEPS = 10
-CLIPPED_STEPS = 3
-CLIPPED_SHARE = 0.25  # a quarter of the answers cut off is worth a word
-EQUAL_GROUPS_STEPS = 5
-EQUAL_GROUPS_SHARE = 0.5
-GAMING_CHECKS = 3  # held-out checks before "flat or falling" means anything
-GAMING_STEPS = 5
-SATURATED = 0.95  # share of a format reward's range (penalty to reward) that counts as saturated
-FLAT = 0.02  # a held-out accuracy gain smaller than this is flat
-RISING_WINDOW = 5
 SAMPLE_ROWS = 12
 QUESTION_CHARS = 160
 # The gold column is narrow: a long gold (a whole worked solution, as in the bundled example's samples) made one row so
@@ -149,91 +139,18 @@ def samples_column_widths(frame: pd.DataFrame) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Health hints
+# Health hints (engine/runs/health.py works them out; `engine watch` prints the same)
 
-def _tail(events: list[dict], key: str, count: int) -> list[float] | None:
-    """The last `count` values of `key`, or None if fewer were logged."""
-    values = [v for e in events if (v := _number(e.get(key))) is not None]
-    return values[-count:] if len(values) >= count else None
-
-
-def gaming_hint(events: list[dict], config: RunConfig | None) -> str | None:
-    """Format rewards saturated while held-out accuracy is flat or falling: the model may be earning the rewards
-    without getting better at the task."""
-    accuracy = [v for e in events if (v := _number(e.get("eval/accuracy"))) is not None]
-    if config is None or len(accuracy) < GAMING_CHECKS or accuracy[-1] > accuracy[0] + FLAT:
-        return None
-    saturated = []
-    for spec in config.rewards:
-        if reward_category(spec) != "format":
-            continue
-        top, low = reward_maximum(spec), min(spec.reward, spec.penalty)
-        values = _tail(events, f"rewards/{spec.name}/mean", GAMING_STEPS)
-        if values is not None and top > low and min(values) >= low + SATURATED * (top - low):
-            saturated.append(f"'{spec.name}'")
-    if not saturated:
-        return None
-    return strings.HINT_GAMING.format(names=", ".join(saturated), first=accuracy[0], last=accuracy[-1],
-                                      checks=len(accuracy))
-
-
-def equal_groups_hint(events: list[dict]) -> str | None:
-    """Many groups whose answers all scored the same (TRL's frac_reward_zero_std): GRPO learns only from the rest.
-    Not said when every group tied (reward_std 0): HINT_NO_SPREAD says that."""
-    shares = _tail(events, "frac_reward_zero_std", EQUAL_GROUPS_STEPS)
-    spread = _tail(events, "reward_std", NO_SPREAD_STEPS)
-    if shares is None or (spread is not None and all(v == 0 for v in spread)):
-        return None
-    share = sum(shares) / len(shares)
-    return strings.HINT_EQUAL_GROUPS.format(share=share, steps=len(shares)) if share >= EQUAL_GROUPS_SHARE else None
-
-
-def clipped_hint(events: list[dict], config: RunConfig | None) -> str | None:
-    """Completions cut at max_completion_length, on average over the last few steps."""
-    clipped = _tail(events, "completions/clipped_ratio", CLIPPED_STEPS)
-    if clipped is None or sum(clipped) / len(clipped) < CLIPPED_SHARE:
-        return None
-    length = config.train.max_completion_length if config else "?"
-    return strings.HINT_CLIPPED.format(share=sum(clipped) / len(clipped), length=length)
-
-
-def health_hints(events: list[dict], config: RunConfig | None) -> list[str]:
-    """Plain-words advice from the metrics so far; an empty list when nothing stands out."""
-    hints = []
-    spread = _tail(events, "reward_std", NO_SPREAD_STEPS)
-    if spread is not None and all(v == 0 for v in spread):
-        hints.append(strings.HINT_NO_SPREAD.format(steps=NO_SPREAD_STEPS))
-    for spec in (config.rewards if config else []):
-        if reward_category(spec) != "format":
-            continue
-        values = _tail(events, f"rewards/{spec.name}/mean", FORMAT_STUCK_STEPS)
-        if values is not None and max(values) <= min(spec.penalty, spec.reward) + 1e-9:
-            hints.append(strings.HINT_FORMAT_STUCK.format(name=spec.name, value=values[-1], steps=len(values)))
-    hints += [hint for hint in (gaming_hint(events, config), equal_groups_hint(events), clipped_hint(events, config))
-              if hint]
-    timeouts: dict[str, int] = {}
-    for event in events:
-        counts = event.get("regex_timeouts")
-        for name, count in (counts.items() if isinstance(counts, dict) else ()):
-            if (number := _number(count)) is not None and math.isfinite(number):
-                timeouts[name] = timeouts.get(name, 0) + int(number)
-    hints += [strings.HINT_REGEX_TIMEOUT.format(name=name, count=count) for name, count in timeouts.items()]
-    losses = [e.get("loss") for e in events[-3:] if isinstance(e.get("loss"), float)]
-    if any(math.isnan(v) for v in losses):
-        hints.append(strings.HINT_NAN)
-    rewards = [v for e in events if (v := _number(e.get("reward"))) is not None and math.isfinite(v)]
-    if len(rewards) >= 2 * RISING_WINDOW:
-        first = sum(rewards[:RISING_WINDOW]) / RISING_WINDOW
-        last = sum(rewards[-RISING_WINDOW:]) / RISING_WINDOW
-        if last - first > 0.05:
-            hints.append(strings.HINT_RISING.format(first=first, last=last))
-    return hints
-
-
-def hints_markdown(hints: list[str]) -> str:
-    if not hints:
-        return f"{strings.HINTS_HEADING} {strings.HINT_ALL_GOOD}"
-    return strings.HINTS_HEADING + "\n" + "\n".join(f"- {hint}" for hint in hints)
+def hints_markdown(events: list[dict], samples: list[dict], config: RunConfig | None) -> str:
+    """The share of groups GRPO could learn from, then each hint that fires (or that nothing stands out)."""
+    hints = [hint.text for hint in health_hints(events, samples, config)]
+    learnable = learnable_line(events, config)
+    lines = [strings.HINTS_HEADING + (f" {learnable}" if learnable else "")]
+    if hints:
+        lines += [f"- {hint}" for hint in hints]
+    else:
+        lines[0] += f" {strings.HINT_ALL_GOOD}"
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -435,6 +352,20 @@ def applicable_change(report: dict | None, settings: list[str]) -> dict | None:
             "also": also}
 
 
+def _audit_lines(audit) -> list[str]:
+    """Where numeric and math-verify disagree on the probe's answers (a report of an older probe has no audit)."""
+    if not isinstance(audit, dict):
+        return []
+    try:
+        lines = [strings.PROBE_AUDIT.format(headline=verifier_audit.headline(audit))]
+        lines += [strings.PROBE_AUDIT_CASE.format(case=verifier_audit.case_sentence(case, quote="`"))
+                  for case in audit["cases"]]
+    except (KeyError, TypeError):
+        return []
+    skipped = verifier_audit.skipped_sentence(audit)
+    return lines + ([skipped] if skipped else [])
+
+
 def probe_markdown(report: dict) -> str:
     """The verdict in plain words first, what to change, the other findings, then what was probed and how long a
     training step will take here."""
@@ -452,6 +383,7 @@ def probe_markdown(report: dict) -> str:
     for other in report.get("findings") or []:
         if isinstance(other, dict) and other.get("code") != verdict.get("code") and other.get("text"):
             lines.append(strings.PROBE_ALSO.format(text=other["text"]))
+    lines += _audit_lines(report.get("verifier_audit"))
     estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
     train = (report.get("config") or {}).get("train") if isinstance(report.get("config"), dict) else None
     steps = _number((train or {}).get("max_steps") if isinstance(train, dict) else None)

@@ -6,7 +6,7 @@ the run folder) and Gradio's Ctrl-C does not reach it. Its stdout and stderr go 
 mode (the engine sees that and does not write the log twice). The app never writes status.json: it starts the
 trainer and waits until the trainer has written its first status, or has refused. One training run at a time is
 the engine's own rule (an OS lock taken by `engine train`), so a launch from here, from the CLI or from another app
-process obey the same lock. A launch while a run trains goes into the engine's run queue (engine/run_queue.py): the
+process obey the same lock. A launch while a run trains goes into the engine's run queue (engine/runs/queue.py): the
 run that ends starts the next one, and this app checks every few seconds too, in case a trainer died without doing
 so.
 """
@@ -26,11 +26,14 @@ from pathlib import Path
 
 import psutil
 
-from engine import run_delete, run_lock, run_queue, settings, work_progress
+from engine import progress_bar, settings
 from engine.config import RunConfig
 from engine.disk_space import human_size
-from engine.run_folder import RunFolder, list_runs, new_run_folder, run_by_id
-from engine.run_status import FINAL_STATES
+from engine.runs import delete as run_delete
+from engine.runs import lock as run_lock
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder, list_runs, new_run_folder, run_by_id
+from engine.runs.status import FINAL_STATES
 
 from app import strings
 
@@ -79,12 +82,12 @@ def subprocess_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 def _spawn(arguments: list[str], log_path: Path, count_path: Path | None = None) -> subprocess.Popen:
     """The engine command in its own session, its output appended to log_path; `count_path`: where a long job counts
-    what it has done (engine/work_progress.py), for the page to show."""
+    what it has done (engine/progress_bar.py), for the page to show."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = subprocess_env()
     if count_path is not None:
         count_path.unlink(missing_ok=True)  # the count of this attempt only
-        env[work_progress.PROGRESS_FILE] = str(count_path)
+        env[progress_bar.PROGRESS_FILE] = str(count_path)
     with open(log_path, "a", encoding="utf-8") as log:
         return subprocess.Popen(engine_command(*arguments), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=os.getcwd())
@@ -334,7 +337,7 @@ class Job:
     def count(self) -> str:
         """What it has done so far, in words ("So far: the model answering, 3 of 8 questions."); "" before it
         counts anything."""
-        count = work_progress.read_count(count_path(self.log_path))
+        count = progress_bar.read_count(count_path(self.log_path))
         if count is None:
             return ""
         if count.unit == "bytes":
@@ -434,7 +437,7 @@ def start_export(run: RunFolder, merge: bool = False, which: str = "best", merge
                  gguf: str | None = None) -> Job:
     """`engine export`: the adapter zip always; the merged model (a folder, and a zip to download) and a GGUF when
     asked."""
-    from engine.gguf_export import OUTTYPES
+    from engine.export.gguf import OUTTYPES
 
     if not run.has_adapter and run.last_checkpoint() is None:
         raise RunnerError(strings.NO_ADAPTER.format(id=run.id))

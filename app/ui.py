@@ -11,12 +11,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine.config import ConfigError
+from engine.problems import ConfigError
 
 from app import machine, strings
+from app.data_tables import guess_columns, read_table, sample_path
 from app.form_state import FormValues, with_preset
 from app.form_widgets import FormWidgets
 from app.steps import data_step, form_memory, model_step, preset_step, results_step, rewards_step, train_step
+from app.steps.model_view import config_or_none
 from app.steps.page import Page
 
 CSS_PATH = Path(__file__).with_name("style.css")
@@ -27,10 +29,10 @@ WIRED = STEPS + (form_memory,)  # the form kept in the browser, across page relo
 def initial_form(cpu_demo: bool) -> FormValues:
     """What the form shows on a fresh page: the default preset and model, and the bundled sample data."""
     form = with_preset(FormValues(model_name=model_step.default_model()), preset_step.DEFAULT_PRESET, cpu_demo)
-    form.data_path = data_step.sample_path()
+    form.data_path = sample_path()
     try:
-        form.prompt_column, form.answer_column = data_step.guess_columns(
-            list(data_step.read_table(form.data_path).column_names))
+        form.prompt_column, form.answer_column = guess_columns(
+            list(read_table(form.data_path).column_names))
     except ConfigError:
         pass
     return form
@@ -46,7 +48,7 @@ def build_ui() -> gr.Blocks:
             gr.Markdown(strings.CPU_DEMO_BANNER + (f"  \n{strings.CPU_DEMO_WHY} {reason}" if reason else ""),
                         elem_id="cpu-demo-banner", elem_classes=["gs-banner"])
         with gr.Tabs(elem_id="steps") as tabs:
-            model = model_step.build(initial.model_name, model_step.config_or_none(initial))
+            model = model_step.build(initial.model_name, config_or_none(initial))
             preset = preset_step.build(initial)
             data = data_step.build(initial)
             rewards = rewards_step.build(initial)

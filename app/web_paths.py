@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from engine import builtin_models, settings
-from engine.config import ConfigError, Problem, short_repr
-from engine.model_loading import HUB_ID
+from engine.model_names import HUB_ID
+from engine.problems import ConfigError, Problem, short_repr
 
 from app import strings
 

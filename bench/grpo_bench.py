@@ -91,7 +91,7 @@ def bench_config(args):
 
 def worker(args) -> int:
     from engine import training
-    from engine.run_folder import RunFolder
+    from engine.runs.folder import RunFolder
 
     training.use_triton_interpreter_without_gpu()  # CPU only (a dry run of this script); a no-op on a GPU
     config = bench_config(args)
@@ -114,7 +114,7 @@ def worker(args) -> int:
     if rollout == "vllm_server":  # as `engine train` runs it: the server and the trainer as child processes
         from engine import backends, gpu, launcher, settings
         from engine.model_shape import shape_for_training
-        from engine.run_lock import RunLock
+        from engine.runs.lock import RunLock
 
         RunLock(settings.runs_dir()).acquire(run.id)  # the trainer it launches runs only under the lock's holder
         stop = training.begin(config, run)
@@ -255,7 +255,7 @@ def mean_prompt_tokens(model: Path) -> float:
     """The mean prompt length of the workload in the model's tokenizer (the decode ceiling's context)."""
     from engine.config import build_config
     from engine.data import prepare_data, prompt_token_count, start_answers_with_prefix
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     config = build_config({"preset": "reasoning", "model": {"name": str(model)},
                            "data": {"path": str(REPO / "tests" / "data" / "gsm8k_slice.jsonl")}})
@@ -337,7 +337,7 @@ def run_variant(args, variant: str, length: int, model: Path, prompt_tokens: flo
     if holder:
         holder.kill()
         holder.wait()
-    from engine.run_folder import RunFolder
+    from engine.runs.folder import RunFolder
 
     run = RunFolder(run_dir)
     events = run.read_events() if run.events_path.exists() else []

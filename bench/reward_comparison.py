@@ -22,6 +22,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,21 +52,6 @@ def nb_strict(text: str) -> float:
 
 def nb_soft(text: str) -> float:
     return 0.5 if re.match(r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>", text) else 0.0
-
-
-def nb_xmlcount(text: str) -> float:
-    count = 0.0
-    if text.count("<reasoning>\n") == 1:
-        count += 0.125
-    if text.count("\n</reasoning>\n") == 1:
-        count += 0.125
-    if text.count("\n<answer>\n") == 1:
-        count += 0.125
-        count -= len(text.split("\n</answer>\n")[-1]) * 0.001
-    if text.count("\n</answer>") == 1:
-        count += 0.125
-        count -= (len(text.split("\n</answer>")[-1]) - 1) * 0.001
-    return count
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -120,7 +106,7 @@ def mutations(gold: str) -> list[Case]:
         Case("wrong number", thought() + block(str((value or 0) + 1)), False, True),
         Case("hedge: right or other", thought() + block(f"{gold} or {(value or 0) + 10}"), False, True),
         Case("hedge: other or right", thought() + block(f"{(value or 0) + 10} or {gold}"), False, True),
-        Case("fraction 1/N", thought() + block(f"1/{gold}"), False, True),
+        Case("fraction 1/N", thought() + block(f"1/{gold}"), value == 1, True),  # 1/1 is 1: right
         Case("superscript N²", thought() + block(f"{gold}²"), False, True),
         Case("second number after", thought() + block(f"{gold} apples, 3 left over"), False, True),
         Case("second number before", thought() + block(f"3 left over, {gold} apples"), False, True),
@@ -136,11 +122,20 @@ def mutations(gold: str) -> list[Case]:
         Case("empty answer", thought() + block(""), False, False),
         Case("thinking never closed", f"{OPEN_T}\nstep.\n" + block(gold), None, False),
         Case("x = N", thought() + block(f"x = {gold}"), None, True),
+        # issue 26: words after the number that change it, and the answer's usual wrappers
+        Case("N thousand", thought() + block(f"{gold} thousand"), False, True),
+        Case("N or maybe more", thought() + block(f"{gold} or maybe more"), False, True),
+        Case("N and a half", thought() + block(f"{gold} and a half"), False, True),
+        Case("\\boxed{N}", thought() + block(f"\\boxed{{{gold}}}"), True, True),
+        Case("**N** (bold)", thought() + block(f"**{gold}**"), True, True),
+        # one answer (right) or wrong are both sound: never the partial string '<answer>N'
+        Case("nested answer tags", thought() + f"{OPEN_A}{OPEN_A}{gold}{CLOSE_A}{CLOSE_A}", None, False),
     ]
     if value is not None and value >= 1000:
         grouped = f"{value:,}"
         cases += [Case("thousands comma", thought() + block(grouped), True, True),
-                  Case("thousands space", thought() + block(grouped.replace(",", " ")), True, True)]
+                  Case("thousands space", thought() + block(grouped.replace(",", " ")), True, True),
+                  Case("scientific notation", thought() + block(f"{Decimal(value).scaleb(-3)}e3"), True, True)]
     return cases
 
 

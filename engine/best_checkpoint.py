@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 WHICH = ("best", "last")
 ADAPTER_CONFIG = "adapter_config.json"

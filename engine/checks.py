@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import backends, builtin_models, gpu, hub_access, model_loading, run_length, tracking
-from engine.config import ConfigError, Problem, RunConfig
+from engine import backends, builtin_models, gpu, hub_access, model_names, run_length, tracking
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
 from engine.model_shape import model_shape
+from engine.problems import ConfigError, Problem
 from engine.rewards import reward_problems, sandbox_report
 from engine.vram_estimate import estimate_peak_gib, estimate_per_gpu
 
@@ -79,9 +80,10 @@ def batch_problems(config: RunConfig) -> list[Problem]:
     problems = []
     generation_batch = t.generation_batch
     if generation_batch % t.num_generations:
+        steps = (f"steps_per_generation {t.steps_per_generation}" if t.steps_per_generation
+                 else f"gradient_accumulation_steps {t.gradient_accumulation_steps}")
         problems.append(Problem("train.num_generations", f"{t.num_generations} must divide the generation batch "
-                                f"(batch_size {t.batch_size} x gradient_accumulation_steps "
-                                f"{t.gradient_accumulation_steps} = {generation_batch}); set train.batch_size "
+                                f"(batch_size {t.batch_size} x {steps} = {generation_batch}); set train.batch_size "
                                 f"to a multiple of {t.num_generations}"))
     if t.max_completion_length >= m.max_seq_length:
         problems.append(Problem("train.max_completion_length", f"{t.max_completion_length} leaves no room for the "
@@ -103,8 +105,11 @@ def machine_fact(visible: list[gpu.GpuInfo]) -> str:
 def batch_fact(config: RunConfig, processes: int) -> str:
     t = config.train
     per_device = t.generation_batch
-    text = (f"{per_device} completions per step = {per_device // max(1, t.num_generations)} prompts x "
+    unit = "step" if t.generation_steps == t.gradient_accumulation_steps else "generation"
+    text = (f"{per_device} completions per {unit} = {per_device // max(1, t.num_generations)} prompts x "
             f"{t.num_generations} generations")
+    if t.num_iterations > 1:
+        text += f", each trained on {t.num_iterations} times"
     return text if processes == 1 else f"{text} on each of {processes} training GPUs ({per_device * processes} in all)"
 
 
@@ -132,8 +137,8 @@ def check_config(config: RunConfig, probe_reports: list[Path] = ()) -> CheckRepo
     report = CheckReport()
     visible = gpu.visible_gpus()
     info = visible[0] if visible else None
-    cuda = model_loading.cuda_visible()
-    report.add(model_loading.model_problems(config.model))
+    cuda = model_names.cuda_visible()
+    report.add(model_names.model_problems(config.model))
     if not any(p.key == "model.name" for p in report.problems):
         hub = hub_access.hub_problem(config.model.name)  # before the tokenizer: no second wait on an absent Hub
         if hub:
@@ -159,10 +164,10 @@ def check_config(config: RunConfig, probe_reports: list[Path] = ()) -> CheckRepo
     local_folder, tokenizer = None, None
     if not any(p.key == "model.name" for p in report.problems):
         try:
-            local_folder = model_loading.resolve_model_path(config.model.name)
+            local_folder = model_names.resolve_model_path(config.model.name)
             report.facts["model"] = config.model.name + (f" ({local_folder})" if local_folder != config.model.name
                                                          else "")
-            tokenizer = model_loading.load_tokenizer(local_folder)
+            tokenizer = model_names.load_tokenizer(local_folder)
             start_answers_with_prefix(tokenizer, config.prompt)
         except builtin_models.BuiltinModelError as e:
             report.problems.append(Problem("model.name", str(e)))

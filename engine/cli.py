@@ -3,8 +3,12 @@
   presets                               list the presets
   check CONFIG [--set k=v ...]          validate and say what will happen (exit 2 on problems)
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
-  score CONFIG --completion TEXT [--answer GOLD]
+  score CONFIG --completion TEXT [--answer GOLD] [--row JSON | [--data FILE] --index N]
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
+  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N]
+                                        keep the questions this model can learn from (curation.json + a data file)
+  arithmetic [--difficulty easy|medium|hard] [--rows N] [--test-rows N] [--out-dir DIR]
+                                        write the bundled learnable task: word problems, train and held-out test
   eval RUN_DIR|CONFIG [--limit N] [--data FILE] [--checkpoint best|last]
   watch RUN_DIR                         follow a run until it ends
   queue list|add CONFIG|cancel ID|move ID up|down|next
@@ -31,8 +35,9 @@ import traceback
 from pathlib import Path
 
 from engine import settings
-from engine.config import ConfigError, Problem, RunConfig, error_sentence, field_reference, load_config
-from engine.run_folder import RunFolder
+from engine.config import RunConfig, field_reference, load_config
+from engine.problems import ConfigError, Problem, error_sentence
+from engine.runs.folder import RunFolder
 
 EXIT_PROBLEMS = 2
 
@@ -68,8 +73,10 @@ def _print_problems(error: ConfigError) -> int:
 def cmd_presets(args) -> int:
     from engine.presets import list_presets
 
-    for preset in list_presets():
-        print(f"{preset.name:12} {preset.description}")
+    presets = list_presets()
+    width = max((len(preset.name) for preset in presets), default=0)
+    for preset in presets:
+        print(f"{preset.name:{width}} {preset.description}")
     return 0
 
 
@@ -92,7 +99,7 @@ def cmd_train(args) -> int:
     """Load the config, take the one-run lock, write the first status (all light), then the heavy checks and the
     training itself. The lock is held until the process ends; the OS drops it if the process dies. Once it is
     released, the next queued run (if any) is started."""
-    from engine.run_lock import RunLock, RunLockBusy
+    from engine.runs.lock import RunLock, RunLockBusy
 
     # A segfault in a native library (CUDA kernels, vLLM) leaves no Python to write status.json: faulthandler prints
     # "Fatal Python error: ..." and the stacks to the log, where RunFolder.native_crash_line finds it.
@@ -120,7 +127,7 @@ def cmd_train(args) -> int:
 
 def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: bool) -> int:
     from engine import training
-    from engine.run_folder import new_run_folder
+    from engine.runs.folder import new_run_folder
 
     try:
         if run is not None:
@@ -141,10 +148,10 @@ def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: 
             run = new_run_folder(config.preset, settings.runs_dir())
             lock.name_run(run.id)
         if report.plan is not None and report.plan.split.launched:  # a vLLM server, or several GPUs
-            from engine import launcher, model_loading
+            from engine import launcher, model_names
 
             stop = stop or training.begin(config, run, resume)
-            state = launcher.train_launched(config, run, report.plan, model_loading.resolve_model_path(
+            state = launcher.train_launched(config, run, report.plan, model_names.resolve_model_path(
                 config.model.name), resume, stop)
         else:
             state = training.train(config, run, resume=resume, stop=stop)
@@ -158,7 +165,7 @@ def _train_holding_lock(lock, config: RunConfig, run: RunFolder | None, resume: 
 
 def _start_next_queued() -> None:
     """The run that ended hands the GPU to the next queued run; a trainer's exit is never spoiled by it."""
-    from engine import run_queue
+    from engine.runs import queue as run_queue
 
     try:
         run_queue.start_next(settings.runs_dir())
@@ -167,7 +174,7 @@ def _start_next_queued() -> None:
 
 
 def cmd_queue(args) -> int:
-    from engine import run_queue
+    from engine.runs import queue as run_queue
 
     root = settings.runs_dir()
     if args.action == "next":
@@ -197,8 +204,8 @@ def cmd_queue(args) -> int:
 def _train_next_queued(root: Path) -> int:
     """`queue next`: take the one-run lock, then the first queued run, and train it. With the lock held elsewhere,
     nothing is touched: the run training now starts the queue when it ends."""
-    from engine import run_queue
-    from engine.run_lock import RunLock, RunLockBusy
+    from engine.runs import queue as run_queue
+    from engine.runs.lock import RunLock, RunLockBusy
 
     lock = RunLock(root)
     try:
@@ -235,7 +242,7 @@ def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
 
     from engine import training
     from engine.backends.base import RolloutServerAddress
-    from engine.run_lock import active_holder
+    from engine.runs.lock import active_holder
 
     # Only under the `engine train` that holds the one-run lock: a --worker started by hand would train unlocked.
     holder = active_holder(settings.runs_dir()) or {}
@@ -254,12 +261,14 @@ def _train_worker(args, config: RunConfig, run: RunFolder | None) -> int:
 
 def cmd_score(args) -> int:
     from engine.rewards import reward_problems, score_completion
+    from engine.score_row import scoring_row
 
     config, _ = _load(args.config, args.set)
     problems = reward_problems(config)
     if problems:
         return _print_problems(ConfigError(problems))
-    print(json.dumps(score_completion(config, args.completion, args.answer), indent=2))
+    row = scoring_row(config, args.row, args.data, args.index, args.answer)
+    print(json.dumps(score_completion(config, args.completion, args.answer, row), indent=2))
     return 0
 
 
@@ -296,6 +305,7 @@ def cmd_probe(args) -> int:
     use_triton_interpreter_without_gpu()  # the step estimate runs TRL's log-prob kernel, as training does
     from engine.checks import check_config
     from engine.probe import probe, report_lines
+    from engine.progress_bar import progress_bar
 
     config, run = _load(args.config, args.set)
     output = _probe_output(args.config, args.out, run)
@@ -304,7 +314,8 @@ def cmd_probe(args) -> int:
         print(f"warning: {warning}")
     if not report.ok:
         return _print_problems(ConfigError(report.problems))
-    result = probe(config, args.prompts)
+    with progress_bar("the model answering", unit="questions") as progress:
+        result = probe(config, args.prompts, progress)
     output.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     print("\n".join(report_lines(result)))
     print(f"written to {output}")
@@ -323,6 +334,46 @@ def _prompt_count(text: str) -> int:
     return value
 
 
+def cmd_curate(args) -> int:
+    from engine.training import use_triton_interpreter_without_gpu
+
+    use_triton_interpreter_without_gpu()
+    from engine.checks import check_config
+    from engine.curation import curate, summary
+    from engine.progress_bar import progress_bar
+
+    config, _ = _load(args.config, args.set)
+    report = check_config(config)
+    if not report.ok:
+        return _print_problems(ConfigError(report.problems))
+    with progress_bar("sampling questions", unit="questions") as progress:
+        result = curate(config, args.samples, args.band, Path(args.out) if args.out else None, args.limit, progress)
+    print(summary(result))
+    print(f"questions by how many of {result['samples_per_question']} answers passed ({result['pass']}): "
+          + ", ".join(f"{k}: {n}" for k, n in result["histogram"].items()))
+    folder = Path(result["output"]).parent if result["output"] else Path(args.out or ".").parent
+    print(f"report written to {folder / 'curation.json'}")
+    return 0 if result["output"] else 1
+
+
+def _band(text: str) -> tuple[float, float]:
+    from engine.curation import parse_band
+
+    try:
+        return parse_band(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_arithmetic(args) -> int:
+    from engine.arithmetic_task import write_split
+
+    train, test = write_split(Path(args.out_dir), args.difficulty, args.rows, args.test_rows, args.seed)
+    print(f"{args.rows} training questions in {train}\n{args.test_rows} held-out questions (none of them in the "
+          f"training file) in {test}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from engine.evaluation import evaluate
 
@@ -333,8 +384,10 @@ def cmd_eval(args) -> int:
             r = result[name]
             accuracy = "n/a" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
             formatting = "n/a" if r["format_compliance"] is None else f"{r['format_compliance']:.1%}"
-            print(f"{name:6} {result['accuracy_metric']} {accuracy:>7}  format {formatting:>7}  mean reward "
-                  f"{r['mean_reward']:.3f}  (n={r['n']})")
+            in_format = "" if r.get("accuracy_in_format") is None else \
+                f"  {result['accuracy_metric']} of those in format {r['accuracy_in_format']:.1%}"
+            print(f"{name:6} {result['accuracy_metric']} {accuracy:>7}  format {formatting:>7}{in_format}  mean "
+                  f"reward {r['mean_reward']:.3f}  (n={r['n']})")
     if "tuned_adapter" in result:
         print(f"tuned = base + {result['tuned_adapter']}")
     if run is not None:
@@ -345,7 +398,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from engine.progress import watch
+    from engine.runs.progress import watch
 
     run = RunFolder(Path(args.run_dir))
     if not run.status_path.is_file():
@@ -359,7 +412,7 @@ def cmd_watch(args) -> int:
 
 def cmd_export(args) -> int:
     from engine import export
-    from engine.gguf_export import outtype_problem
+    from engine.export.gguf import outtype_problem
 
     run = RunFolder(Path(args.run_dir))
     try:
@@ -404,8 +457,8 @@ def cmd_export(args) -> int:
 def cmd_delete(args) -> int:
     from engine.disk_space import folder_usage
     from engine.export import human_size
-    from engine.run_delete import RunDeleteRefused, delete_run
-    from engine.run_folder import run_by_id
+    from engine.runs.delete import RunDeleteRefused, delete_run
+    from engine.runs.folder import run_by_id
 
     path = Path(args.run_dir)
     run = run_by_id(path.parent, path.name)
@@ -456,7 +509,7 @@ def _print_reward_kinds() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from engine.export import CHECKPOINT_CHOICES, PUSH_WHAT
-    from engine.gguf_export import OUTTYPES
+    from engine.export.gguf import OUTTYPES
 
     parser = argparse.ArgumentParser(prog="python -m engine", description="GRPO Studio's headless engine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -501,7 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--set", **overrides)
     p.add_argument("--completion", required=True)
-    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards")
+    p.add_argument("--answer", default=None, help="the gold answer, for answer_match rewards (overrides the row's)")
+    p.add_argument("--row", default=None, metavar="JSON",
+                   help="the data row to score against, as a JSON object of its columns (code tests, the gold answer)")
+    p.add_argument("--data", default=None, metavar="FILE", help="with --index: the data file (default: the config's)")
+    p.add_argument("--index", type=int, default=None, metavar="N",
+                   help="score against row N of the data file (counting from 0)")
     p.set_defaults(run=cmd_score)
 
     p = sub.add_parser("probe", help="sample and score a few prompts: will GRPO learn anything? (probe.json)")
@@ -511,6 +569,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config; "
                    "for a bundled example, <cache dir>/probes/<name>.probe.json)")
     p.set_defaults(run=cmd_probe)
+
+    p = sub.add_parser("curate", help="sample every training question: keep those the model sometimes gets right")
+    p.add_argument("config", help="a config YAML, or a run folder")
+    p.add_argument("--set", **overrides)
+    p.add_argument("--samples", type=int, default=None,
+                   help="completions per question (default: the config's train.num_generations)")
+    p.add_argument("--band", type=_band, default=(0.0, 1.0), metavar="LOW,HIGH",
+                   help="keep questions whose pass rate is strictly between LOW and HIGH (default 0,1)")
+    p.add_argument("--out", default=None, help="the curated data file, .jsonl; curation.json goes beside it "
+                                               "(default: a new folder under uploads/curated/)")
+    p.add_argument("--limit", type=int, default=None, help="sample at most N training questions")
+    p.set_defaults(run=cmd_curate)
+
+    p = sub.add_parser("arithmetic", help="write the bundled learnable task (word problems with numeric answers)")
+    p.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="easy")
+    p.add_argument("--rows", type=int, default=2000, help="training questions (default 2000)")
+    p.add_argument("--test-rows", type=int, default=300, help="held-out questions, never in the training file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", default=".", help="folder for arithmetic-<difficulty>-{train,test}.jsonl")
+    p.set_defaults(run=cmd_arithmetic)
 
     p = sub.add_parser("eval", help="accuracy and format compliance, base vs tuned")
     p.add_argument("target", metavar="RUN_DIR_OR_CONFIG")

@@ -8,56 +8,22 @@ config table and the app's tooltips all read it from here.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from engine import presets
+from engine.config_files import deep_merge, parse_override, read_yaml
+from engine.config_section import Section
+from engine.problems import ConfigError, Problem, short_repr
+from engine.prompt_config import PromptConfig
 from engine.rewards.base import RewardSpec
 from engine.rewards.registry import KINDS, RewardConfig
 
-THOUGHT_TAGS = ("<thought>", "</thought>")
-ANSWER_TAGS = ("<answer>", "</answer>")
-MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB; a bigger file is a mistake (or a data file given as a config)
 SEED_MAX = 2**32 - 1  # what numpy's and torch's seeding accept
 PATH_CHARS = 4096  # PATH_MAX on Linux
-
-
-class Section(BaseModel):
-    # Unknown keys are a typo far more often than intent: reject them so `lora_rnak: 8` is not silently ignored.
-    # NaN and infinity are never a setting.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans_for_numbers_no_nul(cls, value, info: ValidationInfo):
-        """pydantic takes `max_steps: true` as 1; YAML's true/false is never meant as a number. A NUL character
-        is never part of a name, a path or a pattern (and breaks every file call)."""
-        if isinstance(value, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"must be {_expected(cls.model_fields[info.field_name].annotation)}, not "
-                             f"{str(value).lower()}")
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("contains a NUL character; remove it")
-        return value
-
-
-def _takes_bool(annotation) -> bool:
-    return annotation is bool or bool in get_args(annotation) or annotation is Any
-
-
-def _expected(annotation) -> str:
-    if get_origin(annotation) is Literal:
-        return "one of " + ", ".join(str(choice) for choice in get_args(annotation))
-    kinds = {annotation} | set(get_args(annotation))
-    if int in kinds:
-        return "a whole number"
-    if float in kinds:
-        return "a number"
-    if str in kinds:
-        return "text"
-    return "a value of its kind"
 
 
 class ModelConfig(Section):
@@ -129,43 +95,6 @@ class HardwareConfig(Section):
         return gpus or None  # an empty list means every visible GPU, as leaving it out does
 
 
-class PromptConfig(Section):
-    system_prompt: str = Field(
-        "", max_length=50_000,
-        description="System message. {thought_open} {thought_close} {answer_open} {answer_close} are "
-                        "replaced by the tags.")
-    instructions_in: Literal["system", "user"] = Field(
-        "system", description="Where system_prompt goes: a system message, or before the question in the user "
-                              "message (DeepSeek-R1's advice; small models follow it more often).")
-    start_with_thought: bool = Field(
-        False, description="Begin every answer with the opening thought tag already written, as DeepSeek-R1's "
-                           "template does: the model starts inside its thinking, and rewards, samples and eval see "
-                           "the tag as part of the answer.")
-    thought_tags: tuple[str, str] = Field(THOUGHT_TAGS, description="Opening and closing tag around the thinking.")
-    answer_tags: tuple[str, str] = Field(ANSWER_TAGS, description="Opening and closing tag around the final answer.")
-
-    @field_validator("thought_tags", "answer_tags")
-    @classmethod
-    def _tags_not_blank(cls, tags: tuple[str, str]) -> tuple[str, str]:
-        if not all(t.strip() for t in tags):
-            raise ValueError("tags must not be empty, e.g. ['<answer>', '</answer>']")
-        return tags
-
-    def placeholders(self) -> dict[str, str]:
-        return {"{thought_open}": self.thought_tags[0], "{thought_close}": self.thought_tags[1],
-                "{answer_open}": self.answer_tags[0], "{answer_close}": self.answer_tags[1]}
-
-    def answer_prefix(self) -> str:
-        """What every answer starts with before the model writes a token."""
-        return self.thought_tags[0] + "\n" if self.start_with_thought else ""
-
-    def fill(self, text: str, transform=lambda s: s) -> str:
-        """Replace the tag placeholders; plain replace, not str.format, so regex braces like {2,3} survive."""
-        for key, value in self.placeholders().items():
-            text = text.replace(key, transform(value))
-        return text
-
-
 class DataConfig(Section):
     path: str = Field("", max_length=PATH_CHARS,
                       description="A .jsonl/.json/.csv/.parquet file, or hf:<dataset id>[:config][:split].")
@@ -207,6 +136,22 @@ class TrainConfig(Section):
     min_p: float = Field(0.0, ge=0, lt=1.0, description="Min-p sampling for rollouts (0 = off).")
     beta: float = Field(0.0, ge=0, le=10, description="KL penalty towards the base model (0 = none, TRL default).")
     loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field("dapo", description="GRPO loss variant.")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="How the rewards of a question's answers become advantages: group (divided by the "
+                             "group's own spread, TRL's default: small differences count as much as large ones), "
+                             "batch (by the whole batch's spread) or none (not divided, as Dr. GRPO advises: no extra "
+                             "weight for questions that are almost always right or always wrong). A group whose "
+                             "answers all score the same teaches nothing under any of them.")
+    num_iterations: int = Field(1, ge=1, le=16, description="Training passes over each batch of completions before "
+                                                            "new ones are sampled (TRL's num_iterations, the GRPO "
+                                                            "paper's μ): 2 or more samples less often; clipping "
+                                                            "keeps the repeated updates close to the model that "
+                                                            "sampled them.")
+    steps_per_generation: int | None = Field(
+        None, ge=1, le=1024, description="Batches of batch_size completions sampled together in one generation; "
+                                         "empty: gradient_accumulation_steps (one generation per optimizer step). "
+                                         "More samples more at once (faster with vLLM, more memory) and trains on "
+                                         "them over several steps.")
     save_steps: int = Field(50, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
     logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log metrics and samples every this many steps.")
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
@@ -221,10 +166,15 @@ class TrainConfig(Section):
     seed: int = Field(3407, ge=0, le=SEED_MAX, description="Random seed.")
 
     @property
+    def generation_steps(self) -> int:
+        """Batches of batch_size completions in one generation (TRL's steps_per_generation and its default)."""
+        return self.steps_per_generation or self.gradient_accumulation_steps
+
+    @property
     def generation_batch(self) -> int:
-        """Completions generated together for one optimizer step on one device (TRL's generation_batch_size, vLLM's
-        max_num_seqs): batch_size x gradient_accumulation_steps."""
-        return self.batch_size * self.gradient_accumulation_steps
+        """Completions generated together on one device (TRL's generation_batch_size per process, vLLM's
+        max_num_seqs): batch_size x steps_per_generation, which defaults to gradient_accumulation_steps."""
+        return self.batch_size * self.generation_steps
 
 
 class RunConfig(Section):
@@ -254,37 +204,7 @@ class RunConfig(Section):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Problems: what a user can get wrong, one sentence each, with the key it is about.
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.message}" if self.key else self.message
-
-
-def error_sentence(error: BaseException) -> str:
-    """'TypeName: first line of the message': what a status.json or the app shows of an unexpected error."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-def short_repr(value, limit: int = 60) -> str:
-    """A value as a problem sentence quotes it: a 100k-character name or a 5000-digit number is cut."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print (Python's 4300-digit limit)
-        return "a number with thousands of digits"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
+# pydantic's validation errors as problems (engine.problems): one sentence each, with the key it is about.
 
 def _problems_from_validation(error: ValidationError) -> list[Problem]:
     problems = []
@@ -314,83 +234,10 @@ def _problems_from_validation(error: ValidationError) -> list[Problem]:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Loading: preset <- user file <- --set overrides.
-
-def deep_merge(base: dict, override: dict) -> dict:
-    """Dicts merge key by key; anything else (lists included) is replaced whole."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def parse_override(text: str) -> dict:
-    """`train.max_steps=3` -> {'train': {'max_steps': 3}}; the value is YAML, so lists and dicts work too."""
-    if "=" not in text:
-        raise ConfigError([Problem("--set", f"'{text}' is not key=value, e.g. train.max_steps=3")])
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as e:
-        raise ConfigError([Problem(key.strip(), f"the value is not valid YAML ({getattr(e, 'problem', e)})")]) from None
-    except (ValueError, RecursionError) as e:  # a number with more than 4300 digits, nesting thousands deep
-        raise ConfigError([Problem(key.strip(), f"the value cannot be read ({_first_words(e)})")]) from None
-    tree: Any = value
-    for part in reversed(key.strip().split(".")):
-        tree = {part: tree}
-    return tree
-
-
-def _first_words(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return (lines[0][:200] if lines else "") or type(error).__name__
-
-
-def file_problem(path: Path, what: str, limit: int | None = None) -> str | None:
-    """Why `path` cannot be read as a `what` file (one sentence), or None. Never opens it: a FIFO would block and
-    /dev/zero never ends."""
-    import stat
-
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return f"{what} {short_repr(str(path), 120)[1:-1]} does not exist"
-    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
-        return f"{what} {short_repr(str(path), 120)[1:-1]} cannot be read ({getattr(e, 'strerror', None) or e})"
-    if stat.S_ISDIR(info.st_mode):
-        return f"{path} is a folder, not a {what}; choose a file"
-    if not stat.S_ISREG(info.st_mode):
-        return f"{path} is not a regular file but a device, pipe or socket; choose a {what}"
-    if limit is not None and info.st_size > limit:
-        return f"{path.name} is {info.st_size / 2**20:.1f} MiB; a {what} may be at most {limit / 2**20:.0f} MiB"
-    return None
-
-
-def read_yaml(path: Path) -> dict:
-    path = Path(path)
-    problem = file_problem(path, "config file", MAX_CONFIG_BYTES)
-    if problem:
-        raise ConfigError([Problem("", problem)])
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError([Problem("", f"{path} is not valid YAML: {e}")]) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError([Problem("", f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8")]) from None
-    except (ValueError, RecursionError, OSError) as e:  # 5000-digit numbers, nesting thousands deep, I/O errors
-        raise ConfigError([Problem("", f"{path} cannot be read as a config ({_first_words(e)})")]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([Problem("", f"{path} must be a YAML mapping with model/data/rewards/train sections")])
-    return data
-
+# Loading: preset <- user file <- --set overrides (read and merged by engine.config_files).
 
 def build_config(raw: dict, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Merge the preset named in `raw` (or in an override) under `raw` and the overrides, then validate."""
-    from engine import presets
-
     try:
         layered = copy.deepcopy(raw)
         for text in overrides:

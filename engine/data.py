@@ -17,7 +17,9 @@ from pathlib import Path
 
 import regex
 
-from engine.config import ConfigError, Problem, PromptConfig, RunConfig, file_problem, short_repr
+from engine.config import RunConfig
+from engine.problems import ConfigError, Problem, file_problem, short_repr
+from engine.prompt_config import PromptConfig
 from engine.rewards import kind_of
 from engine.rewards.row import column_key
 
@@ -255,22 +257,41 @@ def build_examples(config: RunConfig, table, file_name: str) -> Examples:
     pattern = gold_pattern(config.data.answer_pattern)
     rows, empty = [], 0
     for number, record in enumerate(table, start=1):
-        question = record.get(columns.prompt)
-        _refuse_nested(columns.prompt, question, number, "data.prompt_column", "the question")
-        if columns.answer:
-            _refuse_nested(columns.answer, record.get(columns.answer), number, "data.answer_column", "the answer")
-        if question is None or str(question).strip() == "":
+        example = _example(config, columns, pattern, record, number)
+        if example is None:
             empty += 1
-            continue
-        gold = extract_gold(record.get(columns.answer), pattern) if columns.answer else None
-        # Every column rides along (TRL hands extra columns to the reward functions), under a key of its own where
-        # its name is one of TRL's or ours (engine.rewards.row).
-        rows.append({**{column_key(name): value for name, value in record.items()},
-                     "prompt": make_prompt(config, str(question)), "answer": gold})
+        else:
+            rows.append(example)
     if not rows:
         raise _error("data.prompt_column", f"every row of {file_name} has an empty '{columns.prompt}'; "
                                            "choose the column that holds the questions")
     return Examples(rows, columns, len(table), empty)
+
+
+def example_of(config: RunConfig, record: dict, source: str) -> dict:
+    """One row of data as training sees it (one of build_examples' examples), e.g. for `engine score --row`.
+    ConfigError for what build_examples refuses: a column a reward reads that the row lacks, an empty question."""
+    columns = map_columns(config, list(record), source)
+    example = _example(config, columns, gold_pattern(config.data.answer_pattern), record, 1)
+    if example is None:
+        raise _error("data.prompt_column", f"the question ('{columns.prompt}') of {source} is empty")
+    return example
+
+
+def _example(config: RunConfig, columns: ColumnMap, pattern: regex.Pattern | None, record: dict,
+             number: int) -> dict | None:
+    """A row as an example, or None when its question is empty."""
+    question = record.get(columns.prompt)
+    _refuse_nested(columns.prompt, question, number, "data.prompt_column", "the question")
+    if columns.answer:
+        _refuse_nested(columns.answer, record.get(columns.answer), number, "data.answer_column", "the answer")
+    if question is None or str(question).strip() == "":
+        return None
+    gold = extract_gold(record.get(columns.answer), pattern) if columns.answer else None
+    # Every column rides along (TRL hands extra columns to the reward functions), under a key of its own where
+    # its name is one of TRL's or ours (engine.rewards.row).
+    return {**{column_key(name): value for name, value in record.items()},
+            "prompt": make_prompt(config, str(question)), "answer": gold}
 
 
 def _refuse_nested(column: str, value, number: int, key: str, what: str) -> None:

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine import model_loading
+from engine import model_names
 from engine.config import RewardConfig, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.progress_bar import progress_bar
 from engine.rewards import RewardFunction, Row, kind_of
-from engine.run_folder import RunFolder
-from engine.work_progress import counting
+from engine.runs.folder import RunFolder
 
 
 def reward_category(spec: RewardConfig) -> str:
@@ -53,14 +53,19 @@ def score_completions(config: RunConfig, completions: list[str], examples: list[
     scores = {f.spec.name: f.score_rows(completions, rows) for f in functions}  # a timed-out pattern: None
     correctness = [f for f in functions if reward_category(f.spec) == "correctness"]
     formats = [f for f in functions if reward_category(f.spec) == "format"]
-    correct = formatted = 0
+    correct = formatted = correct_in_format = 0
     totals = []
     for i in range(len(completions)):
-        correct += bool(correctness) and all(_at_max(f, scores[f.spec.name][i]) for f in correctness)
-        formatted += bool(formats) and all(_at_max(f, scores[f.spec.name][i]) for f in formats)
+        right = bool(correctness) and all(_at_max(f, scores[f.spec.name][i]) for f in correctness)
+        in_format = bool(formats) and all(_at_max(f, scores[f.spec.name][i]) for f in formats)
+        correct, formatted, correct_in_format = correct + right, formatted + in_format, correct_in_format + (
+            right and in_format)
         totals.append(sum(f.spec.weight * s for f in functions if (s := scores[f.spec.name][i]) is not None))
     n = max(1, len(completions))
+    # Accuracy among the answers in the format: a rise in accuracy that only follows the format's rise (a right
+    # number now between the tags where it was not) leaves this flat; a rise here is the skill.
     return {"accuracy": correct / n if correctness else None, "format_compliance": formatted / n if formats else None,
+            "accuracy_in_format": correct_in_format / formatted if correctness and formatted else None,
             "mean_reward": sum(totals) / n, "n": len(completions)}
 
 
@@ -79,11 +84,11 @@ def rollout_sampling(config: RunConfig) -> dict:
 
 def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
                          answer_prefix: str = "", sampling: dict | None = None,
-                         advance: Callable[[int], None] | None = None) -> list[Completion]:
+                         progress: Callable[[int, int], None] | None = None) -> list[Completion]:
     """Greedy answers, or sampled with `sampling` (generate's temperature/top_p/top_k/min_p); each starts with
     `answer_prefix`, the text the chat template put after the assistant header (see data.start_answers_with_prefix),
-    so that they read and score like the answers seen in training. `advance(n)` is told of each batch answered
-    (engine/work_progress.py)."""
+    so that they read and score like the answers seen in training. `progress(done, total)` is told after each batch
+    (engine/progress_bar.py)."""
     import torch
 
     padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"  # continue from the right edge
@@ -103,8 +108,8 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_to
             decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             outputs += [Completion(answer_prefix + text, clipped=not done and new_tokens.shape[1] >= max_new_tokens)
                         for text, done in zip(decoded, ended)]
-            if advance is not None:
-                advance(len(texts))
+            if progress is not None:
+                progress(len(outputs), len(prompts))
     finally:
         tokenizer.padding_side = padding_side
     return outputs
@@ -112,10 +117,10 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_to
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
              answer_prefix: str = "", sampling: dict | None = None,
-             advance: Callable[[int], None] | None = None) -> list[str]:
+             progress: Callable[[int, int], None] | None = None) -> list[str]:
     """The texts of generate_completions."""
     return [c.text for c in generate_completions(model, tokenizer, prompts, max_new_tokens, batch_size,
-                                                 answer_prefix, sampling, advance)]
+                                                 answer_prefix, sampling, progress)]
 
 
 def load_for_eval(config: RunConfig, adapter_dir=None):
@@ -123,7 +128,7 @@ def load_for_eval(config: RunConfig, adapter_dir=None):
     from transformers import AutoModelForCausalLM
 
     cuda = torch.cuda.is_available()
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
     if cuda:
         model.to("cuda")
@@ -132,7 +137,7 @@ def load_for_eval(config: RunConfig, adapter_dir=None):
 
         model = PeftModel.from_pretrained(model, str(adapter_dir))
     model.eval()
-    tokenizer = model_loading.load_tokenizer(path)
+    tokenizer = model_names.load_tokenizer(path)
     start_answers_with_prefix(tokenizer, config.prompt)
     return model, tokenizer
 
@@ -173,8 +178,8 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows),
               "max_new_tokens": max_new, "decoding": "greedy", "accuracy_metric": accuracy_metric(config)}
     prefix = config.prompt.answer_prefix()
-    with counting("base model answering", len(prompts), "questions") as advance:
-        base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix, advance=advance)
+    with progress_bar("base model answering", "questions") as progress:
+        base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix, progress=progress)
     result["base"] = score_completions(config, base_completions, rows)
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
@@ -182,8 +187,9 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     if adapter is not None:
         result["tuned_adapter"] = describe_source(run, adapter)
         tuned_model, _ = load_for_eval(config, adapter)
-        with counting("tuned model answering", len(prompts), "questions") as advance:
-            tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix, advance=advance)
+        with progress_bar("tuned model answering", "questions") as progress:
+            tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix,
+                                         progress=progress)
         result["tuned"] = score_completions(config, tuned_completions, rows)
         for example, completion in zip(examples, tuned_completions):
             example["tuned"] = completion

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import Problem, RunConfig
+from engine.config import RunConfig
 from engine.gpu import GpuInfo
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
+from engine.problems import Problem
 
 STRATEGY_LABELS = {"ddp": "DDP", "fsdp": "FSDP", "zero3": "DeepSpeed ZeRO-3"}
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from engine import builtin_models
-from engine.model_loading import HUB_ID
+from engine.model_names import HUB_ID
 
 HUB_TIMEOUT_S = 5.0
 REMEMBER_S = 60.0

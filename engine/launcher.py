@@ -32,7 +32,7 @@ from engine.child_group import ChildGroup
 from engine.config import RunConfig
 from engine.launch_plan import ACCELERATE_CONFIG_NAME, SERVER_LOG_NAME, LaunchPlan, launch_plan
 from engine.rollout_server import RolloutServer
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 POLL_S = 0.5
 STOP_GRACE_S = 10.0  # a trainer stuck waiting for a dead server gets this long before SIGKILL

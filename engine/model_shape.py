@@ -9,6 +9,8 @@ from pathlib import Path
 
 import regex
 
+GIB = 2**30  # the unit the VRAM estimate and vLLM's sizing count the model's bytes in
+
 
 @dataclass(frozen=True)
 class ModelShape:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from engine import settings
-from engine.config import ConfigError, Problem, deep_merge, read_yaml, short_repr
+from engine.config_files import deep_merge, read_yaml
+from engine.problems import ConfigError, Problem, short_repr
 
 
 @dataclass(frozen=True)

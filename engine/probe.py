@@ -8,6 +8,8 @@ the same reward functions TRL calls, and reports:
 
 - per reward: mean, spread (standard deviation), share of completions at its maximum, share of groups all equal;
 - the share of groups whose total rewards are all equal (GRPO's frac_reward_zero_std);
+- a verifier audit (engine.rewards.verifier_audit): each answer an answer_match reward extracts, compared with the
+  gold answer by numeric and by math-verify, and the answers on which the two disagree;
 - pass@1 and pass@k (k = num_generations) for correctness rewards; the share of completions cut at
   max_completion_length;
 - a verdict in plain words, with the one setting to change as a dotted key and value (a UI can apply it);
@@ -24,13 +26,14 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from engine import backends, model_loading
-from engine.config import ConfigError, Problem, RunConfig
+from engine import backends, model_names
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.evaluation import Completion, generate_completions, reward_category, reward_maximum, rollout_sampling
+from engine.problems import ConfigError, Problem
 from engine.rewards import RewardFunction, Row
+from engine.rewards import verifier_audit as audit
 from engine.run_length import duration
-from engine.work_progress import counting
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -39,7 +42,6 @@ EQUAL_GROUPS_SHARE = 0.9  # at least this share of groups all equal: GRPO learns
 MAX_GENERATIONS_ADVICE = 16  # "too hard" asks for this many generations per prompt before a larger model
 EXAMPLE_GROUPS = 2
 TIE = 1e-9
-ANSWERING = "the model answering"  # what the probe's progress counts (engine/work_progress.py)
 
 VERDICT_TITLES = {
     "ready": "Ready",
@@ -66,9 +68,10 @@ class Sampled:
     training_how: str
 
 
-def _prompt_chunks(config: RunConfig, rows: list[dict]) -> list[list[dict]]:
-    """Rows in chunks of one training step's prompts, so that each chunk's generation time is one step's."""
-    per_step = max(1, config.train.generation_batch // config.train.num_generations)
+def _prompt_chunks(config: RunConfig, rows: list[dict], per_chunk: int | None = None) -> list[list[dict]]:
+    """Rows in chunks of one training step's prompts, so that each chunk's generation time is one step's (or of
+    `per_chunk` prompts, where no step is timed)."""
+    per_step = per_chunk or max(1, config.train.generation_batch // config.train.num_generations)
     return [rows[i:i + per_step] for i in range(0, len(rows), per_step)]
 
 
@@ -87,13 +90,15 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool) -> Sampled:
-    """HF generate on the model as the hf backend loads it; then one forward + backward with the run's LoRA
-    attached over one micro-batch of what it wrote, for the step estimate."""
+def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool, time_step: bool = True,
+              progress=None) -> Sampled:
+    """HF generate on the model as the hf backend loads it; then (with time_step) one forward + backward with the
+    run's LoRA attached over one micro-batch of what it wrote, for the step estimate. `progress(done, total)` is
+    told after each chunk of prompts."""
     import torch
 
     started = time.perf_counter()
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     loaded = backends.BACKENDS["hf"].load(config, path, "hf", None)
     model, tokenizer, peft_config = loaded.model, loaded.tokenizer, loaded.peft_config
     model.eval()
@@ -103,14 +108,14 @@ def sample_hf(config: RunConfig, rows_for_tokenizer, n_prompts: int, cuda: bool)
     torch.manual_seed(config.train.seed)
     t, prefix = config.train, config.prompt.answer_prefix()
     groups, seconds = [], []
-    with counting(ANSWERING, len(rows), "questions") as advance:
-        for chunk in _prompt_chunks(config, rows):
-            prompts = [row["prompt"] for row in chunk for _ in range(t.num_generations)]
-            completions = _timed(seconds, generate_completions, model, tokenizer, prompts, t.max_completion_length,
-                                 len(prompts), prefix, rollout_sampling(config))
-            groups += [completions[i:i + t.num_generations] for i in range(0, len(completions), t.num_generations)]
-            advance(len(chunk))
-    training = _time_training_step(config, model, tokenizer, peft_config, rows, groups)
+    for chunk in _prompt_chunks(config, rows):
+        prompts = [row["prompt"] for row in chunk for _ in range(t.num_generations)]
+        completions = _timed(seconds, generate_completions, model, tokenizer, prompts, t.max_completion_length,
+                             len(prompts), prefix, rollout_sampling(config))
+        groups += [completions[i:i + t.num_generations] for i in range(0, len(completions), t.num_generations)]
+        if progress is not None:
+            progress(len(groups), len(rows))
+    training = _time_training_step(config, model, tokenizer, peft_config, rows, groups) if time_step else None
     return Sampled(rows=rows, groups=groups, generator="HF generate", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
                    training_seconds=training,
@@ -165,8 +170,10 @@ def _time_training_step(config: RunConfig, model, tokenizer, peft_config, rows, 
     return seconds[-1] * t.gradient_accumulation_steps
 
 
-def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sampled:
-    """vLLM, as the unsloth backend's rollouts use it (same sampling settings, stopping at the tokenizer's EOS)."""
+def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int, progress=None,
+                per_chunk: int | None = None) -> Sampled:
+    """vLLM, as the unsloth backend's rollouts use it (same sampling settings, stopping at the tokenizer's EOS).
+    `per_chunk` prompts go to vLLM at once (default: one training step's, to time a step)."""
     # In-process engine (as Unsloth runs it): no engine-core subprocess to spawn from `python -m engine`.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     import torch
@@ -175,8 +182,8 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
     from engine.model_shape import shape_for_training
 
     started = time.perf_counter()
-    path = model_loading.resolve_model_path(config.model.name)
-    tokenizer = model_loading.load_tokenizer(path)
+    path = model_names.resolve_model_path(config.model.name)
+    tokenizer = model_names.load_tokenizer(path)
     start_answers_with_prefix(tokenizer, config.prompt)
     rows = rows_for_tokenizer(tokenizer)[:n_prompts]
     m, t = config.model, config.train
@@ -192,15 +199,15 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
                             max_tokens=t.max_completion_length, stop_token_ids=[tokenizer.eos_token_id])
     prefix = config.prompt.answer_prefix()
     groups, seconds = [], []
-    with counting(ANSWERING, len(rows), "questions") as advance:
-        for chunk in _prompt_chunks(config, rows):
-            requests = [{"prompt_token_ids": tokenizer(tokenizer.apply_chat_template(row["prompt"], tokenize=False,
-                                                                                       add_generation_prompt=True),
-                                                       add_special_tokens=False)["input_ids"]} for row in chunk]
-            outputs = _timed(seconds, llm.generate, requests, params, use_tqdm=False)
-            groups += [[Completion(prefix + o.text, clipped=o.finish_reason == "length") for o in request.outputs]
-                       for request in outputs]
-            advance(len(chunk))
+    for chunk in _prompt_chunks(config, rows, per_chunk):
+        requests = [{"prompt_token_ids": tokenizer(tokenizer.apply_chat_template(row["prompt"], tokenize=False,
+                                                                                   add_generation_prompt=True),
+                                                   add_special_tokens=False)["input_ids"]} for row in chunk]
+        outputs = _timed(seconds, llm.generate, requests, params, use_tqdm=False)
+        groups += [[Completion(prefix + o.text, clipped=o.finish_reason == "length") for o in request.outputs]
+                   for request in outputs]
+        if progress is not None:
+            progress(len(groups), len(rows))
     return Sampled(rows=rows, groups=groups, generator="vLLM", load_seconds=load_seconds,
                    generation_seconds=sum(seconds), seconds_per_generation_batch=_typical(seconds),
                    training_seconds=None,
@@ -211,14 +218,20 @@ def sample_vllm(config: RunConfig, rows_for_tokenizer, n_prompts: int) -> Sample
 # ---------------------------------------------------------------------------------------------------------------
 # Scoring and statistics
 
-def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
-    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
-    every data column of the completion's row."""
+def scored_texts(sampled: Sampled) -> tuple[list[str], list[Row]]:
+    """Every completion (groups flattened in order) and its row, with every data column of it."""
     texts, rows = [], []
     for row, group in zip(sampled.rows, sampled.groups):
         for completion in group:
             texts.append(completion.text)
             rows.append(Row.from_example(row))
+    return texts, rows
+
+
+def score_groups(config: RunConfig, sampled: Sampled) -> dict[str, list[float | None]]:
+    """Every reward's scores for every completion (groups flattened in order), through the scorers training uses, with
+    every data column of the completion's row."""
+    texts, rows = scored_texts(sampled)
     scores = {}
     for i, spec in enumerate(config.rewards):
         try:
@@ -261,16 +274,25 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+def passed(config: RunConfig, scores: dict) -> list[bool | None]:
+    """Per completion: right (every correctness reward at its maximum), or, for a config without a correctness
+    reward, in format (every format reward at its maximum); None where a reward could not score it."""
+    specs = ([s for s in config.rewards if reward_category(s) == "correctness"]
+             or [s for s in config.rewards if reward_category(s) == "format" and reward_maximum(s) is not None])
+    if not specs:
+        return []
+    return [None if any(scores[s.name][i] is None for s in specs)
+            else all(scores[s.name][i] >= reward_maximum(s) - TIE for s in specs)
+            for i in range(len(scores[specs[0].name]))]
+
+
 def correctness_stats(config: RunConfig, scores: dict, group_size: int) -> dict | None:
     """pass@1 and pass@k over the rows with a gold answer, counting an answer right when every correctness reward
     gives it its maximum (one reward: that reward)."""
     specs = [s for s in config.rewards if reward_category(s) == "correctness"]
     if not specs:
         return None
-    per_completion = [None if any(scores[s.name][i] is None for s in specs)
-                      else all(scores[s.name][i] >= reward_maximum(s) - TIE for s in specs)
-                      for i in range(len(scores[specs[0].name]))]
-    groups = [g for g in _group(per_completion, group_size) if all(v is not None for v in g)]
+    groups = [g for g in _group(passed(config, scores), group_size) if all(v is not None for v in g)]
     k = group_size
     return {"rewards": [s.name for s in specs], "k": k, "rows": len(groups),
             "right": sum(sum(g) for g in groups), "answers": sum(len(g) for g in groups),
@@ -436,10 +458,11 @@ def step_estimate(config: RunConfig, sampled: Sampled) -> dict:
             "run_seconds": round(seconds * config.train.max_steps, 1)}
 
 
-def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
-    """Sample, score and judge; the report as probe.json holds it. Raises ConfigError for what the user must fix."""
+def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS, progress=None) -> dict:
+    """Sample, score and judge; the report as probe.json holds it. `progress(done, total)` is told as questions are
+    answered (engine/progress_bar.py). Raises ConfigError for what the user must fix."""
     started = time.perf_counter()
-    cuda = model_loading.cuda_visible()
+    cuda = model_names.cuda_visible()
     backend = backends.backend_for(config, cuda).name
     vllm = backends.choose_rollout(config.model, cuda) in ("vllm", "vllm_server")  # the server samples as vLLM does
     longest: dict = {}
@@ -453,8 +476,8 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
         return data.train
 
     try:
-        sampled = (sample_vllm(config, training_rows, prompts) if vllm
-                   else sample_hf(config, training_rows, prompts, cuda))
+        sampled = (sample_vllm(config, training_rows, prompts, progress) if vllm
+                   else sample_hf(config, training_rows, prompts, cuda, progress=progress))
     except OSError as e:  # a hub id while offline, a folder without weights
         raise ConfigError([Problem("model.name", f"{config.model.name} could not be loaded ({type(e).__name__}: "
                                                  f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})"
@@ -486,6 +509,7 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
         "generation_seconds": round(sampled.generation_seconds, 1),
         "step_estimate": step_estimate(config, sampled),
         "examples": _examples(config, sampled, scores, total),
+        "verifier_audit": audit.verifier_audit(config, *scored_texts(sampled)),
         "config": config.model_dump(mode="json"),
     }
     return report
@@ -505,6 +529,15 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
 
+def _audit_lines(verifier_audit: dict | None) -> list[str]:
+    if verifier_audit is None:
+        return []
+    lines = [f"verifier audit: {audit.headline(verifier_audit)}"]
+    lines += [f"  {audit.case_sentence(case)}" for case in verifier_audit["cases"]]
+    skipped = audit.skipped_sentence(verifier_audit)
+    return lines + ([f"  {skipped}"] if skipped else [])
+
+
 def report_lines(report: dict) -> list[str]:
     """The report in words, for a terminal."""
     lines = [(f"probed {report['prompts']} questions x {report['generations_per_prompt']} completions "
@@ -522,9 +555,10 @@ def report_lines(report: dict) -> list[str]:
     lines.append(f"  groups all equal: {_percent(report['groups_all_equal'])}; clipped: {_percent(report['clipped'])}")
     estimate = report["step_estimate"]
     lines.append(f"  one training step: about {estimate['seconds']:.1f} s ({estimate['how']})")
-    steps = report["config"]["train"]["max_steps"]
-    lines.append(f"  the whole run: about {duration(estimate['run_seconds'])} ({steps:,} steps), plus loading the "
-                 "model")
+    steps = report.get("config", {}).get("train", {}).get("max_steps")
+    if steps and "run_seconds" in estimate:
+        lines.append(f"  the whole run: about {duration(estimate['run_seconds'])} ({steps:,} steps), plus loading "
+                     "the model")
     verdict = report["verdict"]
     lines.append(f"verdict: {verdict['text']}")
     if verdict["change"]:
@@ -534,4 +568,4 @@ def report_lines(report: dict) -> list[str]:
     for other in report["findings"]:
         if other is not verdict and other["code"] != verdict["code"]:
             lines.append(f"also: {other['text']}")
-    return lines
+    return lines + _audit_lines(report.get("verifier_audit"))

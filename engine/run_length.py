@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import settings
-from engine.config import ConfigError, RunConfig, load_config
-from engine.run_folder import list_runs
+from engine.config import RunConfig, load_config
+from engine.problems import ConfigError
+from engine.runs.folder import list_runs
 
 LONG_RUN_S = 24 * 3600  # longer than a day: a plain warning before Launch
 MANY_STEPS = 10_000  # GRPO runs take a few hundred to a few thousand steps; beyond this, a warning even unmeasured

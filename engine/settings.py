@@ -61,6 +61,13 @@ def code_sample_data_path() -> Path:
     return REPO_ROOT / "tests" / "data" / "humaneval" / "humaneval.jsonl"
 
 
+def arithmetic_samples_dir() -> Path:
+    """Where the bundled arithmetic task (engine.arithmetic_task) is written on first use: made in code, not shipped."""
+    return cache_dir() / "samples"
+
+
 def bundled_samples() -> tuple[Path, ...]:
-    """Every bundled data file the app offers (besides uploads)."""
-    return sample_data_path(), code_sample_data_path()
+    """Every bundled data file the app offers (besides uploads): the shipped samples, and the arithmetic task's
+    files once written."""
+    return (sample_data_path(), code_sample_data_path(),
+            *sorted(arithmetic_samples_dir().glob("arithmetic-*.jsonl")))

@@ -19,10 +19,10 @@ import netrc
 import os
 from urllib.parse import urlparse
 
-from engine.config import Problem, RunConfig
-from engine.run_folder import RunFolder
+from engine.config import RunConfig
+from engine.problems import Problem
+from engine.runs.folder import RunFolder
 
-TRACKERS = ("none", "tensorboard", "wandb", "mlflow", "trackio")
 PROJECT = "grpo-studio"  # the project / experiment name a tracker files runs under, unless the environment says
 SAMPLES_TAG = "completions"
 TEXT_CHARS = 4000  # one completion in TensorBoard's text view; samples.jsonl keeps the whole text

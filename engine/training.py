@@ -18,15 +18,17 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import backends, checkpoints, disk_space, gpu, model_loading, ranks, settings, tracking, trainer_process
+from engine import backends, disk_space, gpu, model_names, ranks, settings, tracking
 from engine.backends.base import RolloutServerAddress
-from engine.config import ConfigError, RunConfig, error_sentence
+from engine.config import RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
 from engine.gpu_split import launches_children
 from engine.model_shape import shape_for_training
-from engine.progress import progress_line
+from engine.problems import ConfigError, error_sentence
 from engine.rewards import SampleBuffer, build_reward_functions, reward_weights, sandbox_report
-from engine.run_folder import RunFolder
+from engine.runs import checkpoints, trainer_process
+from engine.runs.folder import RunFolder
+from engine.runs.progress import progress_line
 from engine.training_eval import make_heldout_eval
 
 OOM_ADVICE = ("the GPU ran out of memory; lower train.num_generations or train.max_completion_length, turn on "
@@ -115,6 +117,8 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
     class RunMonitor(TrainerCallback):
         # The identity is written again with each step: a library that retitles the process while the model loads
         # (setproctitle) changes the command line that the app's identity check compares.
+        logged_batch = None  # the generated batch whose samples were written last
+
         def on_train_begin(self, args, state, control, **kwargs):
             if main:
                 run.write_status(state="running", step=state.global_step, session_start_step=state.global_step,
@@ -145,7 +149,11 @@ def make_monitor(run: RunFolder, buffer: SampleBuffer, stop: StopRequest, sample
                 event["regex_timeouts"] = dict(buffer.regex_timeouts)
                 buffer.regex_timeouts.clear()
             run.append_event(event)
-            samples = _samples(buffer, state.global_step, samples_per_step)
+            # Each generated batch once: with num_iterations or steps_per_generation above gradient_accumulation_steps
+            # a step can train on the batch an earlier step already logged.
+            fresh = buffer.batch is not self.logged_batch
+            self.logged_batch = buffer.batch
+            samples = _samples(buffer, state.global_step, samples_per_step) if fresh else []
             run.append_samples(samples)
             if publish_samples is not None:
                 publish_samples(state.global_step, samples)
@@ -228,7 +236,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(ranks.local_rank())  # each rank its own GPU (CUDA_VISIBLE_DEVICES holds the run's)
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     plan = plan_for_this_process(config, backend, path, cuda)
     loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
     tokenizer = loaded.tokenizer
@@ -259,7 +267,8 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
         max_completion_length=t.max_completion_length, learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio, weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm, optim=t.optim, temperature=t.temperature, top_p=t.top_p,
-        min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, logging_steps=t.logging_steps,
+        min_p=t.min_p or None, beta=t.beta, loss_type=t.loss_type, scale_rewards=t.scale_rewards,
+        num_iterations=t.num_iterations, steps_per_generation=t.steps_per_generation, logging_steps=t.logging_steps,
         save_strategy="steps", save_steps=t.save_steps, seed=t.seed, bf16=cuda,
         # TRL's default, said explicitly: Unsloth turns it on whenever loss_type "dapo" is given (ours always is),
         # which made the backends train differently and zeroes the update when every completion hits the limit.
@@ -283,7 +292,7 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
 def use_triton_interpreter_without_gpu() -> None:
     """TRL 1.x computes GRPO log-probs with a Triton kernel; without a GPU, Triton's interpreter runs that same kernel
     on the CPU. Call before anything imports triton (transformers may): the JIT mode is fixed at import."""
-    if not model_loading.cuda_visible():
+    if not model_names.cuda_visible():
         os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
@@ -301,7 +310,7 @@ def prepare_process(config: RunConfig, backend_name: str | None = None) -> None:
     if backend_name is None and launches_children(config, gpu.visible_gpus()):
         return  # `engine train` launches the training: each child imports its backend first, on its own GPUs
     backend = (backends.BACKENDS[backend_name] if backend_name
-               else backends.backend_for(config, model_loading.cuda_visible()))
+               else backends.backend_for(config, model_names.cuda_visible()))
     with contextlib.suppress(Exception):
         backend.prepare_process(config)
 
@@ -441,7 +450,7 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
         if main:
             disk_space.reserve(run.path)
         if launch is None:
-            backend = backends.backend_for(config, model_loading.cuda_visible())
+            backend = backends.backend_for(config, model_names.cuda_visible())
             info = gpu.gpu_info()
             run.write_status(backend=backend.name, gpus=[info.index] if info else None)
             print(f"run folder: {run.path}\nbackend: {backend.name}; model: {config.model.name}")

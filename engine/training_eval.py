@@ -27,7 +27,7 @@ from engine.best_checkpoint import write_best
 from engine.config import RunConfig
 from engine.evaluation import generate, reward_category, score_completions
 from engine.rewards import kind_of
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 EVAL_KEYS = ("eval/accuracy", "eval/format", "eval/mean_reward")
 EVAL_LORA_NAME = "grpo_studio_eval_lora"

@@ -23,12 +23,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.config import RunConfig
-from engine.model_shape import ModelShape
+from engine.model_shape import GIB, ModelShape
 
 if TYPE_CHECKING:
     from engine.backends import RunPlan
-
-GIB = 2**30
 
 
 def vllm_pool_gib(plan: RunPlan) -> float | None:

@@ -47,7 +47,7 @@ def started_identity(process: subprocess.Popen) -> dict:
     """The trainer identity (pid, create time, command hash) of a child this test started, once the child runs its
     own program: right after Popen its command line can still be empty (seen: about one time in two), and an
     identity taken then never matches the running process."""
-    from engine import trainer_process
+    from engine.runs import trainer_process
 
     expected = trainer_process.command_hash([str(arg) for arg in process.args])
 

@@ -14,10 +14,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from engine import backends, launch_plan, launcher, model_loading, settings, training
+from engine import backends, launch_plan, launcher, model_names, settings, training
 from engine.config import load_config
-from engine.run_folder import RunFolder
-from engine.run_lock import RunLock
+from engine.runs.folder import RunFolder
+from engine.runs.lock import RunLock
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
@@ -32,7 +32,7 @@ def main(run_dir: str, behaviour: str, *overrides: str) -> int:
     run.path.mkdir(parents=True, exist_ok=True)
     stop = training.begin(config, run)
     plan = backends.plan_for_machine(config, False, None, [], None)
-    path = model_loading.resolve_model_path(config.model.name)
+    path = model_names.resolve_model_path(config.model.name)
     made = launch_plan.launch_plan(config, run.path, path, plan, resume=False)
     port = launch_plan.free_port()
     standin = (sys.executable, str(REPO / "tests" / "vllm_standin.py"), "--host", launch_plan.SERVER_HOST, "--port",

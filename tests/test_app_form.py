@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import run_lock, settings
-from engine.config import ConfigError, build_config
+from engine import settings
+from engine.config import build_config
+from engine.problems import ConfigError
 from engine.rewards import web_kinds
-from engine.run_folder import RunFolder
+from engine.runs import lock as run_lock
+from engine.runs.folder import RunFolder
 
-from app import chat, model_slot, run_view, runner, sample_completion, strings
+from app import chat, data_tables, model_slot, run_view, runner, runs_list, sample_completion, strings
 from app.__main__ import parse_arguments
 from app.form_state import (
     CPU_DEMO_SETTINGS,
@@ -28,6 +30,7 @@ from app.form_state import (
     RewardRow,
     add_row,
     config_to_form,
+    field_choices,
     field_widget,
     form_to_config,
     kind_help,
@@ -46,7 +49,7 @@ from app.form_state import (
 )
 from app.login import resolve_login
 from app.reward_preview import preview
-from app.steps import data_step, preset_step, results_step, train_step
+from app.steps import data_step, data_view, preset_step, results_step, rewards_step, run_housekeeping, train_step
 from app.uploads import UploadError, safe_upload_name, store_upload
 
 from tests.conftest import REPO, run_engine, started_identity, wait_for
@@ -176,6 +179,10 @@ def test_reward_widgets_come_from_the_registry():
         "extract": "dropdown", "score": "dropdown", "tests_column": "text", "entry_point_column": "text",
         "helpers_column": "text", "time_limit": "number", "target": "integer"}
     assert fields["compare"].choices == ("numeric", "math", "exact", "casefold")
+    # Where a regex must match is a visible choice in words; the config keeps the short names
+    assert field_choices(fields["match"]) == [("anywhere (search)", "search"), ("from the start (start)", "start"),
+                                              ("the whole completion (full)", "full")]
+    assert field_choices(fields["compare"])[0] == ("numeric", "numeric")
     for kind in web_kinds():  # one widget per field name: every kind that has the name agrees on its type
         for name in kind.fields():
             annotation = kind.spec.model_fields[name].annotation
@@ -325,21 +332,21 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     data.write_text("id,task,result\n1,What is 1 plus 2?,#### 3\n2,What is 2 plus 3?,#### 5\n")
     form = math_form()
     form.data_path, form.prompt_column, form.answer_column = str(data), "id", None
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert shown.columns == ["id", "task", "result"] and "needs gold answers" in shown.error
     form.prompt_column, form.answer_column = "task", "result"
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert shown.error == "" and "2 rows" in shown.summary
     assert list(shown.frame[strings.DATA_GOLD_COLUMN]) == ["3", "5"]
     form.answer_pattern = "####(("
-    assert "does not compile" in data_step.preview_data(form).pattern_error
+    assert "does not compile" in data_view.preview_data(form).pattern_error
     form.data_path = str(app_dirs / "uploads" / "missing.jsonl")
-    assert "does not exist" in data_step.preview_data(form).error
+    assert "does not exist" in data_view.preview_data(form).error
     form.data_path = "q.csv"  # a name in the uploads folder
-    assert "2 rows" in data_step.preview_data(form).summary
+    assert "2 rows" in data_view.preview_data(form).summary
     form.data_path = str(app_dirs / "elsewhere.csv")  # anywhere else: refused, even if it exists
     (app_dirs / "elsewhere.csv").write_text(data.read_text())
-    assert "is not a file uploaded here" in data_step.preview_data(form).error
+    assert "is not a file uploaded here" in data_view.preview_data(form).error
 
 
 def test_the_data_step_says_what_train_says_of_a_code_reward_on_math_data(app_dirs):
@@ -349,15 +356,15 @@ def test_the_data_step_says_what_train_says_of_a_code_reward_on_math_data(app_di
     form.data_path, form.prompt_column, form.answer_column = SAMPLE, "question", "answer"
     said = ("Reward 3 (tests): reads the column 'test', which gsm8k_slice.jsonl does not have (columns: question, "
             "answer).")
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert shown.error == said and shown.summary == ""
     config, summary = train_step.check_form(form)
     assert config is None and said in summary.verdict
     form.rewards[0] = replace(form.rewards[0], name="")  # the rewards step's business; row 3 is still row 3
-    assert data_step.preview_data(form).error == said
-    form.data_path = data_step.code_sample_path()
+    assert data_view.preview_data(form).error == said
+    form.data_path = data_tables.code_sample_path()
     form.prompt_column, form.answer_column = "prompt", None
-    assert data_step.preview_data(form).error == "" and "164 rows" in data_step.preview_data(form).summary
+    assert data_view.preview_data(form).error == "" and "164 rows" in data_view.preview_data(form).summary
 
 
 def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
@@ -372,20 +379,20 @@ def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app
                     + "".join(f"{long_question},{i}\n" for i in range(3)))
     form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
     form.data_path = str(data)
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     facts = check_config(form_to_config(form)).facts["data"]
     assert "3 dropped (prompt too long)" in facts and facts in shown.summary
     assert shown.summary.startswith("✓ **long questions.csv**")
     data.write_text("not,a\n\"broken")
-    data_step._TABLES.clear()
-    broken = data_step.preview_data(form)
+    data_tables._TABLES.clear()
+    broken = data_view.preview_data(form)
     assert broken.error.startswith("long questions.csv cannot be read") and broken.frame.empty  # name as written
-    assert data_step.preview_update(broken.frame)["visible"] is False
+    assert data_view.preview_update(broken.frame)["visible"] is False
     nested = app_dirs / "uploads" / "nested.jsonl"
     nested.write_text("".join(json.dumps({"question": {"text": f"{i}+1?"}, "answer": i + 1}) + "\n"
                               for i in range(4)))
     form.data_path = str(nested)
-    said = data_step.preview_data(form).error
+    said = data_view.preview_data(form).error
     assert "Question column (data.prompt_column): column 'question' holds an object in row 1" in said
 
 
@@ -436,6 +443,38 @@ def test_try_it_grades_against_the_gold_answer_of_the_data_row_it_shows(app_dirs
     assert try_row(form, generated).number == 1
     assert try_row(replace(form, data_path="/etc/passwd"), None) is NO_ROW
     assert row_markdown(NO_ROW, "") == strings.TRY_NO_ROW
+def test_try_it_shows_what_each_pattern_matched():
+    form = math_form()
+    form.rewards.append(RewardRow(name="starts", kind="regex_match", reward=1.0, penalty=0.0,
+                                  values={"pattern": "{thought_open}\\n(.*)", "match": "start"}))
+    prompt = build_config({"preset": "rlvr-math"}).prompt
+    result = preview(form.rewards, prompt, EXAMPLE, "12")
+    assert [r.matched for r in result.rows] == [None, None, "12", "<thought>\nThere are 3 boxes with 4 apples each, "
+                                                                  "so 3 * 4 = 12."]
+    assert [r.shows_match for r in result.rows] == [False, False, True, True]
+    _badges, _errors, _total, table = rewards_step.preview_outputs(form.rewards, result)
+    assert list(table.columns) == strings.TRY_TOTAL_HEADERS and strings.TRY_TOTAL_HEADERS[-1] == "Matched"
+    assert list(table["Matched"]) == ["", "", "12", "<thought>⏎There are 3 boxes with 4 apples each, so 3 * 4 = 12."]
+    missed = preview(form.rewards, prompt, "Sure! " + EXAMPLE, "12")
+    assert missed.rows[3].score == 0.0 and missed.rows[3].matched is None
+    assert list(rewards_step.preview_outputs(form.rewards, missed)[3]["Matched"])[3] == strings.TRY_NO_MATCH
+
+
+def test_the_probe_box_lists_where_the_two_verifiers_disagree():
+    report = {"verdict": {"code": "ready", "title": "Ready", "text": "Ready: 3 of 4 questions ...", "change": None},
+              "findings": [], "prompts": 4, "generations_per_prompt": 2, "model": "m", "seconds": 3.0,
+              "step_estimate": {"seconds": 1.0},
+              "verifier_audit": {"rewards": ["correct"], "answers": 6, "disagreements": 2, "cases": [
+                  {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False,
+                   "math": True, "scored_right": False, "count": 2}]}}
+    shown = run_view.probe_markdown(report)
+    assert "Verifier audit: numeric and math-verify disagree on 2 of 6 answers" in shown
+    assert "`3/4` (gold `0.75`) x2: numeric says wrong, math-verify says right; 'correct' (numeric) scores it wrong" \
+        in shown
+    report["verifier_audit"] = {"rewards": ["correct"], "answers": 6, "disagreements": 0, "cases": []}
+    assert "Verifier audit: numeric and math-verify agree on all 6 answers" in run_view.probe_markdown(report)
+    report["verifier_audit"] = None
+    assert "Verifier audit" not in run_view.probe_markdown(report)
 
 
 def evil_module(tmp_path: Path) -> tuple[Path, Path]:
@@ -485,7 +524,8 @@ def write_run(root: Path, events: list[dict], state: str = "running", run_id: st
 def flat_events(steps: int) -> list[dict]:
     return [{"step": s, "time": 1000.0 + 2 * s, "loss": 0.0, "reward": -1.0, "reward_std": 0.0,
              "rewards/strict_format/mean": 0.0, "rewards/tag_count/mean": 0.0, "rewards/correct/mean": -1.0,
-             "completion_length": 64.0, "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
+             "frac_reward_zero_std": 1.0, "completion_length": 64.0, "completions/mean_length": 64.0,
+             "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
 
 
@@ -495,8 +535,8 @@ def test_the_train_view_draws_one_run_from_the_run_folders(app_dirs):
     the runs folder. (A live run beside it, a hand-off and a resume: tests/test_browser_truth.py.)"""
     import gradio as gr
 
-    from engine import run_queue
     from engine.config import load_config
+    from engine.runs import queue as run_queue
 
     from app import example_runs
 
@@ -588,17 +628,19 @@ def test_samples_table_has_scores_and_weighted_total(tmp_path):
 
 
 def test_health_hints_say_what_to_change(tmp_path):
+    """The Train view's health box: the share of groups to learn from at every step, then the engine's hints."""
     run = write_run(tmp_path, flat_events(12))
     config = build_config({"preset": "rlvr-math", "data": {"path": SAMPLE}})
-    hints = " ".join(run_view.health_hints(run.read_events(), config))
-    assert "every answer to a question scored the same" in hints and "raise the sampling temperature" in hints
-    assert "'strict_format' has stayed at 0" in hints and "'tag_count' has stayed at 0" in hints
-    assert "Raise the longest answer (train.max_completion_length" in hints and "timed out on 2 answers" in hints
-    early = " ".join(run_view.health_hints(flat_events(2), config))
-    assert "scored the same" not in early and "has stayed at" not in early  # too early to say
-    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5} for s in range(1, 11)]
-    assert any("rising" in h for h in run_view.health_hints(rising, config))
-    assert run_view.health_hints([], config) == []
+    shown = run_view.hints_markdown(run.read_events(), run.read_samples(), config)
+    assert shown.startswith("**Health:** Groups with something to learn from: 0% (last 5 steps).")
+    assert "- In every recent question group every answer got the same score" in shown
+    assert "'strict_format' has stayed at 0" in shown and "'tag_count' has stayed at 0" in shown
+    assert "raise the longest answer (train.max_completion_length" in shown and "timed out on 2 answers" in shown
+    early = run_view.hints_markdown(flat_events(2), [], config)
+    assert "got the same score" not in early and "has stayed at" not in early  # too early to say
+    assert early.endswith("(last 2 steps). Nothing unusual so far.")
+    rising = [{"step": s, "reward": s / 10, "reward_std": 0.5, "frac_reward_zero_std": 0.25} for s in range(1, 11)]
+    assert "- ↗ The reward is rising" in run_view.hints_markdown(rising, [], config)
 
 
 def test_run_status_of_a_crashed_run_shows_its_error_line_not_a_traceback(tmp_path):
@@ -646,7 +688,7 @@ def test_a_launch_while_a_run_is_live_is_queued_not_started(app_dirs):
         runner.start_next_queued(root)  # a run is live: the queue waits for it
         assert runner.active_run(root).id == busy.id and not first.status_path.exists()
         assert runner.move_queued(second, -1) == 1 and runner.queue_position(first) == 2
-        frame, _ = results_step.runs_overview()
+        frame, _ = runs_list.runs_overview()
         assert dict(zip(frame["run"], frame["state"]))[second.id] == "queued #1"
         with pytest.raises(runner.RunnerError, match="training; stop it first"):
             runner.delete(busy)  # never the active run
@@ -790,8 +832,8 @@ def test_a_failed_job_reports_its_exception_line(tmp_path):
 
 
 def test_a_jobs_running_count_in_words(tmp_path):
-    """What the page adds to "running for 01:10": the count the job writes (engine/work_progress.py)."""
-    from engine.work_progress import Count, _write
+    """What the page adds to "running for 01:10": the count the job writes (engine/progress_bar.py)."""
+    from engine.progress_bar import Count, _write
 
     log = tmp_path / "export.log"
     job = runner.Job("export", "run", subprocess.Popen([sys.executable, "-c", "pass"]), log)
@@ -882,8 +924,8 @@ def test_the_pick_is_replaced_only_when_its_run_is_gone(app_dirs):
 def test_results_step_downloads_history_and_housekeeping(app_dirs):
     import gradio as gr
 
-    from engine import run_queue
     from engine.config import load_config
+    from engine.runs import queue as run_queue
 
     from app.steps import sample_history
 
@@ -915,15 +957,15 @@ def test_results_step_downloads_history_and_housekeeping(app_dirs):
     assert earlier[history.caption].startswith("Step 1: 1 completion (") and not earlier[history.shown]["follow"]
     assert "What is 2+2?" in earlier[history.table]["value"].to_string()
 
-    frame, ids = results_step.runs_overview()
+    frame, ids = runs_list.runs_overview()
     disk = dict(zip(frame[strings.RUNS_HEADERS[0]], frame[strings.RUNS_HEADERS[-1]]))[run.id]
     assert ids == [run.id] and disk.endswith("MB") and float(disk.split()[0]) >= 2.5  # the zips are in the folder
     house = step.housekeeping
-    status = results_step.run_housekeeping.status_updates(house, run)
+    status = run_housekeeping.status_updates(house, run)
     assert status[house.free_space].startswith("**Free space:**") and " of " in status[house.free_space]
     assert status[house.queue] == strings.QUEUE_EMPTY and not status[house.queue_buttons]["visible"]
     queued = run_queue.add(settings.runs_dir(), load_config(run.config_path))  # waits: nothing starts it here
-    status = results_step.run_housekeeping.status_updates(house, queued)
+    status = run_housekeeping.status_updates(house, queued)
     assert status[house.queue_buttons]["visible"] and f"1. `{queued.id}`" in status[house.queue]
     runner.cancel_queued(queued)
-    assert not queued.path.exists() and results_step.runs_overview()[1] == [run.id]
+    assert not queued.path.exists() and runs_list.runs_overview()[1] == [run.id]

@@ -155,6 +155,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     fill(page, "#reward-2-pattern textarea", decimals_only)
     wait_text(page, "#reward-2-score", "-1")
     wait_text(page, "#try-total", "Total: 1")
+    wait_text(page, "#try-breakdown", "(no match)")  # what the answer pattern matched: nothing now
     shot(page, "04-rewards-edited")
     fill(page, "#reward-2-pattern textarea", r"{answer_open}(\d+{answer_close}")
     wait_text(page, "#reward-2-error", "does not compile")
@@ -162,6 +163,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     fill(page, "#reward-2-pattern textarea", original)
     page.wait_for_function("document.querySelector('#reward-2-error .prose').innerText.trim() === ''")
     wait_text(page, "#try-total", "Total: 4")
+    assert "(no match)" not in page.locator("#try-breakdown").inner_text()
     # "Generate one": the tiny model answers one of the uploaded questions, starting inside the thought as the preset
     # prompts it; the box then grades against that question and its gold answer, and scores the new text.
     page.locator("#try-generate").click()
@@ -190,6 +192,7 @@ def walkthrough(page, url: str, tmp_path: Path) -> Walked:
     # Vega draws each curve as a path (a flat line has no height, so "attached" rather than "visible").
     page.locator("#reward-plot svg .mark-line path").first.wait_for(state="attached")
     wait_text(page, "#samples-table", "What is")
+    wait_text(page, "#health-hints", "Groups with something to learn from:")  # beside the charts at every step
     shot(page, "05-train")
 
     # 6 Results: the run is listed as completed; its adapter zip is made and downloaded.

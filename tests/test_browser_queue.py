@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from tests.app_server import app_server, free_port
 from tests.test_browser import (

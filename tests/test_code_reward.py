@@ -18,13 +18,14 @@ from engine.data import prepare_data
 from engine.rewards import RewardFunction, Row, build_reward_functions, sandbox_report
 from engine.rewards.code_tests import extract_program, last_fenced_block
 from engine.rewards.text import Tags
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 from engine.sandbox import isolation
 from engine.sandbox.layers import from_probe
 
+from app import data_tables
 from app.form_state import config_to_form, form_to_config, preset_form, row_to_raw
 from app.reward_preview import preview, try_row
-from app.steps import data_step
+from app.steps import data_view
 
 from tests.conftest import REPO, run_engine
 
@@ -233,11 +234,11 @@ def test_a_3_step_rlvr_code_run_and_its_pass_at_1(runs_dir):
 
 def test_the_data_step_offers_the_humaneval_sample():
     form = preset_form("rlvr-code", "builtin:tiny")
-    form.data_path = data_step.code_sample_path()
-    columns = list(data_step.read_table(form.data_path).column_names)
-    form.prompt_column, form.answer_column = data_step.guess_columns(columns)
+    form.data_path = data_tables.code_sample_path()
+    columns = list(data_tables.read_table(form.data_path).column_names)
+    form.prompt_column, form.answer_column = data_tables.guess_columns(columns)
     assert (form.prompt_column, form.answer_column) == ("prompt", None)
-    shown = data_step.preview_data(form)
+    shown = data_view.preview_data(form)
     assert not shown.error and "164 rows" in shown.summary
     assert form_to_config(form).data.path == str(HUMANEVAL)
 
@@ -257,7 +258,7 @@ def test_try_it_scores_a_pasted_program_against_a_data_row():
     form = preset_form("rlvr-code", "builtin:tiny")
     prompt = form_to_config(form).prompt
     first, other = PROBLEMS[0], PROBLEMS[2]
-    path = data_step.code_sample_path()
+    path = data_tables.code_sample_path()
     solution = f"<thought>\nCompare every pair.\n</thought>\n<answer>\n```python\n{first['prompt']}" \
                f"{first['canonical_solution']}```\n</answer>"
     data = replace(form, data_path=path)
@@ -269,6 +270,6 @@ def test_try_it_scores_a_pasted_program_against_a_data_row():
     assert try_row(data, (path, other)).columns["task_id"] == other["task_id"]
     assert preview(form.rewards, prompt, solution, None, try_row(data, (path, other)).columns).rows[2].score == -1.0
     # ... until the data file changes; a file that cannot be read gives no columns (the data step says why).
-    assert try_row(data, (data_step.sample_path(), other)).columns["task_id"] == first["task_id"]
+    assert try_row(data, (data_tables.sample_path(), other)).columns["task_id"] == first["task_id"]
     assert try_row(replace(form, data_path="/nonexistent.jsonl"), None).columns == {}
     assert preview(form.rewards, prompt, solution, None, {}).rows[2].score is None

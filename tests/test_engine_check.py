@@ -21,6 +21,11 @@ def test_a_good_config_prints_what_will_happen():
 
 BAD_INPUTS = [
     (["train.num_generations=3"], "train.num_generations: 3 must divide the generation batch"),
+    (["train.batch_size=2", "train.gradient_accumulation_steps=2", "train.steps_per_generation=1"],
+     "train.num_generations: 4 must divide the generation batch (batch_size 2 x steps_per_generation 1 = 2)"),
+    (["train.num_iterations=0"], "train.num_iterations: Input should be greater than or equal to 1"),
+    (["train.steps_per_generation=0"], "train.steps_per_generation: Input should be greater than or equal to 1"),
+    (["train.scale_rewards=std"], "train.scale_rewards: Input should be 'group', 'batch' or 'none'"),
     (["train.max_completion_length=2048"], "train.max_completion_length: 2048 leaves no room for the prompt"),
     (["data.prompt_column=question_text"], "data.prompt_column: column 'question_text' is not in gsm8k_slice.jsonl"),
     (["data.answer_column=gold"], "data.answer_column: column 'gold' is not in gsm8k_slice.jsonl"),
@@ -325,7 +330,7 @@ def test_the_probe_beside_the_config_gives_the_length_and_a_day_is_a_warning(tmp
 
 def test_an_earlier_run_of_the_same_shape_gives_its_measured_pace(tmp_path, capsys, runs_dir):
     from engine.config import load_config
-    from engine.run_folder import RunFolder
+    from engine.runs.folder import RunFolder
 
     config = tmp_path / "mine.yaml"
     config.write_text(QUICKSTART.read_text().replace("tests/data/", f"{REPO}/tests/data/").replace(

@@ -2,12 +2,15 @@
 
 import pytest
 
-from engine.config import ConfigError, build_config, field_help, field_reference, load_config, parse_override
+from engine.config import build_config, field_help, field_reference, load_config
+from engine.config_files import parse_override
 from engine.presets import list_presets, load_preset_raw
+from engine.problems import ConfigError
 
 from tests.conftest import REPO, run_engine
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
+PRESETS = sorted(path.stem for path in (REPO / "presets").glob("*.yaml"))  # adding a preset is adding its file
 
 
 def test_presets_command_lists_each_preset_with_its_description():
@@ -15,8 +18,21 @@ def test_presets_command_lists_each_preset_with_its_description():
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["fp8-fast", "reasoning", "rlvr-code", "rlvr-math"]
+    assert names == PRESETS and len(PRESETS) >= 4
     assert all(len(line.split(None, 1)[1]) > 30 for line in lines)
+
+
+def test_presets_command_fits_a_long_name(tmp_path):
+    """The descriptions start in one column however long a name is."""
+    long_name = "a-preset-named-at-length-for-once"
+    for name in ("rlvr-math", long_name):
+        (tmp_path / f"{name}.yaml").write_text((REPO / "presets" / "rlvr-math.yaml").read_text())
+    result = run_engine("presets", env={"GRPO_STUDIO_PRESETS_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [long_name, "rlvr-math"]
+    description = lines[0].split(None, 1)[1]
+    assert {line.index(description) for line in lines} == {len(long_name) + 1}
 
 
 def test_preset_defaults_follow_the_source_material():
@@ -60,7 +76,7 @@ def test_invalid_values_become_one_sentence_per_key():
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(ConfigError, match="choose one of: fp8-fast, reasoning, rlvr-code, rlvr-math"):
+    with pytest.raises(ConfigError, match=f"choose one of: {', '.join(PRESETS)}"):
         build_config({"preset": "nope"})
 
 

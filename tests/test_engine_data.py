@@ -5,9 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from engine.config import ConfigError, build_config
+from engine.config import build_config
 from engine.data import load_table, prepare_data, start_answers_with_prefix
-from engine.model_loading import load_tokenizer, resolve_model_path
+from engine.model_names import load_tokenizer, resolve_model_path
+from engine.problems import ConfigError
 
 from tests.conftest import DATA
 

@@ -14,7 +14,7 @@ import yaml
 
 from engine import builtin_models
 from engine.config import load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from tests.conftest import REPO, run_engine
 from tests.hub_standin import TOKEN, StandinHub
@@ -102,12 +102,12 @@ def test_gguf_f16_of_a_trained_run_continues_like_the_merged_model(trained_run):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from engine.model_loading import load_tokenizer, resolve_model_path
+    from engine.model_names import load_tokenizer, resolve_model_path
 
     result = run_engine("export", trained_run.path, "--gguf", "f16")
     assert result.returncode == 0, result.stdout + result.stderr
     gguf_path = trained_run.path / "gguf-f16" / f"{trained_run.id}-f16.gguf"
-    assert f"zipping {trained_run.id}-adapter.zip" in result.stderr  # progress bars (engine/work_progress.py)
+    assert f"zipping {trained_run.id}-adapter.zip" in result.stderr  # progress bars (engine/progress_bar.py)
     assert f"writing {gguf_path.name}" in result.stderr and "tensors" in result.stderr
     assert f"gguf: {gguf_path} (" in result.stdout and "KB)" in result.stdout  # with its size
     merged_dir = trained_run.path / "merged"
@@ -138,7 +138,7 @@ def test_gguf_q8_0_of_the_tiny_run_stays_close_to_the_merged_model(trained_run):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     result = run_engine("export", trained_run.path, "--gguf", "q8_0")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -167,7 +167,7 @@ def smollm2_run(tmp_path_factory) -> RunFolder:
 
     from engine.backends.hf import LORA_TARGETS
     from engine.data import start_answers_with_prefix
-    from engine.model_loading import load_tokenizer, resolve_model_path
+    from engine.model_names import load_tokenizer, resolve_model_path
 
     run = RunFolder(tmp_path_factory.mktemp("export") / "smollm2-run")
     run.path.mkdir()
@@ -195,7 +195,7 @@ def test_gguf_of_smollm2_continues_exactly_like_the_merged_model(smollm2_run, ou
     from transformers import AutoModelForCausalLM
 
     from engine.export import export_gguf
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     made = export_gguf(smollm2_run, outtype)
     merged_dir = smollm2_run.path / "merged"
@@ -219,7 +219,7 @@ def test_llama_cpp_tokenizes_and_continues_like_the_merged_model(smollm2_run, tr
     from transformers import AutoModelForCausalLM
 
     from engine.export import export_gguf
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     text_with_digits = PROMPT[0]["content"] + " 12345 + 678 = 13023;\n  ok?"
     for run in (trained_run, smollm2_run):
@@ -247,8 +247,8 @@ def test_qwen3_and_llama3_rope_details(tmp_path):
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config, Qwen3ForCausalLM
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    from engine.gguf_export import _llama3_rope_factors, convert
-    from engine.model_loading import load_tokenizer, resolve_model_path
+    from engine.export.gguf import _llama3_rope_factors, convert
+    from engine.model_names import load_tokenizer, resolve_model_path
 
     tokenizer = load_tokenizer(resolve_model_path("builtin:tiny"))
     torch.manual_seed(0)
@@ -336,8 +336,8 @@ def test_the_ollama_template_renders_what_training_rendered(trained_run, tmp_pat
     """The Modelfile's TEMPLATE, executed by Go's text/template as Ollama executes it (with the Modelfile's SYSTEM
     as the first message, as Ollama adds it), gives the very prompt the run's chat template gave in training."""
     from engine.data import make_prompt, start_answers_with_prefix
-    from engine.model_loading import load_tokenizer, resolve_model_path
-    from engine.ollama_modelfile import modelfile_text
+    from engine.export.ollama_modelfile import modelfile_text
+    from engine.model_names import load_tokenizer, resolve_model_path
 
     config = load_config(trained_run.config_path, [f"prompt.instructions_in={instructions_in}"])
     tokenizer = load_tokenizer(resolve_model_path(config.model.name))
@@ -363,7 +363,7 @@ def test_the_ollama_template_renders_what_training_rendered(trained_run, tmp_pat
 
 
 def test_q4_k_m_is_made_by_llama_cpp_or_refused_in_one_sentence(trained_run):
-    from engine.gguf_export import q4_k_m_quantizer
+    from engine.export.gguf import q4_k_m_quantizer
 
     result = run_engine("export", trained_run.path, "--gguf", "q4_k_m")
     if q4_k_m_quantizer() is None:
@@ -452,7 +452,7 @@ def test_push_adapter_and_gguf_to_a_standin_hub(trained_run, tmp_path):
 
 
 def test_the_card_reports_eval_and_a_builtins_origin(smollm2_run):
-    from engine.model_card import write_card
+    from engine.export.model_card import write_card
 
     smollm2_run.eval_path.write_text(json.dumps({"held_out": 6, "decoding": "greedy",
                                                  "base": {"accuracy": 0.1, "format_compliance": 0.2,
@@ -511,9 +511,9 @@ def test_export_mistakes_are_one_sentence_each(trained_run, tmp_path):
 
 
 def test_unsupported_architectures_and_unwritable_prompts_are_sentences(trained_run, tmp_path):
-    from engine.gguf_export import GgufError, convert
-    from engine.model_loading import load_tokenizer
-    from engine.ollama_modelfile import ModelfileError, modelfile_text
+    from engine.export.gguf import GgufError, convert
+    from engine.export.ollama_modelfile import ModelfileError, modelfile_text
+    from engine.model_names import load_tokenizer
 
     folder = tmp_path / "gpt2"
     shutil.copytree(trained_run.path / "merged", folder)

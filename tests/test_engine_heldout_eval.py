@@ -7,7 +7,7 @@ import sys
 
 from engine.best_checkpoint import NoAdapter, adapter_source, read_best
 from engine.config import build_config, load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 from engine.training_eval import best_metric, eval_every, make_heldout_eval
 
 from tests.conftest import DATA, REPO, run_engine
@@ -54,7 +54,7 @@ def test_eval_during_training_logs_eval_metrics_and_keeps_the_best_checkpoint(ru
 ROTATING_RUN = """
 import sys
 from engine.config import load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 from engine.training import train
 config = load_config(sys.argv[1], ["train.max_steps=4", "train.eval_steps=1", "train.eval_limit=2",
                                    "train.save_steps=1"])

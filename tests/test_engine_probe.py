@@ -12,7 +12,9 @@ import pytest
 
 from engine.cli import main
 from engine.config import build_config
-from engine.probe import choose_verdict, findings, pass_at_k, probe
+from engine.probe import choose_verdict, findings, pass_at_k, probe, report_lines
+from engine.rewards import Row
+from engine.rewards.verifier_audit import verifier_audit
 
 from tests.conftest import DATA, REPO, run_engine
 
@@ -57,6 +59,45 @@ def test_probe_cli_on_the_quickstart_reports_every_figure_and_the_verdict(tmp_pa
     assert "verdict: Answers cut off" in result.stdout and f"written to {out}" in result.stdout
     assert "  the whole run: about " in result.stdout and "(3 steps), plus loading the model" in result.stdout
     assert "the model answering" in result.stderr and "3/3" in result.stderr  # its progress bar
+    audit = report["verifier_audit"]  # the random model writes no answer block: nothing to compare, said so
+    assert audit["rewards"] == ["correct"] and audit["disagreements"] == 0
+    assert "verifier audit: numeric and math-verify" in result.stdout
+
+
+def test_the_verifier_audit_lists_answers_numeric_and_math_verify_judge_differently():
+    """Issue 26: before training, which answers would the reward pay wrongly? The two comparisons side by side."""
+    config = build_config({"preset": "rlvr-math"})
+    answered = [("3/4", "0.75"), ("3/4", "0.75"), ("\\frac{1}{2}", "0.5"), ("7 apples.", "7"), ("12", "12"),
+                ("12 or 13", "13"), ("x", None), ("5 million", "5000000")]
+    texts = [f"<thought>\nok\n</thought>\n<answer>{answer}</answer>" for answer, _ in answered]
+    texts.append("no answer block")
+    rows = [Row(gold=gold) for _, gold in answered] + [Row(gold="1")]
+    audit = verifier_audit(config, texts, rows)
+    assert audit["rewards"] == ["correct"] and audit["answers"] == 7  # no gold, no answer block: not compared
+    assert audit["disagreements"] == 3
+    assert audit["cases"] == [
+        {"reward": "correct", "compare": "numeric", "answer": "3/4", "gold": "0.75", "numeric": False, "math": True,
+         "scored_right": False, "count": 2},
+        {"reward": "correct", "compare": "numeric", "answer": "\\frac{1}{2}", "gold": "0.5", "numeric": False,
+         "math": True, "scored_right": False, "count": 1}]
+    assert audit["skipped"] == 0
+    lines = report_lines_of_audit(audit)
+    assert lines[0] == "verifier audit: numeric and math-verify disagree on 3 of 7 answers:"
+    assert lines[1] == "  '3/4' (gold '0.75') x2: numeric says wrong, math-verify says right; 'correct' (numeric) " \
+                       "scores it wrong"
+    assert verifier_audit(build_config({"rewards": [{"name": "f", "kind": "format"}]}), texts, rows) is None
+
+
+def report_lines_of_audit(audit: dict) -> list[str]:
+    """The audit's lines in the CLI's report (report_lines prints them after the figures)."""
+    report = {"prompts": 1, "generations_per_prompt": 1, "generator": "g", "model": "m", "seconds": 1.0,
+              "rewards": [], "correctness": None, "groups_all_equal": 0.0, "clipped": 0.0,
+              "step_estimate": {"seconds": 1.0, "how": "h"},
+              "verdict": {"code": "ready", "text": "Ready", "change": None}, "findings": [],
+              "verifier_audit": audit}
+    lines = report_lines(report)
+    start = next(i for i, line in enumerate(lines) if line.startswith("verifier audit"))
+    return lines[start:]
 
 
 def test_a_constant_reward_ties_every_group():

@@ -1,7 +1,7 @@
 """The progress line that `train` prints and `watch` redraws."""
 
-from engine.progress import clock, eta_seconds, progress_line
-from engine.run_status import RunStatus
+from engine.runs.progress import clock, eta_seconds, progress_line
+from engine.runs.status import RunStatus
 
 
 def test_eta_uses_the_pace_after_the_warm_up_step():
@@ -30,25 +30,28 @@ def test_progress_line_shows_step_rewards_vram_and_state():
 
 
 def test_long_work_counts_in_a_bar_and_in_the_file_the_app_reads(tmp_path, monkeypatch, capsys):
-    """engine/work_progress.py: the bar on stderr and, when the app names a file, the same count in it."""
-    from engine.work_progress import PROGRESS_FILE, Count, counting, read_count
+    """engine/progress_bar.py: the bar on stderr and, when the app names a file, the same count in it."""
+    from engine.progress_bar import PROGRESS_FILE, Count, progress_bar, read_count
 
     path = tmp_path / "eval.progress.json"
     monkeypatch.setenv(PROGRESS_FILE, str(path))
-    with counting("base model answering", 5, "questions") as advance:
-        assert read_count(path) == Count("base model answering", 0, 5, "questions")  # before the first batch
-        advance(2)
-        advance(3)
+    with progress_bar("base model answering", "questions") as progress:
+        assert read_count(path) is None  # nothing counted yet
+        progress(2, 5)
+        assert read_count(path) == Count("base model answering", 2, 5, "questions")
+        progress(4, 5)  # within WRITE_EVERY_S of the last write: the file waits
+        progress(5, 5)
     assert read_count(path) == Count("base model answering", 5, 5, "questions")  # the last count always lands
     bar = capsys.readouterr().err
     assert "base model answering" in bar and "5/5" in bar and "questions" in bar
-    with counting("zipping run-adapter.zip", 3 * 2**20, "bytes") as advance:
-        advance(3 * 2**20)
+    with progress_bar("zipping run-adapter.zip", "bytes") as progress:
+        progress(3 * 2**20, 3 * 2**20)
     assert "3.00M/3.00M" in capsys.readouterr().err
     assert read_count(path) == Count("zipping run-adapter.zip", 3 * 2**20, 3 * 2**20, "bytes")
     path.write_text("{not json")
     assert read_count(path) is None and read_count(tmp_path / "none.json") is None
+    path.unlink()
     monkeypatch.delenv(PROGRESS_FILE)
-    with counting("quietly", 1, "things") as advance:  # no file asked for: the bar only
-        advance(1)
-    assert not (tmp_path / "quietly").exists() and read_count(path) is None
+    with progress_bar("quietly", "things") as progress:  # no file asked for: the bar only
+        progress(1, 1)
+    assert list(tmp_path.iterdir()) == []

@@ -3,8 +3,10 @@ TRL's calling convention with every data column, catastrophic patterns, and `eng
 
 from __future__ import annotations
 
+import importlib
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 import threading
@@ -13,9 +15,11 @@ import time
 import pytest
 
 import engine.rewards
-from engine.config import ConfigError, build_config, load_config
+from engine.cli import main
+from engine.config import build_config, load_config
 from engine.data import prepare_data
 from engine.evaluation import score_completions
+from engine.problems import ConfigError
 from engine.rewards import (
     KINDS,
     REGEX_TIMEOUT_S,
@@ -31,7 +35,7 @@ from engine.rewards import (
 from engine.rewards.math_answers import math_equal
 from engine.rewards.registry import KIND_MODULES
 from engine.rewards.row import column_key, column_name
-from engine.run_folder import list_runs
+from engine.runs.folder import list_runs
 
 from tests.conftest import REPO, run_engine
 
@@ -60,13 +64,14 @@ def correct(text: str, gold: str, **fields) -> float | None:
 # The registry
 
 def test_every_kind_declares_what_the_schema_form_and_eval_derive_from():
-    assert list(KINDS) == ["format", "tag_count", "regex_match", "answer_match", "code_tests", "length", "python"]
+    # In KIND_MODULES' order (the order the form offers them); the next test checks that no kind module is left out.
+    assert list(KINDS) == [importlib.import_module(f"engine.rewards.{m}").KIND.name for m in KIND_MODULES]
     for kind in KINDS.values():
         assert kind.help and kind.category in ("format", "correctness", "shaping")
         assert kind.fields() and all(kind.spec.model_fields[f].description for f in kind.fields()), kind.name
         assert set(kind.starters) <= set(kind.fields()), kind.name
-    assert [k.name for k in web_kinds()] == ["format", "tag_count", "regex_match", "answer_match", "code_tests",
-                                             "length"]
+    # The web offers every kind but the one that runs the user's own code.
+    assert [k.name for k in web_kinds()] == [name for name in KINDS if name != "python"] and "python" in KINDS
     assert {k.name for k in KINDS.values() if k.category == "correctness"} == {"answer_match", "code_tests"}
     assert {k.name for k in KINDS.values() if k.runs_model_code} == {"code_tests"}
     assert KINDS["answer_match"].needs_gold and not KINDS["format"].needs_gold
@@ -202,7 +207,7 @@ def test_rows_without_a_gold_answer_are_not_scored():
     ("1,450,000", "1450000"), ("1000.0", "1,000"), ("$15", "15"), ("$1,234.50", "1234.5"), ("-3", "-3.00"),
     ("\u221216", "-16"), ("12 apples", "12"), ("12 apples.", "12"), ("5 km/h", "5"), ("25%", "25"), ("1 200", "1200"),
     ("1\u2009200", "1200"), ("1\u00a0450\u00a0000", "1450000"), ("€5", "5"), ("-$5", "-5"), (".5", "0.5"),
-    ("1e3", "1000"), ("7" * 150, "7" * 150)])
+    ("1e3", "1000"), ("1.2e3", "1200"), ("7" * 150, "7" * 150)])
 def test_numeric_accepts_one_number_in_its_usual_dress(predicted, gold):
     assert correct(f"<answer>{predicted}</answer>", gold) == 2.0
 
@@ -210,14 +215,80 @@ def test_numeric_accepts_one_number_in_its_usual_dress(predicted, gold):
 @pytest.mark.parametrize("predicted, gold", [
     ("3/4", "4"), ("3/4", "0.75"), ("100 or 120", "120"), ("100 or 120", "100"), ("\u221216", "16"), ("5²", "5"),
     ("12 apples, 3 left over", "3"), ("12 apples, 3 left over", "12"), ("1 200", "200"), ("1 20", "20"),
-    ("1,45", "145"), ("3,5", "3.5"), ("about 7 apples", "7"), ("x = 5", "5"), ("2+3", "5"), ("5 m²", "5"),
-    ("ten", "10"), ("-$-5", "-5"), ("7" * 150 + "8", "7" * 151), ("1e999", "1e998"), ("7" * 5000, "7")])
+    ("1,45", "145"), ("3,5", "3.5"), ("about 7 apples", "7"), ("2+3", "5"), ("ten", "10"), ("-$-5", "-5"),
+    ("7" * 150 + "8", "7" * 151), ("1e999", "1e998"), ("7" * 5000, "7")])
 def test_numeric_refuses_hedges_expressions_and_second_numbers(predicted, gold):
     assert correct(f"<answer>{predicted}</answer>", gold) == -1.0
 
 
+# Issue 26's table: a number followed by words that change it was paid as the number.
+WORDS_THAT_CHANGE_THE_NUMBER = [
+    ("12 or thirteen", "12"), ("12 or maybe thirteen", "12"), ("7 minus one", "7"), ("7 times two", "7"),
+    ("7 squared", "7"), ("5 million", "5"), ("100 thousand", "100"), ("3 dozen", "3"), ("2 thirds", "2"),
+    ("12 and a half", "12"),
+    # and their cousins: other multipliers, slang, hedges, operators after a real unit
+    ("5 grand", "5"), ("3 pairs", "3"), ("2 score", "2"), ("5k", "5"), ("5 K", "5"), ("5 M", "5"), ("4 cubed", "4"),
+    ("7 plus 1", "7"), ("7 to 8", "7"), ("7 or so", "7"), ("7-ish", "7"), ("7 apples or 8", "7"),
+    ("7 apples and a half", "7"), ("12 dollars times 3", "12"), ("5 hundred dollars", "5"), ("3 quarters", "3"),
+    ("7 per 2", "7"), ("7 per", "7"), ("7 an", "7"), ("7 square", "7"), ("7 apples apples apples apples", "7"),
+]
+
+
+@pytest.mark.parametrize("predicted, gold", WORDS_THAT_CHANGE_THE_NUMBER)
+def test_numeric_refuses_a_number_followed_by_words_that_change_it(predicted, gold):
+    assert correct(f"<thought>x</thought><answer>{predicted}</answer>", gold) == -1.0
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("12 or thirteen", "12"), ("7 minus one", "7"), ("7 squared", "7"), ("5 million", "5"), ("100 thousand", "100"),
+    ("3 dozen", "3"), ("12 and a half", "12"), ("5 grand", "5")])
+def test_math_compare_refuses_them_too(predicted, gold):
+    assert correct(f"<thought>x</thought><answer>{predicted}</answer>", gold, compare="math") == -1.0
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    # units from the list: money, measures, time, percent, counted things; singular, plural, any case
+    ("1 apple", "1"), ("3 people", "3"), ("1 person", "1"), ("4 children", "4"), ("15 dollars", "15"),
+    ("15 Dollars", "15"), ("1 dollar", "1"), ("15 USD", "15"), ("15€", "15"), ("15 €", "15"), ("25 percent", "25"),
+    ("25 per cent", "25"), ("25 %", "25"), ("3 hours", "3"), ("3 hrs", "3"), ("12 feet", "12"), ("1 foot", "1"),
+    ("6 inches", "6"), ("2 kg", "2"), ("2 kilograms", "2"), ("5 m", "5"), ("90°", "90"), ("90 degrees", "90"),
+    ("20 °C", "20"), ("5 m²", "5"), ("5 square feet", "5"), ("5 sq ft", "5"), ("8 cubic meters", "8"),
+    # rates: per, /, a, an, each
+    ("60 miles per hour", "60"), ("60 mph", "60"), ("12 dollars an hour", "12"), ("$12 per hour", "12"),
+    ("3 apples each", "3"), ("$4 each", "4"), ("10 m/s", "10"), ("5 km/h.", "5"),
+    # read as a mathematician would: the box, bold, a variable
+    ("\\boxed{360}", "360"), ("$\\boxed{360}$", "360"), ("\\boxed{360}.", "360"), ("\\(\\boxed{360}\\)", "360"),
+    ("**7**", "7"), ("**$7**", "7"), ("x = 8", "8"), ("x=8", "8"), ("$x = 8$", "8"), ("**x = 8**", "8"),
+    ("x = -3", "-3"), ("\\boxed{x = 8}", "8"), ("10 \\text{ dollars}", "10"), ("25\\%", "25"), ("\\$15", "15"),
+    ("1\\,200", "1200")])
+def test_numeric_reads_units_boxes_bold_and_a_variable(predicted, gold):
+    assert correct(f"<thought>x</thought><answer>{predicted}</answer>", gold) == 2.0
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("\\boxed{7} or \\boxed{8}", "7"), ("\\boxed{7}²", "7"), ("\\boxed{7}^2", "7"), ("2\\boxed{7}", "7"),
+    ("The answer is \\boxed{7}", "7"), ("\\boxed{7}{8}", "7"), ("**7** or 8", "7"), ("**7** apples **8**", "7"),
+    ("2x = 8", "8"), ("2x = 8", "4"), ("x = 8, y = 3", "8"), ("x = 8 or 9", "8"), ("x ≈ 8", "8"), ("x = y = 8", "8"),
+    ("\\boxed{}", "7"), ("**", "7"), ("x =", "7")])
+def test_numeric_reads_those_only_when_they_hold_the_whole_answer(predicted, gold):
+    assert correct(f"<thought>x</thought><answer>{predicted}</answer>", gold) == -1.0
+
+
+def test_nested_or_repeated_answer_tags_are_one_answer_or_wrong():
+    nested = "<thought>x</thought><answer><answer>30</answer></answer>"
+    assert correct(nested, "30") == -1.0  # never the partial string '<answer>30'
+    assert correct(nested, "<answer>30", compare="exact") == -1.0
+    assert correct(nested, "30", compare="math") == -1.0
+    assert correct("<thought>x</thought><answer>5<answer>30</answer></answer>", "30") == -1.0
+    repeated = "<thought>x</thought><answer>30</answer><answer>30</answer>"
+    assert correct(repeated, "30") == 2.0  # the last answer block, one answer (the format reward fails it)
+    greedy = {"pattern": "{answer_open}(.*){answer_close}"}  # a pattern that spans both blocks
+    assert correct("<thought>x</thought><answer>5</answer><answer>30</answer>", "30", **greedy) == -1.0
+
+
 def test_numeric_details():
     assert parse_number("no number") is None and parse_number("1,000") == 1000
+    assert parse_number("\\boxed{1.2e3}") == 1200 and parse_number("x = 8 apples") == 8
     assert correct("<answer>3.14</answer>", "3.1", tolerance=0.1) == 2.0
     assert correct("<answer>3/4</answer>", "3/4") == 2.0  # a gold answer that is not one number: exact text
     exact = {"name": "c", "kind": "answer_match", "pattern": "A: (\\w+)", "compare": "exact"}
@@ -231,14 +302,18 @@ def test_numeric_details():
 @pytest.mark.parametrize("predicted, gold", [
     ("\\frac{3}{4}", "0.75"), ("0.75", "3/4"), ("\\boxed{7}", "7"), ("$\\boxed{\\frac{1}{2}}$", "0.5"),
     ("25\\%", "0.25"), ("\\{2, 1\\}", "\\{1,2\\}"), ("(x+1)^2", "x^2+2x+1"), ("\\frac{1}{\\sqrt{2}}", "\\sqrt{2}/2"),
-    ("$15", "15"), ("1,450,000", "1450000"), ("\u221216", "-16"), ("10 \\text{ dollars}", "10")])
+    ("$15", "15"), ("1,450,000", "1450000"), ("\u221216", "-16"), ("10 \\text{ dollars}", "10"),
+    # issue 26: trailing unit words and scientific notation, as a mathematician reads them
+    ("7 apples.", "7"), ("7 apples", "7"), ("1.2e3", "1200"), ("1.2E3", "1.2e3"), ("1.2 \\times 10^{3}", "1200"),
+    ("5 km/h", "5"), ("1 200", "1200"), ("\\boxed{360}", "360"), ("**7**", "7"), ("x = 8", "8"),
+    ("60 miles per hour", "60")])
 def test_math_compare_reads_latex_fractions_sets_and_boxes(predicted, gold):
     assert correct(f"<answer>{predicted}</answer>", gold, compare="math") == 2.0
 
 
 @pytest.mark.parametrize("predicted, gold", [
     ("100 or 120", "120"), ("5²", "5"), ("3/4", "4"), ("12 apples, 3 left over", "3"), ("\\frac{1}{3}", "0.333"),
-    ("$2$ and $3$", "3"), ("", "1")])
+    ("$2$ and $3$", "3"), ("", "1"), ("1.2e3", "1.2"), ("1 200", "200")])
 def test_math_compare_refuses_hedges(predicted, gold):
     assert correct(f"<thought>x</thought><answer>{predicted} </answer>", gold, compare="math") == -1.0
 
@@ -262,11 +337,51 @@ def test_math_compare_off_the_main_thread_runs_in_a_helper_process_with_a_limit(
 # ---------------------------------------------------------------------------------------------------------------
 # regex_match, length and catastrophic patterns
 
-def test_regex_match_search_versus_full():
-    search = config_with({"name": "r", "kind": "regex_match", "pattern": "\\d+", "reward": 1, "penalty": -0.5})
-    full = config_with({"name": "r", "kind": "regex_match", "pattern": "\\d+", "match": "full"})
-    assert scores(search, "abc 42")["r"] == 1.0 and scores(search, "abc")["r"] == -0.5
-    assert scores(full, "abc 42")["r"] == 0.0 and scores(full, "42")["r"] == 1.0
+def test_regex_match_anywhere_from_the_start_or_the_whole_completion():
+    def regex(match: str | None = None):
+        return config_with({"name": "r", "kind": "regex_match", "pattern": "\\d+", "reward": 1, "penalty": -0.5,
+                            **({"match": match} if match else {})})
+
+    assert scores(regex(), "abc 42")["r"] == 1.0 and scores(regex(), "abc")["r"] == -0.5  # search, the default
+    assert scores(regex("start"), "abc 42")["r"] == -0.5 and scores(regex("start"), "42 abc")["r"] == 1.0
+    assert scores(regex("full"), "abc 42")["r"] == -0.5 and scores(regex("full"), "42")["r"] == 1.0
+    assert score_completion(regex(), "abc 42 7", None)["matched"] == {"r": "42"}
+    assert score_completion(regex("start"), "42 abc", None)["matched"] == {"r": "42"}
+    assert score_completion(regex("start"), "abc 42", None)["matched"] == {"r": None}
+    matched = score_completion(config_with(CORRECT, STRICT), GOOD, "12")["matched"]
+    assert matched == {"c": "12"}  # what the answer reward compared; format shows no match
+
+
+# Unsloth's Llama-3.1 (8B) GRPO notebook, pasted as they are: both call re.match on the completion.
+NOTEBOOK_STRICT = r"^<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n$"
+NOTEBOOK_SOFT = r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>"
+NOTEBOOK_TEXTS = [
+    "<reasoning>\n3 * 4 = 12\n</reasoning>\n<answer>\n12\n</answer>\n",  # the notebook's own format
+    "Sure! <reasoning>\n3 * 4 = 12\n</reasoning>\n<answer>\n12\n</answer>\n",  # a preamble
+    "<reasoning>\nx\n</reasoning>\n<answer>\n5\n</answer>\n<answer>\n6\n</answer>\n",  # two answer blocks
+    "<reasoning>\nstep one.\nstep two.\n</reasoning>\n<answer>\n12\n</answer>\n",  # multi-line reasoning
+    "<reasoning>x</reasoning><answer>12</answer>",
+    "<reasoning>x</reasoning>\n\n<answer>12</answer> trailing",
+    "<reasoning>\nx\n</reasoning>\n<answer>\n12\n</answer>",  # no final newline
+    "<answer>\n12\n</answer>\n", "", "\n<reasoning>\nx\n</reasoning>\n<answer>\n12\n</answer>\n",
+]
+
+
+@pytest.mark.parametrize("pattern", [NOTEBOOK_STRICT, NOTEBOOK_SOFT])
+def test_a_notebook_regex_from_the_start_scores_as_in_the_notebook(pattern):
+    """Python's re.match is the notebook's own scorer: 'from the start' must agree with it on every text."""
+    config = config_with({"name": "r", "kind": "regex_match", "pattern": pattern, "match": "start"},
+                         prompt={"thought_tags": ["<reasoning>", "</reasoning>"]})
+    for text in NOTEBOOK_TEXTS:
+        assert (scores(config, text)["r"] == 1.0) == bool(re.match(pattern, text)), text
+
+
+def test_anywhere_is_not_the_notebooks_rule():
+    """What the issue saw: searched anywhere, '.' crossing lines, a preamble passes and so do two answer blocks."""
+    anywhere = config_with({"name": "r", "kind": "regex_match", "pattern": NOTEBOOK_SOFT})
+    assert scores(anywhere, NOTEBOOK_TEXTS[1])["r"] == 1.0 and not re.match(NOTEBOOK_SOFT, NOTEBOOK_TEXTS[1])
+    full = config_with({"name": "r", "kind": "regex_match", "pattern": NOTEBOOK_STRICT, "match": "full"})
+    assert scores(full, NOTEBOOK_TEXTS[2])["r"] == 1.0 and not re.match(NOTEBOOK_STRICT, NOTEBOOK_TEXTS[2])
 
 
 def test_length_reward_peaks_at_the_target():
@@ -399,7 +514,79 @@ def test_eval_counts_correctness_and_format_by_category():
 def test_score_command_prints_json():
     result = run_engine("score", QUICKSTART, "--completion", GOOD, "--answer", "12")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["total"] == 4.0
+    scored = json.loads(result.stdout)
+    assert scored["total"] == 4.0 and scored["matched"] == {"correct": "12"}
     bad = run_engine("score", QUICKSTART, "--completion", "x",
                      "--set", "rewards=[{name: r, kind: regex_match, pattern: '(('}]")
     assert bad.returncode == 2 and "does not compile" in bad.stderr
+
+
+def score_cli(capsys, *args) -> tuple[int, str, str]:
+    """`engine score ...` through the CLI's own main() in this process: exit code, stdout, stderr."""
+    code = main(["score", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+CODE_EXAMPLE = REPO / "examples" / "rlvr-code.yaml"  # rlvr-code on the bundled HumanEval problems
+
+
+def humaneval_answer(index: int, solution: str | None = None) -> str:
+    problem = json.loads((REPO / "tests/data/humaneval/humaneval.jsonl").read_text().splitlines()[index])
+    body = problem["canonical_solution"] if solution is None else solution
+    return f"<thought>\nok\n</thought>\n<answer>\n```python\n{problem['prompt']}{body}```\n</answer>"
+
+
+def test_score_command_scores_a_code_reward_against_a_data_row(capsys):
+    row = json.loads((REPO / "tests/data/humaneval/humaneval.jsonl").read_text().splitlines()[0])
+    code, out, err = score_cli(capsys, CODE_EXAMPLE, "--completion", humaneval_answer(0), "--row", json.dumps(row))
+    assert code == 0, err
+    assert json.loads(out)["scores"] == {"strict_format": 1.0, "tag_count": 1.0, "tests": 2.0}
+    wrong = humaneval_answer(0, "    return True\n")
+    code, out, err = score_cli(capsys, CODE_EXAMPLE, "--completion", wrong, "--index", 0)  # the config's data file
+    assert code == 0, err
+    assert json.loads(out)["scores"]["tests"] == -1.0 and json.loads(out)["total"] == 1.0
+    code, out, err = score_cli(capsys, CODE_EXAMPLE, "--completion", humaneval_answer(1), "--data",
+                               REPO / "tests/data/humaneval/humaneval.jsonl", "--index", 1)
+    assert code == 0 and json.loads(out)["scores"]["tests"] == 2.0
+
+
+def test_score_command_takes_the_gold_answer_from_the_row(capsys):
+    row = {"question": "3 boxes of 4 apples?", "answer": "3 * 4 = 12\n#### 12"}
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", json.dumps(row))
+    assert code == 0, err
+    assert json.loads(out)["scores"]["correct"] == 2.0
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", json.dumps(row), "--answer", "13")
+    assert json.loads(out)["scores"]["correct"] == -1.0  # --answer overrides the row's
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD.replace("12", "16"), "--index", 0)
+    assert code == 0 and json.loads(out)["scores"]["correct"] == 2.0  # the slice's first row: 16
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--row", '{"prompt": "Write f.", "entry_point": "f"}'],
+     "rewards[2] (tests): reads the column 'test', which --row does not have (columns: prompt, entry_point)"),
+    (["--row", '{"prompt": "Write f.", "test": "  ", "entry_point": "f"}'], "the row's 'test' is empty"),
+    ([], "rewards[2] (tests): reads the column 'test' of a data row; give the row with --row JSON or "
+         "--data FILE --index N"),
+    (["--row", "{not json"], "--row: not a JSON object"),
+    (["--row", "[1, 2]"], "--row: not a JSON object"),
+    (["--index", "999"], "--index: 999 is past the last row of humaneval.jsonl (rows 0 to "),
+    (["--index", "-1"], "--index: -1 is not a row number; rows count from 0"),
+    (["--data", "nope.jsonl", "--index", "0"], "--data: file nope.jsonl does not exist"),
+    (["--data", "tests/data/humaneval/humaneval.jsonl"], "--data: give the row's number with --index N"),
+    (["--row", "{}", "--index", "0"], "--row: give either --row or --index, not both"),
+])
+def test_score_command_says_what_is_missing_in_one_sentence(capsys, args, said):
+    code, out, err = score_cli(capsys, CODE_EXAMPLE, "--completion", humaneval_answer(0), *args)
+    assert code == 2 and out == "" and said in err, err
+    assert "Traceback" not in err and err.count("\n") == 2  # "1 problem:" and the sentence
+
+
+def test_score_command_never_leaves_a_gold_answer_silently_null(capsys):
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD)
+    assert code == 2 and "rewards[2] (correct): compares with a gold answer; give it with --answer GOLD" in err
+    row = json.dumps({"question": "q", "answer": ""})
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", row)
+    assert code == 2 and "the row's 'answer' is empty" in err
+    code, out, err = score_cli(capsys, QUICKSTART, "--completion", GOOD, "--row", json.dumps({"question": "q"}))
+    assert code == 2 and "data.answer_column: column 'answer' is not in --row; its columns are: question" in err

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from engine.config import load_config
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from tests.conftest import REPO, run_engine, wait_for
 
@@ -59,7 +59,7 @@ def test_train_writes_every_run_folder_file(runs_dir):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from engine.model_loading import resolve_model_path
+    from engine.model_names import resolve_model_path
 
     base = AutoModelForCausalLM.from_pretrained(resolve_model_path("builtin:tiny"))
     assert PeftModel.from_pretrained(base, str(run.adapter_dir)).peft_config["default"].r == 16
@@ -137,7 +137,7 @@ def test_train_refuses_an_invalid_config_before_making_a_run_folder(runs_dir):
 def test_eval_compares_base_and_tuned_on_the_held_out_rows(runs_dir):
     assert run_engine("train", QUICKSTART, "--set", "train.max_steps=2").returncode == 0
     run = only_run(runs_dir)
-    counted = runs_dir / "eval.progress.json"  # where the app asks a job to count (engine/work_progress.py)
+    counted = runs_dir / "eval.progress.json"  # where the app asks a job to count (engine/progress_bar.py)
     result = run_engine("eval", run.path, "--limit", "3", env={"GRPO_STUDIO_PROGRESS_FILE": str(counted)})
     assert result.returncode == 0, result.stderr
     assert "base model answering" in result.stderr and "tuned model answering" in result.stderr  # the bars
@@ -162,7 +162,7 @@ def test_start_with_thought_reaches_rollouts_rewards_adapter_and_eval(runs_dir):
     # The random model never writes the tags itself: the opening tag (one of four) earns tag_count its quarter.
     assert all(s["scores"]["tag_count"] == 0.25 for s in samples), [s["scores"] for s in samples]
 
-    from engine.model_loading import load_tokenizer
+    from engine.model_names import load_tokenizer
 
     saved = load_tokenizer(str(run.adapter_dir))  # what export's merged model and other tools will use
     prompt = saved.apply_chat_template([{"role": "user", "content": "q"}], add_generation_prompt=True, tokenize=False)
@@ -188,3 +188,21 @@ def test_a_toy_reward_rises_over_30_steps(runs_dir):
     assert len(rewards) == 30
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
     assert last > first + 0.05, (first, last, rewards)
+
+
+def test_num_iterations_trains_each_generated_batch_twice(runs_dir):
+    """TRL's num_iterations and scale_rewards reach its GRPOConfig: with 2 iterations the completions sampled at step
+    1 are trained on again at step 2, so steps 1 and 3 generate (rewards logged) and step 2 does not; samples.jsonl
+    holds each generated batch once."""
+    result = run_engine("train", QUICKSTART, "--set", "train.max_steps=3", "--set", "train.num_iterations=2",
+                        "--set", "train.scale_rewards=none")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = only_run(runs_dir)
+    events = run.read_events()
+    assert [e["step"] for e in events] == [1, 2, 3] and all(isinstance(e["loss"], float) for e in events)
+    assert [e["step"] for e in events if "reward" in e] == [1, 3]
+    assert {s["step"] for s in run.read_samples()} == {1, 3}
+    import torch
+
+    args = torch.load(run.checkpoints_dir / "checkpoint-2" / "training_args.bin", weights_only=False)
+    assert (args.num_iterations, args.scale_rewards, args.steps_per_generation) == (2, "none", 1)

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
     pytest.skip("needs an NVIDIA GPU with CUDA", allow_module_level=True)
 
-from engine.run_folder import RunFolder  # noqa: E402
+from engine.runs.folder import RunFolder  # noqa: E402
 from engine.training import OOM_ADVICE  # noqa: E402
 
 from bench.random_model import ensure_random_qwen2  # noqa: E402

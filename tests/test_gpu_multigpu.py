@@ -21,7 +21,7 @@ if not torch.cuda.is_available():
     pytest.skip("needs an NVIDIA GPU with CUDA", allow_module_level=True)
 
 from engine import checkpoints  # noqa: E402
-from engine.run_folder import RunFolder  # noqa: E402
+from engine.runs.folder import RunFolder  # noqa: E402
 
 from bench.random_model import ensure_random_qwen2  # noqa: E402
 from tests.conftest import DATA, REPO  # noqa: E402

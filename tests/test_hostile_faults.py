@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import checkpoints, run_lock, trainer_process
 from engine.config import build_config
-from engine.progress import watch
-from engine.run_folder import RunFolder, list_runs
-from engine.run_status import ENDED_UNEXPECTEDLY
+from engine.runs import checkpoints, trainer_process
+from engine.runs import lock as run_lock
+from engine.runs.folder import RunFolder, list_runs
+from engine.runs.progress import watch
+from engine.runs.status import ENDED_UNEXPECTEDLY
 
 from app import file_cache, run_view, runner
 
@@ -79,7 +80,8 @@ def test_each_damaged_run_folder_reads_unreadable_and_the_others_still_work(tmp_
     assert len(frame) == len(runs)
     for run in runs.values():
         events = run.read_events()
-        run_view.reward_frame(events), run_view.health_hints(events, None), run_view.samples_frame(run.read_samples())
+        samples = run.read_samples()
+        run_view.reward_frame(events), run_view.hints_markdown(events, samples, None), run_view.samples_frame(samples)
     assert run_view.eval_markdown([]) == run_view.strings.EVAL_UNREADABLE
     assert "| **base** | n/a |" in run_view.eval_markdown(json.loads(ODD_BUT_READABLE["odd-eval-fields"][1]))
     assert runner.active_run(root) is None  # "running" with pid "abc" blocks nothing

@@ -290,12 +290,12 @@ def test_run_ids_from_the_page_name_runs_only(app, client, monkeypatch):
     assert sorted(p.name for p in app["foreign"].iterdir()) == ["config.yaml", "page.html", "secret.jsonl"]
     # The pick takes any text (an event sent while its run was deleted still names it); the app's own lookup takes
     # names only.
-    from app.steps import results_step, train_step
+    from app.runs_list import picked_run
 
     monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(app["runs"]))
     for run_id in ("../foreign", "good-run/../../foreign", str(app["foreign"]), ".", "..", "good-run/"):
-        assert results_step.picked_run(run_id) is None and train_step.run_folder(run_id) is None, run_id
-    assert results_step.picked_run("good-run").path == app["runs"] / "good-run"
+        assert picked_run(run_id) is None, run_id
+    assert picked_run("good-run").path == app["runs"] / "good-run"
 
 
 def test_a_delete_confirmation_closes_only_for_another_run_and_a_late_yes_deletes_nothing(app, client):

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import psutil
 
-from engine import checkpoints, training
+from engine import training
 from engine.config import load_config
 from engine.launch_plan import free_port
-from engine.run_folder import RunFolder
-from engine.run_lock import RunLock
+from engine.runs import checkpoints
+from engine.runs.folder import RunFolder
+from engine.runs.lock import RunLock
 
 from tests.conftest import REPO, run_engine, wait_for
 

@@ -16,7 +16,7 @@ from engine.config import build_config
 from engine.gpu import GpuInfo
 from engine.gpu_split import split_gpus, split_problems
 from engine.launch_plan import launch_plan
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
 
 from app import run_view
@@ -235,7 +235,7 @@ def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch, tm
     """The app's model step on a machine of four H200s (the GPU list is this test's input, as NVML would give it), for
     a 7B model in the models folder (a hub id would need the Hub, which tests are kept off)."""
     from app import machine as app_machine
-    from app.steps import model_step
+    from app.steps import model_step, model_view
 
     gpus = tuple(machine(4))
     monkeypatch.setattr(app_machine, "visible_gpus", lambda: gpus)
@@ -248,7 +248,7 @@ def test_the_model_step_lists_every_gpu_and_the_estimate_on_each(monkeypatch, tm
     (folder / "config.json").write_text(json.dumps({  # Qwen2.5-7B-Instruct's shape
         "model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
         "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064, "tie_word_embeddings": False}))
-    text = model_step.model_summary(str(folder), config("model.rollout=vllm_server"))
+    text = model_view.model_summary(str(folder), config("model.rollout=vllm_server"))
     assert "**On this machine's GPUs:** training on GPUs 0, 1, 2 (3 processes, DDP); vLLM server on GPU 3" in text
     rows = [line for line in text.splitlines() if line.startswith("- GPU ")]
     assert [row.split(":")[0] for row in rows] == ["- GPU 0 (training)", "- GPU 1 (training)", "- GPU 2 (training)",

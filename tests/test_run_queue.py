@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from engine import run_queue
 from engine.config import load_config
 from engine.disk_space import folder_usage
-from engine.run_delete import RunDeleteRefused, delete_run
-from engine.run_folder import RunFolder
+from engine.runs import queue as run_queue
+from engine.runs.delete import RunDeleteRefused, delete_run
+from engine.runs.folder import RunFolder
 
 from tests.conftest import REPO, run_engine, started_identity, wait_for
 

@@ -12,7 +12,7 @@ import pytest
 from engine import tracking
 from engine.config import load_config
 from engine.launch_plan import free_port
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 from tests.conftest import REPO, run_engine
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from engine import settings
-from engine.config import ConfigError
+from engine.problems import ConfigError
 
 from app.form_state import FormValues, form_to_config, with_preset
-from app.steps.model_step import model_summary
+from app.steps.model_view import model_summary
 from app.web_paths import ModelRefused, web_model_name
 
 
@@ -91,7 +91,7 @@ def test_the_form_takes_a_model_from_the_models_folder_by_its_name(dirs):
 
 def test_an_unknown_builtin_is_the_engines_sentence(dirs):
     from engine.config import ModelConfig
-    from engine.model_loading import model_problems
+    from engine.model_names import model_problems
 
     assert web_model_name("builtin:../../etc") == "builtin:../../etc"
     [problem] = model_problems(ModelConfig(name="builtin:../../etc"))
@@ -101,17 +101,17 @@ def test_an_unknown_builtin_is_the_engines_sentence(dirs):
 def test_the_data_step_counts_with_no_tokenizer_from_a_server_folder(dirs, monkeypatch):
     """The data step counts long prompts with the model's tokenizer: only a model the page may name lends it one."""
     from engine import builtin_models
-    from engine.model_loading import resolve_model_path
+    from engine.model_names import resolve_model_path
 
-    from app.steps import data_step
+    from app.steps import data_view
 
     tiny = Path(resolve_model_path(builtin_models.TINY))
     foreign = shutil.copytree(tiny, dirs / "elsewhere" / "model")
     mine = shutil.copytree(tiny, dirs / "models" / "tiny-copy")
     loaded = []
-    real = data_step._tokenizer
-    monkeypatch.setattr(data_step, "_tokenizer", lambda folder, prefix: loaded.append(folder) or real(folder, prefix))
+    real = data_view._tokenizer
+    monkeypatch.setattr(data_view, "_tokenizer", lambda folder, prefix: loaded.append(folder) or real(folder, prefix))
     for name in (str(foreign), "tiny-copy"):
         form = with_preset(FormValues(model_name=name, data_path=str(settings.sample_data_path())), "reasoning")
-        assert "64 rows" in data_step.preview_data(form).summary
+        assert "64 rows" in data_view.preview_data(form).summary
     assert str(foreign) not in loaded and str(mine.resolve()) in loaded

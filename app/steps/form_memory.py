@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from engine.config import ConfigError
+from engine.problems import ConfigError
 
+from app.data_tables import read_table
 from app.form_state import form_from_saved, saved_form
 from app.safe import guarded
-from app.steps import data_step
+from app.steps import data_view
 from app.steps.page import Page
 from app.web_paths import web_data_path
 
@@ -36,7 +37,7 @@ def wire(page: Page) -> None:
         if restored is None:  # a first visit, or nothing usable kept: the page's own defaults stand
             return {data.shown_path: gr.skip()}  # (Gradio takes an empty dict for one output's value, not for none)
         try:
-            columns = list(data_step.read_table(web_data_path(restored.data_path)).column_names)
+            columns = list(read_table(web_data_path(restored.data_path)).column_names)
         except ConfigError:
             columns = []
         # The columns come with the kept form: its file is the one they belong to (no re-guessing).
@@ -44,5 +45,5 @@ def wire(page: Page) -> None:
 
     page.demo.load(restore, inputs=kept, outputs=form.write_outputs() + [data.shown_path],
                    show_progress="hidden").then(
-        guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
-        outputs=data_step.refresh_outputs(data), show_progress="hidden")
+        guarded(lambda values: data_view.refresh_updates(page, values)), inputs=data_view.refresh_inputs(page),
+        outputs=data_view.refresh_outputs(data), show_progress="hidden")

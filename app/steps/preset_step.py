@@ -3,13 +3,12 @@ and cannot be chosen), and every model.* and train.* setting in a collapsed acco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from engine.checks import batch_problems, machine_problems
-from engine.config import ConfigError, build_config
+from engine.config import build_config
 from engine.presets import list_presets
+from engine.problems import ConfigError
 
 from app import machine, strings
 from app.form_state import (
@@ -23,8 +22,8 @@ from app.form_state import (
 )
 from app.form_widgets import setting_component
 from app.safe import guarded
-from app.steps import model_step
-from app.steps.page import Page, wire_next
+from app.steps import model_view
+from app.steps.page import Page, PresetStep, wire_next
 
 DEFAULT_PRESET = "rlvr-math"
 SETTINGS_PER_ROW = 3
@@ -52,16 +51,6 @@ def preset_cards() -> tuple[str, list[str]]:
             cards.append(strings.PRESET_CARD.format(name=preset.name, description=preset.description))
             usable.append(preset.name)
     return "\n\n".join(cards), usable
-
-
-@dataclass
-class PresetStep:
-    tab: gr.Tab
-    preset: gr.Radio
-    choices: list[str]
-    settings: dict
-    errors: gr.Markdown
-    next: gr.Button
 
 
 def _settings_grid(keys: list[str], form: FormValues) -> dict:
@@ -107,8 +96,8 @@ def wire(page: Page) -> None:
 
     step.preset.input(choose, inputs=form.value_components(), outputs=form.write_outputs(include_data=False),
                       show_progress="hidden").then(
-        guarded(lambda values: model_step.view_updates(page, values)), inputs=form.value_components(),
-        outputs=model_step.view_outputs(page.model), show_progress="hidden")
+        guarded(lambda values: model_view.view_updates(page, values)), inputs=form.value_components(),
+        outputs=model_view.view_outputs(page.model), show_progress="hidden")
 
     @guarded
     def settings_errors(values: dict) -> str:

@@ -6,28 +6,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 import gradio as gr
 
-from engine.config import ConfigError
-from engine.progress import clock
+from engine.problems import ConfigError
+from engine.runs.progress import clock
 
 from app import machine, run_view, runner, strings
 from app.form_state import SETTINGS, form_to_config, problem_sentence, setting_to_widget
 from app.safe import guarded
-from app.steps.page import Page
+from app.steps.page import Page, ProbeBox
 
 PROMPTS_GPU, PROMPTS_CPU = 16, 8  # a CPU samples slowly: half the questions still show whether any answer varies
 POLL_S = 1.0
-
-
-@dataclass
-class ProbeBox:
-    button: gr.Button
-    verdict: gr.Markdown
-    apply: gr.Button
-    report: gr.State  # the last probe.json, for the apply button
 
 
 def prompts() -> int:

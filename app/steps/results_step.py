@@ -7,75 +7,31 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import gradio as gr
 
-from engine import run_queue, settings
+from engine import settings
 from engine.best_checkpoint import WHICH, read_best
-from engine.config import ConfigError, load_config
+from engine.config import load_config
 from engine.export import Download, available_downloads
-from engine.gguf_export import OUTTYPES
-from engine.progress import clock
-from engine.run_folder import RunFolder, list_runs, run_by_id
+from engine.export.gguf import OUTTYPES
+from engine.problems import ConfigError
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder
+from engine.runs.progress import clock
 
-from app import chat, example_runs, file_cache, run_view, runner, strings
-from app.example_runs import example_ids
+from app import chat, example_runs, run_view, runner, strings
+from app.data_tables import read_table, sample_path
 from app.form_state import config_to_form, problem_sentence, web_kind_problem
+from app.runs_list import default_pick, pick_choices, picked_run, runs_overview
 from app.safe import guarded
-from app.steps import data_step, run_housekeeping, sample_history, tensorboard_panel
-from app.steps.page import Page
-from app.steps.train_step import redraw_after
+from app.steps import data_view, run_housekeeping, sample_history, tensorboard_panel
+from app.steps.page import Page, ResultsStep, redraw_after
 from app.web_paths import web_data_path
 
 RUNS_TICK_S = 3.0
 EVAL_DEFAULT_LIMIT = 20
-
-
-@dataclass
-class ResultsStep:
-    tab: gr.Tab
-    runs: gr.Dataframe
-    pick: gr.Dropdown
-    attach: gr.Button
-    resume: gr.Button
-    use_settings: gr.Button
-    message: gr.Markdown
-    adapter: gr.Radio  # best checkpoint (default) or last adapter, for eval, chat and export
-    eval_limit: gr.Number
-    eval_button: gr.Button
-    eval_result: gr.Markdown
-    chat_prompt: gr.Textbox
-    chat_button: gr.Button
-    chat_base: gr.Textbox
-    chat_tuned: gr.Textbox
-    chat_note: gr.Markdown
-    export_zip: gr.Button
-    export_merge: gr.Button
-    export_result: gr.Markdown
-    download_adapter: gr.DownloadButton
-    download_config: gr.DownloadButton
-    timer: gr.Timer
-    export_merged_zip: gr.Button
-    gguf_type: gr.Dropdown
-    export_gguf: gr.Button
-    download_merged: gr.DownloadButton
-    download_gguf: gr.DownloadButton
-    housekeeping: run_housekeeping.Housekeeping
-    history: sample_history.SampleHistory
-    tensorboard: tensorboard_panel.TensorBoardPanel
-
-
-def runs_overview() -> tuple:
-    """(the runs table, the run ids newest first). Queued runs show their place in the queue."""
-    root = settings.runs_dir()
-    runs, queued = list_runs(root), run_queue.queued_ids(root)
-    summaries = [file_cache.summary(run) | {"disk": run_housekeeping.disk_use(run),
-                                            "queued": queued.index(run.id) + 1 if run.id in queued else None}
-                 for run in runs]
-    return run_view.runs_frame(summaries), [run.id for run in runs]
 
 
 def build() -> ResultsStep:
@@ -140,25 +96,6 @@ def build() -> ResultsStep:
                        gguf_type, export_gguf, download_merged, download_gguf, housekeeping, history, tensorboard)
 
 
-def picked_run(run_id: str | None) -> RunFolder | None:
-    """The run named by a run id from the page: a folder directly in the runs folder, or a bundled example run;
-    never a path."""
-    if example_runs.is_example(run_id):
-        return example_runs.example_run(run_id)
-    return run_by_id(settings.runs_dir(), run_id) if run_id else None
-
-
-def pick_choices(ids: list[str]) -> list[tuple[str, str]]:
-    """The run picker: the runs here, newest first, then the bundled example runs."""
-    examples = [(strings.EXAMPLE_CHOICE.format(name=e.removeprefix(example_runs.PREFIX)), e) for e in example_ids()]
-    return [(run_id, run_id) for run_id in ids] + examples
-
-
-def default_pick(ids: list[str]) -> str | None:
-    """The newest run, else the first example (what a run that learns looks like)."""
-    return ids[0] if ids else next(iter(example_ids()), None)
-
-
 def anything_live() -> bool:
     """A run is training, a job is running or runs wait in the queue: the runs list and the picked run's boxes keep
     refreshing."""
@@ -185,13 +122,6 @@ def eval_text(run: RunFolder) -> str:
         return strings.EVAL_NONE
     except (OSError, ValueError, RecursionError):  # not UTF-8, not JSON, a folder
         return strings.EVAL_UNREADABLE
-
-
-def newest_adapter_zip(run: RunFolder) -> Path | None:
-    """The adapter zip `engine export` made last (<id>-adapter.zip, or <id>-checkpoint-N-adapter.zip for the best
-    checkpoint), as engine.export lists the downloads."""
-    found = newest_download(run, "adapter")
-    return found.path if found else None
 
 
 DOWNLOAD_KINDS = {"adapter": lambda name: name.endswith("-adapter.zip"),
@@ -317,10 +247,10 @@ def wire(page: Page) -> None:
             return {step.message: "✗ " + " ".join(problem_sentence(p) for p in error.problems)}
         message = strings.RUN_SETTINGS_LOADED.format(id=run.id)
         try:
-            columns = list(data_step.read_table(web_data_path(loaded.data_path)).column_names)
+            columns = list(read_table(web_data_path(loaded.data_path)).column_names)
         except ConfigError:  # a file the web may not read (a CLI run's, an example's): the bundled sample instead
-            loaded.data_path = data_step.sample_path()
-            columns = list(data_step.read_table(loaded.data_path).column_names)
+            loaded.data_path = sample_path()
+            columns = list(read_table(loaded.data_path).column_names)
             message += " " + strings.RUN_SETTINGS_SAMPLE_DATA
         left_out = [row.name for row in loaded.rewards if web_kind_problem(row.kind)]
         if left_out:  # a run made with the CLI may use python rewards; the web form never holds them
@@ -331,8 +261,8 @@ def wire(page: Page) -> None:
 
     step.use_settings.click(with_run(use_settings, on_examples=True), inputs=step.pick,
                             outputs=form.write_outputs() + [data.shown_path, step.message]).then(
-        guarded(lambda values: data_step.refresh_updates(page, values)), inputs=data_step.refresh_inputs(page),
-        outputs=data_step.refresh_outputs(data))
+        guarded(lambda values: data_view.refresh_updates(page, values)), inputs=data_view.refresh_inputs(page),
+        outputs=data_view.refresh_outputs(data))
 
     def evaluate(run, limit, which):
         if limit is not None and (limit < 0 or not float(limit).is_integer()):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import html
 import time
-from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
 import pandas as pd
 
-from engine.config import ConfigError
+from engine.problems import ConfigError
 from engine.rewards import KINDS, web_kinds
 
 from app import sample_completion, strings
@@ -23,6 +22,7 @@ from app.form_state import (
     RewardRow,
     RowField,
     add_row,
+    field_choices,
     form_to_config,
     kind_help,
     move_row,
@@ -37,34 +37,10 @@ from app.form_widgets import FormWidgets, RewardSlot, column_value, setting_comp
 from app.reward_preview import NO_ROW, Preview, TryRow, preview, try_row
 from app.safe import guarded
 from app.steps import probe_box
-from app.steps.data_step import shown_name
-from app.steps.page import Page, wire_next
+from app.steps.data_view import shown_name
+from app.steps.page import Page, RewardsStep, wire_next
 
 QUESTION_CHARS = 160
-
-
-@dataclass
-class RewardsStep:
-    tab: gr.Tab
-    slots: list[RewardSlot]
-    add: gr.Button
-    list_message: gr.Markdown
-    system_prompt: gr.Textbox
-    thought_open: gr.Textbox
-    thought_close: gr.Textbox
-    answer_open: gr.Textbox
-    answer_close: gr.Textbox
-    settings: dict[str, gr.components.Component]  # PROMPT_SETTINGS
-    question: gr.Markdown  # the data row the completion is graded against
-    completion: gr.Textbox
-    gold: gr.Textbox  # that row's gold answer (shown, not edited: it comes from the data)
-    generate: gr.Button
-    generate_message: gr.Markdown
-    generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
-    total: gr.Markdown
-    breakdown: gr.Dataframe
-    probe: probe_box.ProbeBox
-    next: gr.Button
 
 
 def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.components.Component:
@@ -75,7 +51,7 @@ def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.componen
     if field.widget == "checkbox":
         return gr.Checkbox(scale=2, min_width=160, **common)
     if field.widget == "dropdown":
-        return gr.Dropdown(list(field.choices), scale=2, **common)
+        return gr.Dropdown(field_choices(field), scale=2, **common)
     if field.widget in NUMBER_WIDGETS:
         return gr.Number(precision=None, scale=1, **common)
     return gr.Textbox(scale=4, elem_classes=["gs-mono"], **common)  # text and comma-separated lists
@@ -280,6 +256,16 @@ def score_badge(score: float | None, row: RewardRow | None, error: str | None = 
     return f'<span class="gs-score gs-score-{tone}">{_number_text(score)}</span>'
 
 
+def matched_text(scored) -> str:
+    """What a row's pattern matched, on one table line; blank for a kind that matches nothing."""
+    if not scored.shows_match:
+        return ""
+    if scored.matched is None:
+        return strings.TRY_NO_MATCH
+    text = scored.matched.replace("\n", strings.TRY_LINE_BREAK)
+    return text if len(text) <= strings.TRY_MATCH_CHARS else text[:strings.TRY_MATCH_CHARS - 1] + "…"
+
+
 def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list[str], list[str], str, pd.DataFrame]:
     """(badges, error sentences, total markdown, breakdown table) for every slot from a preview."""
     badges, errors, table = [], [], []
@@ -293,7 +279,7 @@ def preview_outputs(rows: list[RewardRow], result: Preview | None) -> tuple[list
         errors.append(f"✗ {scored.error}" if scored.error else "")
         weighted = "" if scored.score is None else _number_text(scored.weight * scored.score)
         table.append([row.name, "" if scored.score is None else _number_text(scored.score),
-                      _number_text(scored.weight), weighted])
+                      _number_text(scored.weight), weighted, matched_text(scored)])
     total = strings.TRY_NOTHING if not rows else strings.TRY_TOTAL.format(
         total=_number_text(result.total if result else 0.0))
     return badges, errors, total, pd.DataFrame(table, columns=strings.TRY_TOTAL_HEADERS)

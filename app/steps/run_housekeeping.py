@@ -1,50 +1,29 @@
 """The results step's housekeeping: the run queue (the picked run moved earlier or later, or cancelled), deleting
 the picked run (after a confirmation that names its size; never the run that trains), and the free space on the
-disk of the runs folder. The queue itself is the engine's (engine/run_queue.py); this only shows and edits it."""
+disk of the runs folder. The queue itself is the engine's (engine/runs/queue.py); this only shows and edits it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
 
-from engine import disk_space, run_queue, settings
+from engine import disk_space, settings
 from engine.export import human_size
-from engine.run_folder import RunFolder
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder
 
 from app import example_runs, runner, strings
+from app.runs_list import default_pick, pick_choices, picked_run, runs_overview
 from app.safe import guarded
-from app.steps.page import Page
+from app.steps.page import Housekeeping, Page, redraw_after
 
-SIZE_TTL_S = 15  # a run's disk use is walked again at most this often (the runs table refreshes every few seconds)
 # The events that open or close the delete confirmation run one at a time, in the order the server got them (Gradio's
 # queue is FIFO within a concurrency group), so each reads the confirmation state the one before it left. That order
 # can still differ from the user's: the page sends a pick's change only once the previous change has been answered
 # (Gradio's "always_last"), so on a busy machine the user's pick can reach the server after their delete click.
 # Hence a pick closes a confirmation only when it names another run.
 CONFIRMATION = {"concurrency_id": "delete-confirmation", "concurrency_limit": 1}
-
-
-@dataclass
-class Housekeeping:
-    queue: gr.Markdown
-    free_space: gr.Markdown
-    queue_buttons: gr.Row
-    earlier: gr.Button
-    later: gr.Button
-    cancel: gr.Button
-    delete: gr.Button
-    confirm: gr.Group
-    confirm_text: gr.Markdown
-    confirm_yes: gr.Button
-    confirm_no: gr.Button
-    confirming: gr.State  # the run the open confirmation names (held by the server, per page); None when closed
-
-    def outputs(self) -> list:
-        """What `status_updates` sets."""
-        return [self.queue, self.free_space, self.queue_buttons]
 
 
 def build() -> Housekeeping:
@@ -83,18 +62,6 @@ def free_space_markdown(root: Path) -> str:
     return strings.FREE_SPACE.format(free=human_size(free), total=human_size(total))
 
 
-@lru_cache(maxsize=256)
-def _usage(path: str, _period: int) -> int:
-    return disk_space.folder_usage(Path(path))
-
-
-def disk_use(run: RunFolder) -> int:
-    """The run folder's size on disk, walked again every SIZE_TTL_S seconds at most."""
-    import time
-
-    return _usage(str(run.path), int(time.time() // SIZE_TTL_S))
-
-
 def status_updates(housekeeping: Housekeeping, run: RunFolder | None) -> dict:
     """The queue, the free space, and the queue buttons (shown for a queued run only)."""
     root = settings.runs_dir()
@@ -104,14 +71,6 @@ def status_updates(housekeeping: Housekeeping, run: RunFolder | None) -> dict:
 
 
 def wire(page: Page) -> None:
-    from app.steps.results_step import (  # the results step imports this module to build
-        default_pick,
-        pick_choices,
-        picked_run,
-        runs_overview,
-    )
-    from app.steps.train_step import redraw_after
-
     step = page.results
     house = step.housekeeping
 

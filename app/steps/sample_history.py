@@ -4,27 +4,16 @@ newest step it follows the run as it logs more; moved back, it stays where it wa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
-from engine.config import ConfigError, load_config
-from engine.run_folder import RunFolder
+from engine.config import load_config
+from engine.problems import ConfigError
+from engine.runs.folder import RunFolder
 
 from app import file_cache, run_view, strings
+from app.runs_list import picked_run
 from app.safe import guarded
-from app.steps.page import Page
-
-
-@dataclass
-class SampleHistory:
-    step: gr.Slider
-    caption: gr.Markdown
-    table: gr.Dataframe
-    shown: gr.State  # {"run": id, "step": shown or None, "last": the newest logged step, "follow": shows the newest}
-
-    def outputs(self) -> list:
-        return [self.step, self.caption, self.table, self.shown]
+from app.steps.page import Page, SampleHistory
 
 
 def build() -> SampleHistory:
@@ -65,8 +54,6 @@ def view(history: SampleHistory, run: RunFolder | None, step: float | None) -> d
 
 
 def wire(page: Page) -> None:
-    from app.steps.results_step import picked_run  # the results step imports this module to build
-
     results = page.results
     history = results.history
 

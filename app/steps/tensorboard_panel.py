@@ -3,24 +3,17 @@ TensorBoard beside the app (app/tensorboard_server.py: its own port, the app's l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from engine import settings
-from engine.config import ConfigError, load_config
-from engine.run_folder import RunFolder
+from engine.config import load_config
+from engine.problems import ConfigError
+from engine.runs.folder import RunFolder
 
 from app import strings, tensorboard_server
+from app.runs_list import picked_run
 from app.safe import guarded
-from app.steps.page import Page
-
-
-@dataclass
-class TensorBoardPanel:
-    logs: gr.Markdown
-    start: gr.Button
-    status: gr.Markdown
+from app.steps.page import Page, TensorBoardPanel
 
 
 def build() -> TensorBoardPanel:
@@ -56,8 +49,6 @@ def _host(request: gr.Request | None) -> str | None:
 
 
 def wire(page: Page) -> None:
-    from app.steps.results_step import picked_run  # the results step imports this module to build
-
     results = page.results
     panel = results.tensorboard
 

@@ -18,17 +18,20 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine import gpu, run_queue, settings
+from engine import gpu, settings
 from engine.checks import DURATION_FACT, CheckReport, check_config
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig, load_config
 from engine.evaluation import accuracy_metric
-from engine.run_folder import ACTIVE_STATES, RunFolder, list_runs, run_by_id
+from engine.problems import ConfigError
+from engine.runs import queue as run_queue
+from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs
 
 from app import example_runs, file_cache, machine, run_view, runner, strings
 from app.form_state import FormValues, form_to_config, problem_sentence, sentence
+from app.runs_list import picked_run
 from app.safe import guarded
 from app.steps import probe_box
-from app.steps.page import Page
+from app.steps.page import VIEW_QUEUE, Page, TrainStep, redraw_after
 
 TICK_S = 1.5
 HELDOUT_RANGE = [-0.05, 1.05]  # shares: 0% and 100% drawn inside the plot
@@ -98,20 +101,10 @@ def busy_markdown(live: RunFolder | None) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
 
-VIEW_QUEUE = {"concurrency_id": "train-view", "concurrency_limit": 1}  # the ticks and the redraw requests, in order
-
-
-def run_folder(run_id: str | None) -> RunFolder | None:
-    """A run named by the page: a folder directly in the runs folder, or a bundled example run; never a path."""
-    if example_runs.is_example(run_id):
-        return example_runs.example_run(run_id)
-    return run_by_id(settings.runs_dir(), run_id) if run_id else None
-
-
 def shown_run(watched: str | None) -> RunFolder | None:
     """The run the Train view shows: the one the user asked to watch while it exists, else the run that trains now,
     else the newest."""
-    run = run_folder(watched)
+    run = picked_run(watched)
     if run is not None:
         return run
     live = runner.active_run()
@@ -119,14 +112,6 @@ def shown_run(watched: str | None) -> RunFolder | None:
         return live
     runs = list_runs(settings.runs_dir())
     return runs[0] if runs else None
-
-
-def redraw_after(page: Page, event) -> None:
-    """After `event` (which may have changed what the view shows: the watched run, a run started, resumed, stopped or
-    deleted), the view redraws everything on its next tick. The request runs in the ticks' queue, so a tick computed
-    before the event cannot land after it."""
-    step = page.train
-    event.then(step.redraw, outputs=step.redraw_outputs(), show_progress="hidden", **VIEW_QUEUE)
 
 
 def _run_config(run: RunFolder) -> RunConfig | None:
@@ -138,57 +123,6 @@ def _run_config(run: RunFolder) -> RunConfig | None:
 
 def files_signature(run: RunFolder) -> tuple:
     return (run.id, file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
-
-
-@dataclass
-class TrainStep:
-    tab: gr.Tab
-    summary: gr.Markdown
-    facts: gr.Markdown
-    busy: gr.Markdown  # while a run trains: not now, or into the queue (from the run folders, with the view)
-    check: gr.Button
-    launch: gr.Button
-    queue: gr.Button  # shown while a run trains: this run waits in the queue and starts when that one ends
-    stop: gr.Button
-    message: gr.Markdown
-    probe: probe_box.ProbeBox
-    no_run: gr.Markdown
-    live: gr.Column
-    header: gr.Markdown
-    state: gr.Markdown
-    step: gr.Markdown
-    times: gr.Markdown
-    progress: gr.HTML
-    vram: gr.HTML
-    error: gr.Markdown
-    log: gr.DownloadButton
-    curves_note: gr.Markdown
-    curves: gr.Column
-    reward_plot: gr.LinePlot
-    heldout_plot: gr.LinePlot
-    spread_plot: gr.LinePlot
-    length_plot: gr.LinePlot
-    loss_plot: gr.LinePlot
-    hints: gr.Markdown
-    samples: gr.Dataframe
-    yaml_button: gr.Button
-    yaml: gr.Code
-    yaml_download: gr.DownloadButton
-    timer: gr.Timer
-    signature: gr.State
-
-    def view_outputs(self) -> list:
-        return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
-                self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.heldout_plot,
-                self.spread_plot, self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.launch,
-                self.queue, self.busy, self.message, self.timer, self.signature]
-
-    def redraw_outputs(self) -> list:
-        return [self.signature, self.timer]
-
-    def redraw(self) -> dict:
-        """Everything is drawn again on the next tick, which comes now."""
-        return {self.signature: None, self.timer: gr.Timer(active=True)}
 
 
 def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
@@ -398,6 +332,7 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
         config = _run_config(run)
         weights = {spec.name: spec.weight for spec in config.rewards} if config else None
         rewards = run_view.reward_frame(events)
+        samples = file_cache.samples(run)
         heldout = run_view.heldout_frame(events, accuracy_metric(config) if config else "accuracy")
         x_range = run_view.step_axis(rewards)
         updates |= {step.curves_note: gr.update(visible=not events), step.curves: gr.update(visible=bool(events)),
@@ -406,8 +341,8 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
                     step.spread_plot: plot_update(run_view.spread_frame(events), x_range),
                     step.length_plot: plot_update(run_view.length_frame(events), x_range),
                     step.loss_plot: plot_update(run_view.loss_frame(events), x_range),
-                    step.hints: run_view.hints_markdown(run_view.health_hints(events, config)) if events else "",
-                    step.samples: _samples_update(run_view.samples_frame(file_cache.samples(run), weights))}
+                    step.hints: run_view.hints_markdown(events, samples, config) if events else "",
+                    step.samples: _samples_update(run_view.samples_frame(samples, weights))}
     changed = last_signature is not None and signature != last_signature
     updates[step.signature] = signature
     updates[step.timer] = gr.Timer(active=active or live is not None or waiting or changed)

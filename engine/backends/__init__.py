@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from engine.backends import hf, unsloth
 from engine.backends.base import ROLLOUT_LABELS, Backend
 from engine.backends.vllm_memory import VllmBudget, vllm_budget
-from engine.config import ModelConfig, Problem, RunConfig
+from engine.config import ModelConfig, RunConfig
 from engine.gpu import GpuInfo
 from engine.gpu_split import GpuSplit, asks_for_several_gpus, split_gpus
-from engine.model_loading import installed
+from engine.model_names import installed
 from engine.model_shape import ModelShape
+from engine.problems import Problem
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (unsloth.BACKEND, hf.BACKEND)}  # auto's order of preference
 FALLBACK_VLLM_SHARE = 0.5  # when the model's shape is unknown, so its need cannot be sized

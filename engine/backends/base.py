@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import Problem, RunConfig
-from engine.model_loading import installed
+from engine.config import RunConfig
+from engine.model_names import installed
+from engine.problems import Problem
 
 ROLLOUT_LABELS = {"hf": "HF generate", "vllm": "vLLM", "vllm_server": "vLLM server (TRL's server mode)"}
 

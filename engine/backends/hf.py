@@ -13,8 +13,9 @@ import os
 
 from engine.backends.base import Backend, Loaded, RolloutServerAddress
 from engine.backends.vllm_memory import colocate_max_model_length
-from engine.config import Problem, RunConfig
-from engine.model_loading import load_tokenizer
+from engine.config import RunConfig
+from engine.model_names import load_tokenizer
+from engine.problems import Problem
 
 SERVER_CONNECT_TIMEOUT_S = 60.0
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -12,8 +12,9 @@ import os
 
 from engine.backends.base import Backend, Loaded, RolloutServerAddress
 from engine.backends.hf import LORA_TARGETS
-from engine.config import Problem, RunConfig
-from engine.model_loading import prepare_tokenizer
+from engine.config import RunConfig
+from engine.model_names import prepare_tokenizer
+from engine.problems import Problem
 
 
 class UnslothBackend(Backend):

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.config import RunConfig
-from engine.model_shape import ModelShape
-from engine.vram_estimate import GIB
+from engine.model_shape import GIB, ModelShape
 
 KV_HEADROOM = 1.25  # block rounding and prefix blocks: KV need x 1.25
 FIXED_OVERHEAD_GIB = 1.5  # CUDA graphs (Unsloth's own estimate caps them at 1 GiB) + vLLM's profiling activations

@@ -2,7 +2,9 @@
 
 The pattern's last match counts (a model that corrects itself means its final answer), group 1 when it has one.
 By default only the text after the thinking is searched, so an answer tag mentioned while thinking cannot swallow
-the real answer. Rows without a gold answer are not scored (None), rather than scored wrong.
+the real answer. An extracted answer that still holds one of the prompt's tags is wrong, never compared as a partial
+string: `<answer><answer>30</answer></answer>` extracts '<answer>30', and `<answer>5<answer>30</answer>` is two
+answers. Rows without a gold answer are not scored (None), rather than scored wrong.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ class Spec(RewardSpec):
     after_thought: bool = Field(True, description="Search only after the thinking (after the closing thought tag), "
                                                   "so tags mentioned while thinking are not taken for the answer.")
     compare: Literal["numeric", "math", "exact", "casefold"] = Field(
-        "numeric", description="numeric: the answer must be one number ($, %, 1,000 or 1 000 and a trailing unit "
-                               "word allowed; '100 or 120', '3/4' or '5²' are wrong); math: math-verify (LaTeX, "
-                               "fractions, \\boxed{}, sets); exact or casefold text.")
+        "numeric", description="numeric: the answer must be one number ($, %, 1,000 or 1 000, 1.2e3, \\boxed{}, "
+                               "**bold**, x = and a unit word such as apples, dollars, km or hours allowed; "
+                               "'100 or 120', '5 million', '3/4' or '5²' are wrong); math: math-verify (LaTeX, "
+                               "fractions, \\boxed{}, sets; a plain number read as numeric reads it); exact or "
+                               "casefold text.")
     tolerance: float = Field(1e-6, ge=0, description="numeric: the largest difference still counted right.")
 
 
 class Scorer(BaseScorer):
+    shows_match = True
+
     def __init__(self, spec: Spec, prompt):
         super().__init__(spec, prompt)
         self.pattern = compile_pattern(spec.pattern, prompt)
@@ -44,11 +50,21 @@ class Scorer(BaseScorer):
             return None
         return found.group(1) if self.pattern.groups >= 1 else found.group(0)
 
+    def matched(self, text: str, row: Row) -> str | None:
+        return self.extract(text)
+
+    def answer(self, text: str) -> str | None:
+        """The answer to compare: the extraction, unless it holds a tag (then there is no single answer)."""
+        predicted = self.extract(text)
+        if predicted is None or any(tag in predicted for tag in self.tags.all()):
+            return None
+        return predicted
+
     def score(self, text: str, row: Row) -> float | None:
         gold = row.gold
         if gold is None or str(gold).strip() == "":
             return None
-        predicted = self.extract(text)
+        predicted = self.answer(text)
         if predicted is None:
             return self.spec.penalty
         return self.spec.reward if answers_equal(self.spec, predicted, str(gold)) else self.spec.penalty

@@ -23,7 +23,7 @@ from engine.rewards.row import Row
 from engine.rewards.safe_regex import RegexTimeout
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 Category = Literal["format", "correctness", "shaping"]
 
@@ -74,7 +74,12 @@ class BaseScorer:
     may be overridden where a batch is cheaper (e.g. running many programs in parallel).
 
     A regex that runs past its time limit raises RegexTimeout from `score`; `score_batch` turns that into None (TRL
-    leaves None out of the means) and counts it in `timeouts`, which the caller reads and resets."""
+    leaves None out of the means) and counts it in `timeouts`, which the caller reads and resets.
+
+    A kind that reads a part of the text (a regex's match, an extracted answer) sets `shows_match` and says what it
+    read in `matched`: the try-it box and `engine score` show it."""
+
+    shows_match = False
 
     def __init__(self, spec: RewardSpec, prompt: PromptConfig):
         self.spec = spec
@@ -82,6 +87,10 @@ class BaseScorer:
         self.timeouts = 0
 
     def score(self, text: str, row: Row) -> float | None:
+        raise NotImplementedError
+
+    def matched(self, text: str, row: Row) -> str | None:
+        """What the reward read in the text (None: nothing matched); only where `shows_match`."""
         raise NotImplementedError
 
     def score_batch(self, texts: list[str], rows: list[Row]) -> list[float | None]:

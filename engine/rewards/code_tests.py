@@ -24,7 +24,7 @@ from pydantic import Field
 
 from engine.rewards.base import BaseScorer, RewardKind, RewardSpec
 from engine.rewards.row import Row
-from engine.rewards.text import Tags, after_thought
+from engine.rewards.text import Tags, after_thought, last_answer_block
 from engine.sandbox.asserts import prompt_helpers
 from engine.sandbox.limits import Limits
 
@@ -64,13 +64,6 @@ def last_fenced_block(text: str) -> str | None:
         return None
     _info, newline, body = parts[last_closed].partition("\n")
     return body if newline and body.strip() else None
-
-
-def last_answer_block(text: str, tags: Tags) -> str | None:
-    """The inside of the last complete answer block."""
-    end = text.rfind(tags.answer_close)
-    start = text.rfind(tags.answer_open, 0, end) if end >= 0 else -1
-    return text[start + len(tags.answer_open):end] if start >= 0 else None
 
 
 def extract_program(text: str, tags: Tags, extract: str) -> str | None:

@@ -1,9 +1,13 @@
 """`compare: math`: the extracted answer and the gold answer as mathematics, through math-verify (the checker TRL's
 accuracy_reward and open-r1 use): LaTeX, fractions, percentages, \\boxed{}, sets, intervals, equations.
 
-Both sides are parsed as one LaTeX expression: text without delimiters is wrapped in $...$, so that '100 or 120' is
-the set {100, 120} (wrong unless the gold answer is that set) and never its last number. A lone '$' before a digit is
-a currency sign, not a delimiter.
+A side that is one number as `compare: numeric` reads it (engine.rewards.numeric: '7 apples.', '1.2e3', '1 200',
+'60 miles per hour', '**7**') reaches math-verify as that plain number, as a mathematician reads it; math-verify
+alone takes '7 apples.' for a product of symbols and finds '1.2e3' unequal to 1200. Percentages stay math-verify's
+(it reads 25% as 25 or 0.25, as the gold answer needs). Everything else is parsed as one LaTeX expression: text
+without delimiters is wrapped in $...$, so that '100 or 120' is the set {100, 120} (wrong unless the gold answer is
+that set) and never its last number, and '5 million' a product, never 5. A lone '$' before a digit is a currency
+sign, not a delimiter.
 
 math-verify bounds parse and verify with its own timeout, which is signal.alarm: it works in a process's main
 thread only (the trainer, the CLI). Elsewhere -- the web app's handlers run in worker threads -- the comparison runs
@@ -19,6 +23,8 @@ import threading
 
 import regex
 
+from engine.rewards.numeric import parse_number
+
 PARSE_TIMEOUT_S = 3  # math-verify's timeouts are whole seconds
 VERIFY_TIMEOUT_S = 3
 HELPER_WAIT_S = 2 * (PARSE_TIMEOUT_S + VERIFY_TIMEOUT_S) + 30  # + the helper's start-up (imports sympy)
@@ -26,9 +32,13 @@ MAX_ANSWER_CHARS = 2000
 
 _DELIMITED = regex.compile(r"\$|\\\(|\\\[|\\boxed|\\fbox")
 _CURRENCY = regex.compile(r"(?<!\\)\$(?=\s?[0-9])")
+_PERCENT = regex.compile(r"%|per\s*cent", regex.IGNORECASE)
 
 
 def _as_latex(text: str) -> str:
+    number = parse_number(text)
+    if number is not None and not _PERCENT.search(text):
+        return f"${number:f}$"
     text = text.strip()
     if text.count("$") - text.count("\\$") == 1:  # '$15': a price, not an opening delimiter
         text = _CURRENCY.sub("", text)

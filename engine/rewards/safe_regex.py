@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import regex
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 REGEX_TIMEOUT_S = 0.25
 REGEX_FLAGS = regex.DOTALL
@@ -26,8 +26,9 @@ class RegexTimeout(Exception):
     """A pattern ran past REGEX_TIMEOUT_S on one completion: that completion is not scored by it (None)."""
 
 
-def compile_pattern(pattern: str, prompt: PromptConfig) -> regex.Pattern:
-    return regex.compile(prompt.fill(pattern, regex.escape), REGEX_FLAGS)
+def compile_pattern(pattern: str, prompt: PromptConfig, dotall: bool = True) -> regex.Pattern:
+    """`dotall=False`: Python's own defaults, for a pattern that must behave as re.match does in a notebook."""
+    return regex.compile(prompt.fill(pattern, regex.escape), REGEX_FLAGS if dotall else 0)
 
 
 def pattern_problem(pattern: str, prompt: PromptConfig) -> str | None:
@@ -42,6 +43,13 @@ def pattern_problem(pattern: str, prompt: PromptConfig) -> str | None:
 def search(pattern: regex.Pattern, text: str) -> regex.Match | None:
     try:
         return pattern.search(text, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise RegexTimeout() from None
+
+
+def match_start(pattern: regex.Pattern, text: str) -> regex.Match | None:
+    try:
+        return pattern.match(text, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:
         raise RegexTimeout() from None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig
+    from engine.prompt_config import PromptConfig
 
 
 def completion_text(completion) -> str:
@@ -65,6 +65,13 @@ def after_thought(text: str, tags: Tags) -> str:
     if span is None:
         return text
     return "" if span.end is None else text[span.end:]
+
+
+def last_answer_block(text: str, tags: Tags) -> str | None:
+    """The inside of the last complete answer block."""
+    end = text.rfind(tags.answer_close)
+    start = text.rfind(tags.answer_open, 0, end) if end >= 0 else -1
+    return text[start + len(tags.answer_open):end] if start >= 0 else None
 
 
 def without_thought_content(text: str, tags: Tags) -> str:

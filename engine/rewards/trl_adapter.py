@@ -19,7 +19,8 @@ from engine.rewards.safe_regex import TIMEOUT_SENTENCE, RegexTimeout
 from engine.rewards.text import completion_text
 
 if TYPE_CHECKING:
-    from engine.config import PromptConfig, RunConfig
+    from engine.config import RunConfig
+    from engine.prompt_config import PromptConfig
 
 
 @dataclass
@@ -83,26 +84,30 @@ def reward_weights(config: RunConfig) -> list[float]:
 
 
 def score_completion(config: RunConfig, completion: str, answer: str | None = None, row: Row | None = None) -> dict:
-    """Every reward's score for one completion, the weighted total, and a sentence per reward that failed.
+    """Every reward's score for one completion, the weighted total, what each pattern matched, and a sentence per
+    reward that failed.
 
     `row` carries the data columns a reward may read; `answer` is the gold answer (it overrides the row's).
-    Returns {"scores": {name: score|None}, "total": float, "errors": {name: sentence}}.
+    Returns {"scores": {name: score|None}, "total": float, "matched": {name: text|None}, "errors": {name: sentence}};
+    `matched` holds the rewards that read a part of the text (a regex's match, an extracted answer).
     """
     row = row or Row()
     row = Row(gold=answer if answer is not None else row.gold, columns=row.columns, prompt=row.prompt)
     scores: dict[str, float | None] = {}
+    matched: dict[str, str | None] = {}
     errors: dict[str, str] = {}
     for spec in config.rewards:
+        scores[spec.name] = None
         try:
-            scores[spec.name] = RewardFunction(spec, config.prompt).score(completion, row)
+            function = RewardFunction(spec, config.prompt)
+            scores[spec.name] = function.score(completion, row)
+            if function.scorer.shows_match:
+                matched[spec.name] = function.scorer.matched(completion, row)
         except RegexTimeout:
-            scores[spec.name] = None
             errors[spec.name] = TIMEOUT_SENTENCE
         except regex.error as e:
-            scores[spec.name] = None
             errors[spec.name] = f"the pattern does not compile: {e}"
         except Exception as e:  # a user's python reward may raise anything; report it, keep the others
-            scores[spec.name] = None
             errors[spec.name] = f"{type(e).__name__}: {e}"
     total = sum(spec.weight * scores[spec.name] for spec in config.rewards if scores[spec.name] is not None)
-    return {"scores": scores, "total": total, "errors": errors}
+    return {"scores": scores, "total": total, "matched": matched, "errors": errors}

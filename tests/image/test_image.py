@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import run_queue
+from engine.runs import queue as run_queue
 
 IMAGE = os.environ.get("GRPO_STUDIO_TEST_IMAGE")
 if not IMAGE:

@@ -11,8 +11,9 @@ import os
 import shutil
 from pathlib import Path
 
-from engine import run_lock, run_queue
-from engine.run_folder import RunFolder
+from engine.runs import lock as run_lock
+from engine.runs import queue as run_queue
+from engine.runs.folder import RunFolder
 
 TRASH_PREFIX = ".deleting-"
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from engine.config import load_config
 from engine.disk_space import human_size
-from engine.run_folder import RunFolder
-from engine.work_progress import counting
+from engine.progress_bar import progress_bar
+from engine.runs.folder import RunFolder
 
 CHECKPOINT_CHOICES = ("best", "last")
 PUSH_WHAT = ("adapter", "merged", "gguf")
@@ -92,18 +92,20 @@ ZIP_CHUNK = 8 * 2**20
 
 def _zip(folder: Path, archive: Path) -> Path:
     """archive (a .zip) of folder's contents, written whole: a reader never sees half a zip. A merged model is
-    gigabytes: the bytes written are counted (engine/work_progress.py)."""
+    gigabytes: the bytes written are counted (engine/progress_bar.py)."""
     files = sorted(path for path in folder.rglob("*") if path.is_file())
+    total, done = sum(path.stat().st_size for path in files), 0
     made = archive.with_name(f".{archive.stem}.tmp{os.getpid()}.zip")
     try:
-        with counting(f"zipping {archive.name}", sum(path.stat().st_size for path in files), "bytes") as advance, \
+        with progress_bar(f"zipping {archive.name}", "bytes") as progress, \
                 zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as bundle:
             for path in files:
                 with open(path, "rb") as source, bundle.open(path.relative_to(folder).as_posix(), "w",
                                                              force_zip64=True) as target:
                     while chunk := source.read(ZIP_CHUNK):
                         target.write(chunk)
-                        advance(len(chunk))
+                        done += len(chunk)
+                        progress(done, total)
         os.replace(made, archive)
     finally:
         made.unlink(missing_ok=True)
@@ -143,7 +145,7 @@ def merge_and_save(run: RunFolder, checkpoint: str = "best") -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from engine.model_loading import load_tokenizer, resolve_model_path
+    from engine.model_names import load_tokenizer, resolve_model_path
 
     config = load_config(run.config_path)
     if config.model.load_in_4bit or config.model.load_in_fp8:
@@ -197,9 +199,9 @@ def gguf_folder(run: RunFolder, outtype: str, source: Path) -> Path:
 
 def export_gguf(run: RunFolder, outtype: str, checkpoint: str = "best") -> GgufExport:
     """runs/<id>/gguf-<type>/<id>-<type>.gguf of the merged model, and a Modelfile beside it."""
-    from engine.gguf_export import GgufError, convert, outtype_problem
-    from engine.model_loading import load_tokenizer
-    from engine.ollama_modelfile import ModelfileError, write_modelfile
+    from engine.export.gguf import GgufError, convert, outtype_problem
+    from engine.export.ollama_modelfile import ModelfileError, write_modelfile
+    from engine.model_names import load_tokenizer
 
     check_run(run)
     problem = outtype_problem(outtype)
@@ -249,7 +251,7 @@ def _publishable(folder: Path) -> list[tuple[Path, str]]:
 
 def check_push(repo_id: str, what: str = "adapter", dry_run: bool = False) -> None:
     """The push's own inputs (repo id, what, token), before any slow work."""
-    from engine import hub_push
+    from engine.export import hub_push
 
     if what not in PUSH_WHAT:
         raise ExportError(f"--what must be one of {', '.join(PUSH_WHAT)}, not '{what}'")
@@ -262,8 +264,8 @@ def push(run: RunFolder, repo_id: str, what: str = "adapter", private: bool = Fa
          checkpoint: str = "best", dry_run: bool = False) -> str:
     """Push the adapter, the merged model or a GGUF (+ Modelfile) with a model card; returns the repo URL, or the
     staged folder's path for a dry run. Problems a user can fix are checked before any slow work."""
-    from engine import hub_push
-    from engine.model_card import write_card
+    from engine.export import hub_push
+    from engine.export.model_card import write_card
 
     check_run(run)
     check_push(repo_id, what, dry_run)

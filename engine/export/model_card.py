@@ -14,7 +14,7 @@ from pathlib import Path
 from engine import builtin_models
 from engine.config import RunConfig, load_config
 from engine.data import load_table, system_prompt
-from engine.run_folder import RunFolder
+from engine.runs.folder import RunFolder
 
 CURVE_FILE = "reward_curve.png"
 LIBRARY = {"adapter": "peft", "merged": "transformers", "gguf": "gguf"}

@@ -7,7 +7,10 @@ import math
 import sys
 import time
 
-from engine.run_folder import FINAL_STATES, RunFolder, RunStatus
+from engine.config import load_config
+from engine.problems import ConfigError
+from engine.runs.folder import FINAL_STATES, RunFolder, RunStatus
+from engine.runs.health import health_hints
 
 BAR_WIDTH = 20
 
@@ -74,11 +77,24 @@ def progress_line(status: RunStatus, event: dict | None, now: float | None = Non
     return " | ".join(pieces)
 
 
+def _samples_size(run: RunFolder) -> int:
+    try:
+        return run.samples_path.stat().st_size
+    except OSError:
+        return 0
+
+
 def watch(run: RunFolder, interval: float = 1.0, stream=sys.stdout) -> str:
     """Redraw the progress line until the run reaches a final state (or its status cannot be read: a sentence says
-    why); returns that state."""
+    why); returns that state. A health hint is printed as a line of its own when it starts to fire."""
     interactive = stream.isatty()
     last_printed = None
+    try:
+        config = load_config(run.config_path)
+    except ConfigError:  # a deleted data file or preset: the hints that need the config stay quiet
+        config = None
+    firing: set[str] = set()
+    read = None  # (events, samples size) the hints were last worked out from
     while True:
         status = run.status()
         state = status.state
@@ -87,10 +103,17 @@ def watch(run: RunFolder, interval: float = 1.0, stream=sys.stdout) -> str:
             return state
         events = run.read_events()
         line = progress_line(status, events[-1] if events else None)
+        new_hints = []
+        if read != (len(events), _samples_size(run)):
+            read = (len(events), _samples_size(run))
+            hints = health_hints(events, run.read_samples(), config)
+            new_hints = [hint for hint in hints if hint.code not in firing]
+            firing = {hint.code for hint in hints}
+        hint_lines = "".join(f"hint: {hint.text}\n" for hint in new_hints)
         if interactive:
-            stream.write("\r\033[K" + line)
-        elif line != last_printed:
-            stream.write(line + "\n")
+            stream.write("\r\033[K" + hint_lines + line)
+        else:
+            stream.write((line + "\n" if line != last_printed else "") + hint_lines)
         stream.flush()
         last_printed = line
         if state in FINAL_STATES:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from engine import trainer_process
+from engine.runs import trainer_process
 
 LOCK_NAME = ".train.lock"
 HOLDER_NAME = ".train-holder.json"

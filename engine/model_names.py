@@ -10,7 +10,8 @@ from pathlib import Path
 import regex
 
 from engine import builtin_models, gpu
-from engine.config import ModelConfig, Problem, short_repr
+from engine.config import ModelConfig
+from engine.problems import Problem, short_repr
 
 HUB_ID = regex.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*")
 

@@ -1,11 +1,11 @@
 """A run folder is the unit of truth: the trainer writes it, the app and `engine watch` read it.
 
     runs/<id>/config.yaml     the fully resolved config (re-running it reproduces the run)
-              status.json     a RunStatus (engine/run_status.py); written only by the training process
+              status.json     a RunStatus (engine/runs/status.py); written only by the training process
               events.jsonl    one JSON object per logged step (TRL's metric names + time + VRAM)
               samples.jsonl   a few completions per logged step with their scores and the gold answer
               log.txt         the full log, tracebacks included
-              checkpoints/    trainer checkpoints every save_steps, each whole or absent (engine/checkpoints.py)
+              checkpoints/    trainer checkpoints every save_steps, each whole or absent (engine/runs/checkpoints.py)
               adapter/        the LoRA adapter + tokenizer, at the end and when stopped
               eval.json       base vs tuned accuracy and format compliance (engine eval)
               best.json       the checkpoint with the best held-out eval during training (engine/best_checkpoint.py)
@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import checkpoints, trainer_process
-from engine.run_status import (
+from engine.runs import checkpoints, trainer_process
+from engine.runs.status import (
     ACTIVE_STATES,
     CRASHED,
     ENDED_UNEXPECTEDLY,
@@ -96,11 +96,6 @@ class RunFolder:
         return self.path / f"{self.id}-adapter.zip"
 
     @property
-    def merged_dir(self) -> Path:
-        """Where `engine export --merge` saves base + adapter as one model."""
-        return self.path / "merged"
-
-    @property
     def eval_path(self) -> Path:
         return self.path / "eval.json"
 
@@ -126,17 +121,9 @@ class RunFolder:
     def has_adapter(self) -> bool:
         return (self.adapter_dir / "adapter_config.json").is_file()
 
-    @property
-    def has_adapter_zip(self) -> bool:
-        return self.adapter_zip.is_file()
-
-    @property
-    def has_merged_model(self) -> bool:
-        return (self.merged_dir / "config.json").is_file()
-
     # status ----------------------------------------------------------------------------------------------------
     def read_status(self) -> RunStatus:
-        """status.json as the trainer wrote it; never raises (see engine/run_status.py)."""
+        """status.json as the trainer wrote it; never raises (see engine/runs/status.py)."""
         return parse_status(self.status_path)
 
     def write_status(self, **changes) -> RunStatus:

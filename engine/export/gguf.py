@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from engine.work_progress import counting
+from engine.progress_bar import progress_bar
 
 OUTTYPES = ("f16", "q8_0", "q4_k_m")
 ARCHITECTURES = {  # HF architecture -> gguf MODEL_ARCH name
@@ -140,10 +140,10 @@ def _write_gguf(model_dir: Path, path: Path, outtype: str, name: str) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    with counting(f"writing {path.name}", len(plans), "tensors") as advance:
-        for load, qtype in plans:
+    with progress_bar(f"writing {path.name}", "tensors") as progress:
+        for written, (load, qtype) in enumerate(plans, start=1):
             writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
-            advance(1)
+            progress(written, len(plans))
     writer.close()
 
 

@@ -8,7 +8,7 @@
 Who starts the next run: whoever finds that no run is training. The trainer that just ended (`engine train`, once it
 has released the one-run lock), the app when it starts and every few seconds while it runs, and a person with
 `python -m engine queue next`. Each of them only starts `python -m engine queue next`, and that process takes the
-one-run lock (engine/run_lock.py) before it takes the head of the queue: two starters never start two runs, as the
+one-run lock (engine/runs/lock.py) before it takes the head of the queue: two starters never start two runs, as the
 second finds the lock held and leaves the queue alone. A run is taken off the queue only by the process that will
 train it, so a starter that dies, or loses that race, never loses a queued run.
 """
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from engine import run_lock
 from engine.config import RunConfig
-from engine.run_folder import RunFolder, new_run_folder, run_by_id
+from engine.runs import lock as run_lock
+from engine.runs.folder import RunFolder, new_run_folder, run_by_id
 
 QUEUE_NAME = ".queue.json"
 LOCK_NAME = ".queue.lock"

@@ -37,7 +37,7 @@ class RunStatus(BaseModel):
     model: str | None = None
     preset: str | None = None
     # Who writes this run: pid, the process's create time (psutil) and a hash of its command line, so a pid reused
-    # by another process after a restart is never mistaken for our trainer (engine/trainer_process.py).
+    # by another process after a restart is never mistaken for our trainer (engine/runs/trainer_process.py).
     pid: int | None = Field(None, gt=0)
     pid_create_time: float | None = None
     pid_command: str | None = None
@@ -47,7 +47,7 @@ class RunStatus(BaseModel):
     error: str | None = None
     checkpoint: str | None = Field(None, description="The checkpoint this session resumed from.")
     gpus: list[int] | None = Field(None, description="The run's GPUs (nvidia-smi's numbers), training ones first.")
-    # The ETA's pace clock (engine/progress.py).
+    # The ETA's pace clock (engine/runs/progress.py).
     session_started: float | None = None
     session_start_step: int = Field(0, ge=0)
     pace_from_time: float | None = None
