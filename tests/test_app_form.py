@@ -571,6 +571,10 @@ def test_the_train_view_draws_one_run_from_the_run_folders(app_dirs):
     # The older run, watched; then deleted: the view falls back to the newest run left, never the deleted one.
     watched = shown(older.id, watched[step.signature])
     assert older.id in watched[step.header] and watched[step.reward_plot]["value"]["step"].max() == 3
+    # Following again (a launch or resume clears the choice), with nothing training: the run last shown stays in
+    # view, also through a redraw request (which keeps only its name), rather than jumping to the newest.
+    assert older.id in shown(None, watched[step.signature])[step.header]
+    assert older.id in shown(None, watched[step.signature][:1])[step.header]
     shutil.rmtree(older.path)
     gone = shown(older.id, watched[step.signature])
     assert newer.id in gone[step.header] and older.id not in gone[step.header]

@@ -1,4 +1,5 @@
-"""One run, in one state, per page (issue 25), in a real browser: what a user saw contradict itself.
+"""One run, in one state, per page (issue 25), in a real browser: what a user saw contradict itself. Two parts on
+one app and one page (each within the suite's time limit on a loaded machine).
 
 A long run A trains. A reload lands on the Train tab with A. The bundled example, shown in the Train view beside the
 live run, stays the example (header, step, samples), while the busy line says A trains and Launch stays disabled. A
@@ -11,11 +12,38 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import TRAIN_WAIT_MS, choose, open_tab, shot, sync_api, wait_text
-from tests.test_browser_queue import app, launch, page_says, pick  # noqa: F401 (app: a fixture)
-from tests.test_browser_queue import page as browser_page  # noqa: F401 (a fixture)
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TRAIN_WAIT_MS,
+    WAIT_MS,
+    choose,
+    open_tab,
+    shot,
+    sync_api,
+    wait_text,
+)
+from tests.test_browser_queue import App, launch, page_says, pick
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    """The app and one browser page for the story's two parts (the second goes on from where the first left)."""
+    app = App(tmp_path_factory.mktemp("truth"))
+    app.start()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.set_default_timeout(WAIT_MS)
+        yield app, page, {}
+        browser.close()
+    app.stop()
+    for run in app.runs().values():  # a failed test must not leave a trainer behind
+        trainer = run.trainer()
+        if trainer is not None:
+            trainer.kill()
 
 EXAMPLE = "Example from a GPU: smollm2-reasoning-h100"
 EXAMPLE_QUESTION = "Five coworkers were talking during the lunch break"  # the example's latest samples
@@ -59,8 +87,8 @@ def stays(page, condition: str, what: str, seconds: float = 5.0) -> None:
         assert page.evaluate(condition), f"{what} no longer held: {train_says(page)}"
 
 
-def test_one_run_in_one_state_per_page(app, browser_page):  # noqa: F811 (fixtures)
-    page = browser_page
+def test_one_run_shown_beside_a_live_run_and_through_a_hand_off(story):
+    app, page, runs = story
     page.goto(app.url)
     open_tab(page, "2 · Preset")
     page.locator("#advanced-settings").get_by_text("Advanced settings").click()
@@ -96,6 +124,14 @@ def test_one_run_in_one_state_per_page(app, browser_page):  # noqa: F811 (fixtur
     settled(page, f"{text_of('#run-state')}.includes('Completed')", "B completed")
     stays(page, f"{launch_enabled(True)} && !{text_of('#train-busy')}.includes('Not now')",
           "Launch enabled with no run training, and no busy line")
+    runs.update(long=long_id, short=short_id)
+
+
+def test_resume_and_delete_leave_no_stale_state(story):
+    app, page, runs = story
+    if not runs:
+        pytest.skip("the first part of the story did not get this far")
+    long_id, short_id = runs["long"], runs["short"]
 
     # Resume A: the Train view shows A training, not the state it left minutes ago; Launch steps back.
     open_tab(page, "6 · Results")

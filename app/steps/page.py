@@ -178,9 +178,10 @@ class TrainStep:
     def redraw_outputs(self) -> list:
         return [self.signature, self.timer]
 
-    def redraw(self) -> dict:
-        """Everything is drawn again on the next tick, which comes now."""
-        return {self.signature: None, self.timer: gr.Timer(active=True)}
+    def redraw(self, signature: tuple | None) -> dict:
+        """Everything is drawn again on the next tick, which comes now; the signature keeps only which run was shown
+        (a run that just ended stays in view)."""
+        return {self.signature: signature[:1] if signature else None, self.timer: gr.Timer(active=True)}
 
 
 @dataclass
@@ -243,7 +244,8 @@ def redraw_after(page: Page, event) -> None:
     stopped or deleted), the view redraws everything on its next tick. The request runs in the ticks' queue, so a tick
     computed before the event cannot land after it."""
     step = page.train
-    event.then(step.redraw, outputs=step.redraw_outputs(), show_progress="hidden", **VIEW_QUEUE)
+    event.then(step.redraw, inputs=step.signature, outputs=step.redraw_outputs(), show_progress="hidden",
+               **VIEW_QUEUE)
 
 
 def wire_next(button: gr.Button, tabs: gr.Tabs, target: str) -> None:

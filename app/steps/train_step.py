@@ -101,15 +101,12 @@ def busy_markdown(live: RunFolder | None) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
 
-def shown_run(watched: str | None) -> RunFolder | None:
+def shown_run(watched: str | None, last_shown: str | None = None) -> RunFolder | None:
     """The run the Train view shows: the one the user asked to watch while it exists, else the run that trains now,
-    else the newest."""
-    run = picked_run(watched)
-    if run is not None:
-        return run
-    live = runner.active_run()
-    if live is not None:
-        return live
+    else the one it showed last (a run that just ended stays in view), else the newest."""
+    for run in (picked_run(watched), runner.active_run(), picked_run(last_shown)):
+        if run is not None:
+            return run
     runs = list_runs(settings.runs_dir())
     return runs[0] if runs else None
 
@@ -122,7 +119,8 @@ def _run_config(run: RunFolder) -> RunConfig | None:
 
 
 def files_signature(run: RunFolder) -> tuple:
-    return (run.id, file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
+    """Which run the view drew (as the page names it) and its files' stamps; a redraw request keeps only the name."""
+    return (example_runs.page_id(run), file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
 
 
 def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
@@ -296,7 +294,7 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
     and the buttons; its plots and samples when its files changed (or a redraw was asked for: no signature). The
     timer ticks while a run trains or waits in the queue (the view follows a hand-off), and once more after a change
     (for the last lines)."""
-    run = shown_run(watched)
+    run = shown_run(watched, last_signature[0] if last_signature else None)
     live = runner.active_run()
     waiting = bool(run_queue.queued_ids(settings.runs_dir()))
     page = {step.busy: busy_markdown(live), step.launch: gr.update(interactive=live is None),
@@ -323,7 +321,8 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
         step.error: status.error_text, step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
         step.stop: gr.update(interactive=active and not example)}
     signature = files_signature(run) + (status.state,)
-    if last_signature and last_signature[0] == run.id and last_signature[-1] != status.state:
+    if last_signature and len(last_signature) > 1 and last_signature[0] == signature[0] \
+            and last_signature[-1] != status.state:
         # "Launched run …", "Stopping run …": done now. A stop says where it ended (the stopping message alone could
         # come and go between two ticks: a step can be shorter than a tick).
         updates[step.message] = (strings.TRAIN_STOPPED.format(id=run.id, step=run.read_status().step)
