@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m app
 
-# The browser test drives Debian's chromium (never `playwright install`, which downloads a browser).
+# The browser test drives Debian's chromium (never `playwright install`, which downloads a browser). Another apt
+# (unattended upgrades, a second make) holding dpkg's lock is waited for, up to 5 minutes, instead of failing.
 /usr/bin/chromium:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >/dev/null
 
 # Lint first (ruff, settings in pyproject.toml), then the tests on three workers: each test file stays in one worker
 # (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once. Three on two cores:

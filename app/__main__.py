@@ -1,8 +1,9 @@
 """`python -m app` (or `grpo-studio`): serve the UI.
 
 Environment: GRPO_STUDIO_HOST (default 127.0.0.1), GRPO_STUDIO_PORT (7860), GRPO_STUDIO_PASSWORD (set: a login is
-required, user GRPO_STUDIO_USER, default admin; unset on an address beyond loopback: a password is made and printed
-once, see app/login.py), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU: show the CPU demo
+required, user GRPO_STUDIO_USER, default admin; unset on an address beyond loopback: a password is made once and
+printed on every start, see app/login.py), GRPO_STUDIO_HOST_PORT (the host's port in a container, for the address the
+log names), GRPO_STUDIO_CPU_DEMO=1 (the Docker preflight found no usable GPU: show the CPU demo
 banner), GRPO_STUDIO_STOP_RUNS_ON_EXIT=1 (the Docker image: on SIGTERM, stop the running training and wait for it to
 save before exiting; elsewhere runs outlive the app). --host and --port override the environment.
 
@@ -30,6 +31,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRPO_STUDIO_PORT") or DEFAULT_PORT),
                         help="port to listen on; env GRPO_STUDIO_PORT")
     return parser.parse_args(argv)
+
+
+def url_to_open(host: str, port: int) -> str:
+    """The address the user types into a browser: 0.0.0.0 (or ::) is where the app listens, not an address to open;
+    in a container the port is the host's (GRPO_STUDIO_HOST_PORT, which docker-compose.yml passes in)."""
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = "localhost"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{os.environ.get('GRPO_STUDIO_HOST_PORT') or port}"
 
 
 def served_paths() -> list[str]:
@@ -115,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         # uvicorn handles SIGTERM (it closes the server) and then raises it again under the handler it found: this
         # one, so that the process lives on to stop the run below instead of dying in the default handler.
         signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    print(f"GRPO Studio on http://{arguments.host}:{arguments.port}", flush=True)
+    print(f"GRPO Studio on {url_to_open(arguments.host, arguments.port)}", flush=True)
     # A short graceful shutdown: open event streams would otherwise hold a SIGTERM for a long time.
     uvicorn.run(server, host=arguments.host, port=arguments.port, log_level="warning", timeout_graceful_shutdown=3)
     if stop_runs_on_exit:

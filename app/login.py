@@ -1,6 +1,8 @@
 """Who may sign in. Listening beyond loopback with no password set is never open: like Jupyter's token, a random
-password is made once, saved (mode 0600) to settings.password_file() and printed once with the user name; later
-starts reuse it. On loopback with no password the app stays open: it is the local user's own machine.
+password is made once and saved (mode 0600) to settings.password_file(); later starts reuse it. Every start prints it
+with the user name and where it is kept, as long as it is the generated one: a re-created container (an update, an
+.env change, `down`/`up`) has a fresh log, and the log is where the README sends the user to find it. On loopback with
+no password the app stays open: it is the local user's own machine.
 """
 
 from __future__ import annotations
@@ -69,15 +71,12 @@ def resolve_login(host: str, say=print) -> tuple[str, str] | None:
     if saved is None:
         if path.is_file():  # empty: a start that died between creating and writing it
             path.unlink()
-        created = _create(path)
-        if created is not None:
-            say(f"GRPO Studio login: sign in as {user} with password {created} (made because the app listens on "
-                f"{host} and GRPO_STUDIO_PASSWORD is not set; saved in {path}; to choose your own, set "
-                "GRPO_STUDIO_PASSWORD)", flush=True)
-            return user, created
-        saved = _read_saved(path)  # another start made it a moment ago
+        saved = _create(path)
+        if saved is None:  # another start made it a moment ago
+            saved = _read_saved(path)
         if saved is None:
             raise LoginError(f"the login password file {path} is empty; delete it or set GRPO_STUDIO_PASSWORD")
-    say(f"GRPO Studio login: user {user}, password saved in {path} (set GRPO_STUDIO_PASSWORD to choose your own)",
-        flush=True)
+    say(f"GRPO Studio login: sign in as {user} with password {saved} (made on the first start because the app "
+        f"listens on {host} and GRPO_STUDIO_PASSWORD is not set; kept in {path} and printed on every start; to choose "
+        "your own, set GRPO_STUDIO_PASSWORD)", flush=True)
     return user, saved

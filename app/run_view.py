@@ -15,6 +15,7 @@ import pandas as pd
 from engine.config import RunConfig
 from engine.export import human_size
 from engine.rewards import verifier_audit
+from engine.run_length import duration
 from engine.runs.folder import ACTIVE_STATES, RunFolder
 from engine.runs.health import health_hints, learnable_line
 from engine.runs.progress import clock, eta_seconds
@@ -23,6 +24,9 @@ from app import strings
 
 SAMPLE_ROWS = 12
 QUESTION_CHARS = 160
+# The gold column is narrow: a long gold (a whole worked solution, as in the bundled example's samples) made one row so
+# tall that the table drew its other cells empty. Its end is kept: that is where a final answer stands ("#### 70").
+GOLD_CHARS = 48
 TOTAL_SERIES = "total"
 MIN_STEP_SPAN = 20
 PLOT_MARGIN = 0.08
@@ -119,8 +123,10 @@ def samples_frame(samples: list[dict], weights: dict[str, float] | None = None,
             question = question[:QUESTION_CHARS] + "…"
         scored = [(n, _number(scores.get(n))) for n in names]
         total = sum((weights or {}).get(n, 1.0) * s for n, s in scored if s is not None)
-        table.append([sample.get("step"), question, str(sample.get("completion", "")),
-                      "" if sample.get("answer") is None else str(sample.get("answer"))]
+        gold = "" if sample.get("answer") is None else " ".join(str(sample.get("answer")).split())
+        if len(gold) > GOLD_CHARS:
+            gold = "…" + gold[-(GOLD_CHARS - 1):]
+        table.append([sample.get("step"), question, str(sample.get("completion", "")), gold]
                      + [_format_score(s) for _, s in scored] + [f"{total:.2f}"])
     return pd.DataFrame(table, columns=headers)
 
@@ -379,8 +385,11 @@ def probe_markdown(report: dict) -> str:
             lines.append(strings.PROBE_ALSO.format(text=other["text"]))
     lines += _audit_lines(report.get("verifier_audit"))
     estimate = report.get("step_estimate") if isinstance(report.get("step_estimate"), dict) else {}
+    train = (report.get("config") or {}).get("train") if isinstance(report.get("config"), dict) else None
+    steps = _number((train or {}).get("max_steps") if isinstance(train, dict) else None)
     lines.append(strings.PROBE_FOOTER.format(
         prompts=report.get("prompts", "?"), k=report.get("generations_per_prompt", "?"),
         model=report.get("model", "?"), seconds=_number(report.get("seconds")) or 0.0,
-        step=_number(estimate.get("seconds")) or 0.0))
+        step=_number(estimate.get("seconds")) or 0.0, steps=f"{steps:,.0f}" if steps else "?",
+        run=duration(_number(estimate.get("run_seconds")) or 0.0)))
     return "  \n".join(lines)

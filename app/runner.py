@@ -26,8 +26,9 @@ from pathlib import Path
 
 import psutil
 
-from engine import disk_space, settings
+from engine import disk_space, progress_bar, settings
 from engine.config import RunConfig
+from engine.disk_space import human_size
 from engine.runs import delete as run_delete
 from engine.runs import lock as run_lock
 from engine.runs import queue as run_queue
@@ -79,12 +80,17 @@ def subprocess_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _spawn(arguments: list[str], log_path: Path) -> subprocess.Popen:
+def _spawn(arguments: list[str], log_path: Path, count_path: Path | None = None) -> subprocess.Popen:
+    """The engine command in its own session, its output appended to log_path; `count_path`: where a long job counts
+    what it has done (engine/progress_bar.py), for the page to show."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = subprocess_env()
+    if count_path is not None:
+        count_path.unlink(missing_ok=True)  # the count of this attempt only
+        env[progress_bar.PROGRESS_FILE] = str(count_path)
     with open(log_path, "a", encoding="utf-8") as log:
         return subprocess.Popen(engine_command(*arguments), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=subprocess_env(),
-                                cwd=os.getcwd())
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env, cwd=os.getcwd())
 
 
 def _reap_in_background(process: subprocess.Popen) -> None:
@@ -328,14 +334,31 @@ def _terminate_if_still_running(run: RunFolder, process: psutil.Process) -> None
 # ---------------------------------------------------------------------------------------------------------------
 # Eval and export jobs (one of each kind per run at a time; results live in the run folder)
 
+def count_path(log_path: Path) -> Path:
+    """Where a job that logs to log_path counts its work: eval.log -> eval.progress.json."""
+    return log_path.with_name(f"{log_path.stem}.progress.json")
+
+
 @dataclass
 class Job:
-    kind: str  # "eval" or "export"
+    kind: str  # "eval", "export" or "probe"
     run_id: str
     process: subprocess.Popen
     log_path: Path
     started: float = field(default_factory=time.time)
     output: Path | None = None  # the file it writes, where that is not in a run folder (curate: the curated data)
+
+    def count(self) -> str:
+        """What it has done so far, in words ("So far: the model answering, 3 of 8 questions."); "" before it
+        counts anything."""
+        count = progress_bar.read_count(count_path(self.log_path))
+        if count is None:
+            return ""
+        if count.unit == "bytes":
+            done, total = human_size(count.done), human_size(count.total)
+        else:
+            done, total = f"{count.done:,}", f"{count.total:,} {count.unit}"
+        return strings.JOB_COUNT.format(what=count.what, done=done, total=total)
 
     @property
     def running(self) -> bool:
@@ -381,7 +404,7 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
         raise RunnerError(strings.JOB_BUSY.format(kind=kind, id=run.id))
     log_path = run.path / f"{kind}.log"
     log_path.write_text("", encoding="utf-8")  # the log of this attempt only
-    started = Job(kind, run.id, _spawn(arguments, log_path), log_path)
+    started = Job(kind, run.id, _spawn(arguments, log_path, count_path(log_path)), log_path)
     _reap_in_background(started.process)
     _jobs[(run.id, kind)] = started
     return started
@@ -394,7 +417,6 @@ def _start_job(run: RunFolder, kind: str, arguments: list[str]) -> Job:
 PROBE_KEY = ("", "probe")
 CURATE_KEY = ("", "curate")
 PROBES_KEPT = 3
-PROGRESS_NAME = "progress.json"  # in a curation's job folder: {"done": N, "total": M} questions sampled
 
 
 def probe_job() -> Job | None:
@@ -426,7 +448,7 @@ def _form_job_folder(kind: str, config: RunConfig) -> Path:
 def _start_form_job(kind: str, key: tuple[str, str], arguments: list[str], folder: Path,
                     output: Path | None = None) -> Job:
     log_path = folder / f"{kind}.log"
-    started = Job(kind, "", _spawn(arguments, log_path), log_path, output=output)
+    started = Job(kind, "", _spawn(arguments, log_path, count_path(log_path)), log_path, output=output)
     _reap_in_background(started.process)
     _jobs[key] = started
     return started
@@ -442,16 +464,17 @@ def start_probe(config: RunConfig, prompts: int) -> Job:
 
 
 def start_curate(config: RunConfig, samples: int, limit: int | None = None) -> Job:
-    """`engine curate` on the form's config: its config.yaml, curate.log and progress.json in a folder of the app's
-    cache; the curated rows and curation.json in a new folder under the uploads folder (engine.curation's default),
-    where the data step may use them. `job.output` is the curated file (written only if a question is learnable)."""
+    """`engine curate` on the form's config: its config.yaml, curate.log and the count of questions sampled
+    (count_path) in a folder of the app's cache; the curated rows and curation.json in a new folder under the uploads
+    folder (engine.curation's default), where the data step may use them. `job.output` is the curated file (written
+    only if a question is learnable)."""
     from engine.curation import default_output
 
     _refuse_while_sampling()
     folder = _form_job_folder("curation", config)
     output = default_output(config)
-    arguments = ["curate", str(folder / "config.yaml"), "--samples", str(int(samples)), "--out", str(output),
-                 "--progress-file", str(folder / PROGRESS_NAME)] + (["--limit", str(int(limit))] if limit else [])
+    arguments = ["curate", str(folder / "config.yaml"), "--samples", str(int(samples)), "--out", str(output)]
+    arguments += ["--limit", str(int(limit))] if limit else []
     return _start_form_job("curate", CURATE_KEY, arguments, folder, output)
 
 

@@ -7,9 +7,10 @@ TAGLINE = ("Train a small “thinking” model with GRPO: pick a model, a preset
 CPU_DEMO_BANNER = ("**CPU demo mode** — no usable NVIDIA GPU was found, so training runs on the CPU with the built-in "
                    "models. Here every part works, but no run will show a model getting better: builtin:tiny is a "
                    "random model that writes noise, and the real builtin:smollm2-135m takes minutes per step on a "
-                   "CPU, too slow for a rising curve. Real models need an NVIDIA GPU. **To see what a run that "
-                   "learns looks like**, open the run bundled with the app (SmolLM2-135M on an H100: its format "
-                   "reward rose from 0.3 to 2.5 in 200 steps).")
+                   "CPU, too slow for a rising curve. How long a run will take is shown before you launch it, once "
+                   "a step has been measured here (the probe measures one). Real models need an NVIDIA GPU. **To see "
+                   "what a run that learns looks like**, open the run bundled with the app (SmolLM2-135M on an H100: "
+                   "its format reward rose from 0.3 to 2.5 in 200 steps).")
 CPU_DEMO_EXAMPLE_BUTTON = "Open the bundled GPU run"
 CPU_DEMO_WHY = "*Why:*"
 UNEXPECTED_ERROR = ("Something went wrong in the app ({what}); the details are in the app's console log. "
@@ -26,7 +27,7 @@ TAB_RESULTS = "6 · Results"
 
 # 1 Model --------------------------------------------------------------------------------------------------------
 MODEL_INTRO = ("Choose the model to teach. Instruct models of 1.5B parameters or more learn the thinking format "
-               "most reliably; the estimate assumes the preset and settings chosen in step 2.")
+               "most reliably; the estimate assumes the preset and settings chosen in the Preset tab.")
 MODEL_GPU = "**GPU:** {description}"
 MODEL_GPUS = "**GPUs:**"
 MODEL_GPU_ROW = "- GPU {index}: {name}, {total:.0f} GiB"
@@ -53,7 +54,7 @@ MODEL_SMALL_WARNING = "⚠ Small model: {warning}."
 
 # 2 Preset -------------------------------------------------------------------------------------------------------
 PRESET_INTRO = ("A preset is a starting point: a system prompt, a set of rewards and training sizes. Choosing one "
-                "resets the settings below, the rewards (step 4) and the answer pattern (step 3) to its values.")
+                "resets the settings below, the rewards (Rewards tab) and the answer pattern (Data tab) to its values.")
 PRESET_LABEL = "Preset"
 PRESET_CARD = "**{name}** — {description}"
 PRESET_UNAVAILABLE = "**{name}** — {description}  \n✗ *Not available here: {reason}.*"
@@ -103,7 +104,7 @@ DATA_UPLOAD_TOO_BIG = "{name} is {size}; the limit is {limit}. Use a smaller fil
 DATA_UPLOAD_STORED = "Uploaded {name}."
 
 # 4 Rewards ------------------------------------------------------------------------------------------------------
-REWARDS_INTRO = ("Each reward scores every completion; the total (each score times its weight) is what GRPO "
+REWARDS_INTRO = ("Each reward scores every completion; the total (each score times its weight) is what training "
                  "maximises. *Format* rewards check the shape of the answer, *correctness* rewards compare it with "
                  "the gold answer, *shaping* rewards nudge style or length. Patterns are regular expressions (DOTALL: "
                  "`.` also matches new lines) and may use the tag placeholders {thought_open}, {thought_close}, "
@@ -135,15 +136,18 @@ TRY_HEADING = "### Try it"
 TRY_INTRO = "Paste or type a completion and see how each reward scores it, live as you edit the text or the rewards."
 TRY_COMPLETION = "Completion"
 TRY_GOLD = "Gold answer"
-TRY_GOLD_INFO = ("What a correctness reward (answer match) compares with. Code rewards run the program against the "
-                 "tests of the question \"Generate one\" answered, else of your data's first row.")
+TRY_GOLD_INFO = ("The gold answer of the question above, as the rewards see it (its answer column, after the "
+                 "answer-extraction regex of the Data tab); code rewards run the program against that row's tests.")
+TRY_ROW = "**Question (row {number} of {file}):** {question}"
+TRY_ROW_GENERATED = "**Question (the one the model just answered):** {question}"
+TRY_NO_ROW = "*No data row to grade against: choose a data file in the Data tab.*"
+TRY_NO_GOLD = "(none: no answer column chosen in the Data tab)"
 TRY_EXAMPLE_COMPLETION = ("<thought>\nThere are 3 boxes with 4 apples each, so 3 * 4 = 12.\n</thought>\n"
                           "<answer>12</answer>")
-TRY_EXAMPLE_GOLD = "12"
 TRY_GENERATE = "Generate one from the model"
 TRY_GENERATE_INFO = ("The chosen model answers a question from your data, prompted and sampled as in training "
                      "(the first time loads the model: seconds for small models, longer for large ones).")
-TRY_GENERATING = ("⏳ {model} is answering a question of your data (the first time loads the model: seconds for a "
+TRY_GENERATING = ("◷ {model} is answering a question of your data (the first time loads the model: seconds for a "
                   "small model, a minute or more for a large one)…")
 TRY_GENERATED = "Generated by {model} in {seconds:.1f} s for: \"{question}\""
 TRY_TOTAL = "**Total: {total}**"
@@ -161,19 +165,19 @@ PROMPT_THOUGHT_CLOSE = "Thought tag: close"
 PROMPT_ANSWER_OPEN = "Answer tag: open"
 PROMPT_ANSWER_CLOSE = "Answer tag: close"
 
-# The learnability probe (rewards and train steps) -----------------------------------------------------------------
+# The learnability probe (Rewards and Train tabs) -----------------------------------------------------------------
 PROBE_BUTTON = "Will it learn? Probe the model on a few questions"
 PROBE_INFO = ("Samples answers to {prompts} questions of your data exactly as training will, scores them with every "
-              "reward and says whether GRPO has something to learn from — before you spend the run.")
-PROBE_RUNNING = ("⏳ Probing: {model} answers {prompts} questions × {k} times, then every reward scores them "
+              "reward and says whether training has something to learn from — before you spend the run.")
+PROBE_RUNNING = ("◷ Probing: {model} answers {prompts} questions × {k} times, then every reward scores them "
                  "(running for {elapsed}; the first part loads the model).")
 PROBE_VERDICT = "{icon} {text}"
 PROBE_CHANGE = "→ {sentence}"
 PROBE_ALSO = "Also: {text}"
 PROBE_AUDIT = "Verifier audit: {headline}"  # the engine's sentence (engine.rewards.verifier_audit)
 PROBE_AUDIT_CASE = "• {case}"
-PROBE_FOOTER = ("*Probed {prompts} questions × {k} answers with {model} in {seconds:.0f} s; one training step here "
-                "takes about {step:.1f} s.*")
+PROBE_FOOTER = ("*Probed {prompts} questions × {k} answers with {model} in {seconds:.0f} s. One training step here "
+                "takes about {step:.1f} s, so the run's {steps} steps take about {run}.*")
 PROBE_APPLY = "Apply this change"
 PROBE_APPLIED = "✓ Applied: {changes}. Probe again to see the difference."
 PROBE_FAILED = "✗ The probe could not run: {error}"
@@ -207,20 +211,21 @@ TRAIN_CHECKING = "Checking the settings against the data, the model and this mac
 TRAIN_LAUNCH = "Launch training"
 TRAIN_STOP = "■ Stop (after this step)"
 TRAIN_READY = "✓ **Ready to train.**"
+TRAIN_DURATION = "**How long:** {duration}."
 TRAIN_NOT_READY = "✗ **Fix these before launching:**"
-TRAIN_WAIT_FOR_RUN = "⏸ **Not now:** {busy}"
+TRAIN_WAIT_FOR_RUN = "‖ **Not now:** {busy}"
 TRAIN_REFUSED = "Not launched: {reasons}"
 TRAIN_WARNINGS = "**Worth knowing:**"
 TRAIN_FACTS = "What will happen (machine, backend, batch, data, VRAM estimate)"
-TRAIN_STARTING = "⏳ Starting the trainer: it checks the config and takes the one-run lock (a few seconds)…"
+TRAIN_STARTING = "◷ Starting the trainer: it checks the config and takes the one-run lock (a few seconds)…"
 TRAIN_LAUNCHED = "Launched run **{id}**. The first step starts after the model loads."
 TRAIN_STOP_REQUESTED = ("Stopping run {id}: it finishes the current step, then saves a checkpoint and the adapter. "
                         "If it is still running in {grace} s, it is asked to stop at once.")
-TRAIN_STOPPED = ("Run {id} stopped after step {step}: its checkpoint and adapter are saved; resume it from step 6 · "
-                 "Results.")
+TRAIN_STOPPED = ("Run {id} stopped after step {step}: its checkpoint and adapter are saved; resume it from the Results "
+                 "tab.")
 TRAIN_NOT_RUNNING = "Run {id} is not running ({state}); there is nothing to stop."
 STOPPING_RUN_ON_EXIT = ("GRPO Studio is shutting down: run {id} stops after its current step (checkpoint and adapter "
-                        "saved; resume it from step 6).")
+                        "saved; resume it from the Results tab).")
 TRAIN_NO_RUN = "No run yet. Check the summary above and launch one."
 TRAIN_RUN_HEADER = "**Run {id}** · {model} · preset {preset} · backend {backend}"
 TRAIN_STEP = "Step {step}/{max_steps}"
@@ -230,7 +235,7 @@ TRAIN_STATE = {
     "starting": "Starting: loading the model and data…",
     "running": "▶ Training",
     "completed": "✓ Completed",
-    "stopped": "■ Stopped: resume it from the Results step.",
+    "stopped": "■ Stopped: resume it from the Results tab.",
     "failed": "✗ Failed",
     "unreadable": "✗ Unreadable",
     "unknown": "…",
@@ -332,13 +337,14 @@ VALIDATOR_WORDS = [
     (r"\(got (.+)\)$", r"(you entered \1)"),
 ]
 
-# Problem locations: which step a config key is edited in.
-STEP_OF_KEY = [("model.name", "Step 1 · Model"), ("model.", "Step 2 · Preset → Advanced"),
-               ("train.", "Step 2 · Preset → Advanced"), ("preset", "Step 2 · Preset"), ("data.", "Step 3 · Data"),
-               ("rewards", "Step 4 · Rewards"), ("prompt", "Step 4 · Rewards → System prompt and tags")]
+# Problem locations: which tab a config key is edited in (said after the problem, in brackets).
+TAB_OF_KEY = [("model.name", "Model tab"), ("model.", "Preset tab → Advanced settings"),
+              ("train.", "Preset tab → Advanced settings"), ("preset", "Preset tab"), ("data.", "Data tab"),
+              ("rewards", "Rewards tab"), ("prompt", "Rewards tab → System prompt and tags")]
+PROBLEM_WHERE = "{problem} *({tab})*"
 
 # Runs (runner) --------------------------------------------------------------------------------------------------
-ONE_RUN_AT_A_TIME = ("Run {id} is still {state}; one training run at a time fits on one GPU. Stop it (step 5) or "
+ONE_RUN_AT_A_TIME = ("Run {id} is still {state}; one training run at a time fits on one GPU. Stop it (Train tab) or "
                      "wait until it finishes.")
 TRAINER_STILL_EXITING = "Run {id} has {state}, but its trainer (pid {pid}) is still exiting; try again in a minute."
 RESUME_NOT_POSSIBLE = "Run {id} is {state}; only a stopped or failed run can be resumed."
@@ -348,6 +354,7 @@ LAUNCH_FAILED = "The trainer could not be started: {error}"
 JOB_BUSY = "An {kind} of run {id} is already running; wait for it to end, then try again."  # kinds: eval, export
 PROBE_BUSY = "A probe is already running; wait for its verdict (one model is loaded at a time)."
 CURATE_BUSY = "A curation is already running; wait for its result (one model is loaded at a time)."
+JOB_COUNT = "So far: {what}, {done} of {total}."  # a probe's, eval's or export's count (engine/progress_bar.py)
 NO_ADAPTER = "Run {id} has no adapter yet; it is saved when the run completes or is stopped."
 
 # 6 Results ------------------------------------------------------------------------------------------------------
@@ -359,9 +366,10 @@ RUN_PICK = "Run"
 RUN_ATTACH = "Show in the Train view"
 RUN_RESUME = "Resume"
 RUN_USE_SETTINGS = "Load its settings into the form"
-RUN_SETTINGS_LOADED = "Loaded the settings of run {id} into steps 1–4; change what you like and launch."
+RUN_SETTINGS_LOADED = ("Loaded the settings of run {id} into the Model, Preset, Data and Rewards tabs; change what "
+                       "you like and launch.")
 RUN_SETTINGS_SAMPLE_DATA = ("Its data file cannot be used from this page, so the bundled GSM8K sample is selected "
-                            "in step 3 instead.")
+                            "in the Data tab instead.")
 EXAMPLE_CHOICE = "Example from a GPU: {name}"
 EXAMPLE_HEADER = "*Example run, made on a GPU and bundled with the app (read-only):* "
 EXAMPLE_READ_ONLY = ("This is a bundled example made on a GPU; its adapter is not included, so it can be watched "
@@ -380,7 +388,7 @@ EVAL_TUNED_ADAPTER = "*Tuned = base + {adapter}.*"
 EVAL_HEADING = "### Evaluate: base vs tuned"
 EVAL_LIMIT = "Held-out questions to evaluate (0: all)"
 EVAL_BUTTON = "Run evaluation"
-EVAL_RUNNING = ("⏳ Evaluating base and tuned (greedy, one answer per held-out question): running for {elapsed}; "
+EVAL_RUNNING = ("◷ Evaluating base and tuned (greedy, one answer per held-out question): running for {elapsed}; "
                 "the first minute loads the model.")
 EVAL_LIMIT_WHOLE = "Held-out questions must be a whole number of 0 or more (you entered {limit:g})."
 EVAL_FAILED = "The evaluation failed: {error} (log: `{path}`)."
@@ -395,7 +403,7 @@ CHAT_BUTTON = "Ask both"
 CHAT_BASE = "Base model"
 CHAT_TUNED = "Tuned model (base + this run's adapter)"
 CHAT_EMPTY = "Type a question first."
-CHAT_LOADING = ("⏳ Loading the base model and the adapter, then answering (the first question loads them: seconds "
+CHAT_LOADING = ("◷ Loading the base model and the adapter, then answering (the first question loads them: seconds "
                 "for a small model, a minute or more for a large one)…")
 CHAT_ANSWERED = "Answered in {seconds:.1f} s (greedy, the run's prompt and longest answer)."
 CHAT_FAILED = "The models of this run could not be loaded for chat: {error}"
@@ -403,7 +411,7 @@ CHAT_NO_ADAPTER = "(no adapter yet: this run has not completed or been stopped)"
 EXPORT_HEADING = "### Export"
 EXPORT_ZIP = "Make the adapter zip"
 EXPORT_MERGE = "Merge and save 16-bit model"
-EXPORT_RUNNING = "⏳ Export running for {elapsed}…"
+EXPORT_RUNNING = "◷ Export running for {elapsed}…"
 EXPORT_DOWNLOAD = "{label}: `{name}` ({size})"
 EXPORT_MERGED = "Merged 16-bit model: `{folder}` (load it with transformers or vLLM)."
 EXPORT_FAILED = "The export failed: {error} (log: `{path}`)."
@@ -411,10 +419,10 @@ DOWNLOAD_ADAPTER = "Download adapter zip"
 DOWNLOAD_CONFIG = "Download config.yaml"
 
 # 6 Results: the queue, housekeeping, downloads, the completions by step, TensorBoard ----------------------------
-TRAIN_QUEUE = "⏸ Add to the queue"
+TRAIN_QUEUE = "Add to the queue"
 TRAIN_OR_QUEUE = "Or press **Add to the queue**: this run then starts by itself when that one ends."
 TRAIN_QUEUED = ("Run **{id}** is queued (position {position}): it starts by itself when the runs before it end, "
-                "even with this page closed. Reorder or cancel it in step 6.")
+                "even with this page closed. Reorder or cancel it in the Results tab.")
 RUN_STATE_QUEUED = "queued #{position}"
 QUEUE_HEADING = "**Queue:** {runs}"
 QUEUE_EMPTY = "**Queue:** empty. A launch while a run trains waits here and starts when that run ends."

@@ -2,7 +2,7 @@
 this module only puts them together (like LLaMA-Factory's webui/interface.py over its components/*).
 
 State lives in the widgets (the run's settings, also kept in the browser so that a reload restores them) and in run
-folders (everything about runs); the only session state is which run the Train view is attached to.
+folders (everything about runs); the only session state is which run the user asked the Train view to show.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def build_page() -> Page:
             thought_open=rewards.thought_open, thought_close=rewards.thought_close,
             answer_open=rewards.answer_open, answer_close=rewards.answer_close,
             reward_count=gr.State(len(initial.rewards)), slots=rewards.slots, preset_choices=preset.choices)
-        page = Page(demo=demo, tabs=tabs, form=form, attached_run=gr.State(None), cpu_demo=cpu_demo, model=model,
+        page = Page(demo=demo, tabs=tabs, form=form, watched_run=gr.State(None), cpu_demo=cpu_demo, model=model,
                     preset=preset, data=data, rewards=rewards, train=train, results=results)
         for module in WIRED:
             module.wire(page)

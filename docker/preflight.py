@@ -1,9 +1,9 @@
 """GPU preflight of the GRPO Studio container, then `exec` of the app (the command given after the options).
 
-The image runs CUDA 13 code (torch 2.13's wheels), so the host needs an NVIDIA driver >= 580 and a GPU the NVIDIA
-Container Toolkit hands to the container. When that is missing the app still starts, in CPU demo mode
-(GRPO_STUDIO_CPU_DEMO=1), after one paragraph in the container log says what to change. The reason is also passed to
-the app as GRPO_STUDIO_CPU_DEMO_REASON so the UI can show it.
+The image runs CUDA 13 code (the wheels of torch 2.11.0, the version requirements/gpu.lock pins), so the host needs an
+NVIDIA driver >= 580 and a GPU the NVIDIA Container Toolkit hands to the container. When that is missing the app still
+starts, in CPU demo mode (GRPO_STUDIO_CPU_DEMO=1), after one paragraph in the container log says what to change. The
+reason is also passed to the app as GRPO_STUDIO_CPU_DEMO_REASON so the UI can show it.
 
 Standard library only: it runs before anything heavy is imported. The decision is a pure function (`check`) of what
 `nvidia-smi` printed, so tests feed it outputs of real cards and broken setups.

@@ -7,8 +7,9 @@ are what a user should know but may accept (a small model, a tight VRAM fit).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from engine import backends, builtin_models, gpu, hub_access, model_names, tracking
+from engine import backends, builtin_models, gpu, hub_access, model_names, run_length, tracking
 from engine.config import RunConfig
 from engine.data import PreparedData, prepare_data, start_answers_with_prefix
 from engine.gpu_split import split_problems
@@ -23,6 +24,7 @@ SMALL_MODEL_WARNING = ("models under 1.5B parameters often fail to keep the thin
 # Above this size a run on the CPU takes hours a step: the model needs a GPU. The built-ins (0.2M, 135M) train in
 # seconds to a minute a step on a CPU.
 CPU_MAX_BILLIONS = 1.0
+DURATION_FACT = "duration"  # how long the run will take (engine/run_length.py); the app shows it beside Launch
 
 
 @dataclass
@@ -153,7 +155,8 @@ def gpu_estimate_findings(config: RunConfig, shape, plan: backends.RunPlan) -> t
     return line, warnings, problems
 
 
-def check_config(config: RunConfig) -> CheckReport:
+def check_config(config: RunConfig, probe_reports: list[Path] = ()) -> CheckReport:
+    """`probe_reports`: probe.json files that may have measured this config's step (engine/run_length.py)."""
     report = CheckReport()
     visible = gpu.visible_gpus()
     info = visible[0] if visible else None
@@ -171,6 +174,10 @@ def check_config(config: RunConfig) -> CheckReport:
     report.facts["machine"] = machine_fact(visible)
     report.facts["batch"] = batch_fact(config, 1)
     report.facts["tracking"] = tracking.describe(config)
+    expected = run_length.describe(config, run_length.measured_step(config, probe_reports))
+    report.facts[DURATION_FACT] = expected.text
+    if expected.warning:
+        report.warnings.append(expected.warning)
     report.facts["rewards"] = ", ".join(f"{r.name} ({r.kind}, weight {r.weight:g})" for r in config.rewards) or "none"
     sandbox = sandbox_report(config.rewards)
     if sandbox is not None:

@@ -5,7 +5,7 @@
   train CONFIG|RUN_DIR [--set k=v ...] [--run-dir DIR] [--resume]
   score CONFIG --completion TEXT [--answer GOLD] [--row JSON | [--data FILE] --index N]
   probe CONFIG|RUN_DIR [--set k=v ...] [--prompts N] [--out FILE]   will GRPO learn? (probe.json)
-  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N] [--progress-file FILE]
+  curate CONFIG|RUN_DIR [--samples K] [--band LOW,HIGH] [--out FILE] [--limit N]
                                         keep the questions this model can learn from (curation.json + a data file)
   arithmetic [--difficulty easy|medium|hard] [--rows N] [--test-rows N] [--out-dir DIR]
                                         write the bundled learnable task: word problems, train and held-out test
@@ -83,8 +83,8 @@ def cmd_presets(args) -> int:
 def cmd_check(args) -> int:
     from engine.checks import check_config
 
-    config, _ = _load(args.config, args.set)
-    report = check_config(config)
+    config, run = _load(args.config, args.set)
+    report = check_config(config, [default_probe_path(args.config, run)])
     for key, value in report.facts.items():
         print(f"{key:15} {value}")
     for warning in report.warnings:
@@ -275,9 +275,24 @@ def cmd_score(args) -> int:
     return 0
 
 
+def default_probe_path(argument: str, run: RunFolder | None) -> Path:
+    """Where `engine probe CONFIG|RUN_DIR` writes its report, and where `engine check` looks for it: the run folder's
+    probe.json, else probe.json next to the user's config; an example config shipped with GRPO Studio sits in the
+    product's folder, not the user's, so its report goes to the cache."""
+    config = Path(argument)
+    if run is not None:
+        return run.probe_path
+    if config.resolve().is_relative_to(settings.examples_dir().resolve()):
+        return settings.probe_reports_dir() / f"{config.stem}.probe.json"
+    return config.parent / "probe.json"
+
+
 def _probe_output(argument: str, out: str | None, run: RunFolder | None) -> Path:
-    """--out, else the run folder's probe.json, else probe.json next to the config. Its folder must exist."""
-    path = Path(out) if out else run.probe_path if run is not None else Path(argument).parent / "probe.json"
+    """--out, else the default place (default_probe_path). Its folder must exist (the cache's is made)."""
+    path = Path(out) if out else default_probe_path(argument, run)
+    if path.parent == settings.probe_reports_dir():
+        with contextlib.suppress(OSError):  # an unwritable cache is reported below, in one sentence
+            path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         raise ConfigError([Problem("--out", f"{path} is a folder; give a file name such as {path / 'probe.json'}")])
     if not path.parent.is_dir():
@@ -293,6 +308,7 @@ def cmd_probe(args) -> int:
     use_triton_interpreter_without_gpu()  # the step estimate runs TRL's log-prob kernel, as training does
     from engine.checks import check_config
     from engine.probe import probe, report_lines
+    from engine.progress_bar import progress_bar
 
     config, run = _load(args.config, args.set)
     output = _probe_output(args.config, args.out, run)
@@ -301,7 +317,8 @@ def cmd_probe(args) -> int:
         print(f"warning: {warning}")
     if not report.ok:
         return _print_problems(ConfigError(report.problems))
-    result = probe(config, args.prompts)
+    with progress_bar("the model answering", unit="questions") as progress:
+        result = probe(config, args.prompts, progress)
     output.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     print("\n".join(report_lines(result)))
     print(f"written to {output}")
@@ -332,8 +349,7 @@ def cmd_curate(args) -> int:
     report = check_config(config)
     if not report.ok:
         return _print_problems(ConfigError(report.problems))
-    progress_file = Path(args.progress_file) if args.progress_file else None
-    with progress_bar("sampling questions", unit="question", file=progress_file) as progress:
+    with progress_bar("sampling questions", unit="questions") as progress:
         result = curate(config, args.samples, args.band, Path(args.out) if args.out else None, args.limit, progress)
     print(summary(result))
     print(f"questions by how many of {result['samples_per_question']} answers passed ({result['pass']}): "
@@ -552,7 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="a config YAML, or a run folder (the report goes into it)")
     p.add_argument("--set", **overrides)
     p.add_argument("--prompts", type=_prompt_count, default=16, help="training prompts to sample (default 16)")
-    p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config)")
+    p.add_argument("--out", default=None, help="where to write the report (default: probe.json next to the config; "
+                   "for a bundled example, <cache dir>/probes/<name>.probe.json)")
     p.set_defaults(run=cmd_probe)
 
     p = sub.add_parser("curate", help="sample every training question: keep those the model sometimes gets right")
@@ -565,9 +582,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="the curated data file, .jsonl; curation.json goes beside it "
                                                "(default: a new folder under uploads/curated/)")
     p.add_argument("--limit", type=int, default=None, help="sample at most N training questions")
-    p.add_argument("--progress-file", default=None, metavar="FILE",
-                   help='keep {"done": N, "total": M} questions sampled in this JSON file as it goes (for a program '
-                        "that follows the work)")
     p.set_defaults(run=cmd_curate)
 
     p = sub.add_parser("arithmetic", help="write the bundled learnable task (word problems with numeric answers)")

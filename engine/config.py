@@ -158,7 +158,7 @@ class TrainConfig(Section):
     samples_per_step: int = Field(4, ge=0, le=64, description="Completions written to samples.jsonl per log step.")
     report_to: Literal["none", "tensorboard", "wandb", "mlflow", "trackio"] = Field(
         "tensorboard", description="Where the metrics and the sampled completions also go: tensorboard (the run "
-                                   "folder's tensorboard/; the results step can start TensorBoard), wandb, mlflow or "
+                                   "folder's tensorboard/; the Results tab can start TensorBoard), wandb, mlflow or "
                                    "trackio (each needs its package, and wandb an API key), or none.")
     eval_steps: int | None = Field(None, ge=1, description="Check the model on held-out questions every this many "
                                                             "steps; empty: ten checks over the run.")

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine import model_names
 from engine.config import RewardConfig, RunConfig
 from engine.data import prepare_data, start_answers_with_prefix
+from engine.progress_bar import progress_bar
 from engine.rewards import RewardFunction, Row, kind_of
 from engine.runs.folder import RunFolder
 
@@ -81,10 +83,12 @@ def rollout_sampling(config: RunConfig) -> dict:
 
 
 def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
-                         answer_prefix: str = "", sampling: dict | None = None) -> list[Completion]:
+                         answer_prefix: str = "", sampling: dict | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> list[Completion]:
     """Greedy answers, or sampled with `sampling` (generate's temperature/top_p/top_k/min_p); each starts with
     `answer_prefix`, the text the chat template put after the assistant header (see data.start_answers_with_prefix),
-    so that they read and score like the answers seen in training."""
+    so that they read and score like the answers seen in training. `progress(done, total)` is told after each batch
+    (engine/progress_bar.py)."""
     import torch
 
     padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"  # continue from the right edge
@@ -104,16 +108,19 @@ def generate_completions(model, tokenizer, prompts: list[list[dict]], max_new_to
             decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             outputs += [Completion(answer_prefix + text, clipped=not done and new_tokens.shape[1] >= max_new_tokens)
                         for text, done in zip(decoded, ended)]
+            if progress is not None:
+                progress(len(outputs), len(prompts))
     finally:
         tokenizer.padding_side = padding_side
     return outputs
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int = 16,
-             answer_prefix: str = "", sampling: dict | None = None) -> list[str]:
+             answer_prefix: str = "", sampling: dict | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[str]:
     """The texts of generate_completions."""
     return [c.text for c in generate_completions(model, tokenizer, prompts, max_new_tokens, batch_size,
-                                                 answer_prefix, sampling)]
+                                                 answer_prefix, sampling, progress)]
 
 
 def load_for_eval(config: RunConfig, adapter_dir=None):
@@ -171,7 +178,8 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     result = {"model": config.model.name, "data": data_path or config.data.path, "held_out": len(rows),
               "max_new_tokens": max_new, "decoding": "greedy", "accuracy_metric": accuracy_metric(config)}
     prefix = config.prompt.answer_prefix()
-    base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix)
+    with progress_bar("base model answering", "questions") as progress:
+        base_completions = generate(base_model, tokenizer, prompts, max_new, batch_size, prefix, progress=progress)
     result["base"] = score_completions(config, base_completions, rows)
     del base_model
     examples = [{"prompt": p[-1]["content"], "answer": a, "base": c}
@@ -179,7 +187,9 @@ def evaluate(config: RunConfig, run: RunFolder | None, limit: int | None, data_p
     if adapter is not None:
         result["tuned_adapter"] = describe_source(run, adapter)
         tuned_model, _ = load_for_eval(config, adapter)
-        tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix)
+        with progress_bar("tuned model answering", "questions") as progress:
+            tuned_completions = generate(tuned_model, tokenizer, prompts, max_new, batch_size, prefix,
+                                         progress=progress)
         result["tuned"] = score_completions(config, tuned_completions, rows)
         for example, completion in zip(examples, tuned_completions):
             example["tuned"] = completion

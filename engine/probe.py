@@ -33,6 +33,7 @@ from engine.evaluation import Completion, generate_completions, reward_category,
 from engine.problems import ConfigError, Problem
 from engine.rewards import RewardFunction, Row
 from engine.rewards import verifier_audit as audit
+from engine.run_length import duration
 
 DEFAULT_PROMPTS = 16
 MAX_PROMPTS = 1024
@@ -47,8 +48,8 @@ VERDICT_TITLES = {
     "too_easy": "Too easy (everything right)",
     "too_hard": "Too hard (nothing right)",
     "format_never": "Format never produced",
-    "clipped": "Completions clipped",
-    "no_spread": "All groups equal",
+    "clipped": "Answers cut off",
+    "no_spread": "Answers all score the same",
 }
 
 
@@ -321,9 +322,10 @@ def _num_generations_change(config: RunConfig, target: int, why: str) -> dict:
     if t.generation_batch % target:
         batch = math.ceil(t.batch_size / target) * target
         also.append({"key": "train.batch_size", "value": batch,
-                     "sentence": f"batch_size {batch}, a multiple of {target}, so each step holds whole groups"})
-    return _change("train.num_generations", target, f"Sample {target} completions per question instead of "
-                                                    f"{t.num_generations}: {why}.", also)
+                     "sentence": f"{batch} completions per step (batch_size), a multiple of {target}, so each "
+                                 "step holds whole groups"})
+    return _change("train.num_generations", target, f"Sample {target} answers per question instead of "
+                                                    f"{t.num_generations} (num_generations): {why}.", also)
 
 
 def _larger_model(why: str) -> dict:
@@ -363,7 +365,8 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         change = (_change("data.path", None, "Use harder questions: the model already answers these right.")
                   if correctness is not None else
                   _change("rewards", None, "Make a reward stricter, or add one the model does not earn yet."))
-        add("too_easy", f"Too easy: {what}, so the answers to each question tie and GRPO has nothing to improve.",
+        add("too_easy", f"Too easy: {what}, so the answers to each question tie and training has nothing to "
+                        "improve.",
             change)
         return found
 
@@ -376,9 +379,11 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         if longest_prompt is not None and longest_prompt + longer > config.model.max_seq_length:
             seq = min(262144, math.ceil((longest_prompt + longer) / 256) * 256)
             also.append({"key": "model.max_seq_length", "value": seq,
-                         "sentence": f"max_seq_length {seq}, room for the longest prompt and the longer answers"})
-        add("clipped", f"Completions clipped: {clipped:.0%} of the answers hit max_completion_length "
-                       f"({t.max_completion_length} tokens) before they ended, so most never reach their final answer.",
+                         "sentence": f"room for {seq} tokens of question and answer (max_seq_length), enough for "
+                                     "the longest question and the longer answers"})
+        add("clipped", f"Answers cut off: {clipped:.0%} of the answers reached the longest answer allowed "
+                       f"({t.max_completion_length} tokens) before they ended, so most never reach their final answer "
+                       "(max_completion_length).",
             _change("train.max_completion_length", longer, f"Allow answers of up to {longer} tokens "
                                                             f"(max_completion_length).", also))
     if never_format:
@@ -404,7 +409,7 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         else:
             change = _larger_model("this one got no question right")
         add("too_hard", f"Too hard: none of the {correctness['answers']} answers to {correctness['rows']} questions "
-                        f"was right (pass@{k} 0%), so GRPO has no right answer to learn from.", change)
+                        f"was right, so training has no right answer to learn from (pass@{k}: 0%).", change)
     if stats["groups_all_equal"] >= EQUAL_GROUPS_SHARE:
         constant = all(r["spread"] is not None and r["spread"] <= TIE for r in rewards)
         if constant:
@@ -417,8 +422,8 @@ def findings(config: RunConfig, stats: dict, longest_prompt: int | None) -> list
         else:
             change = _num_generations_change(config, min(64, 2 * t.num_generations),
                                              "more answers per question, more chances that they differ")
-        add("no_spread", f"All groups equal: for {stats['groups_all_equal']:.0%} of the questions every answer got "
-                         "the same total reward, so GRPO learns from almost none of them.", change)
+        add("no_spread", f"Answers all score the same: for {stats['groups_all_equal']:.0%} of the questions every "
+                         "answer got the same total reward, so training learns from almost none of them.", change)
     return found
 
 
@@ -429,7 +434,7 @@ def choose_verdict(found: list[dict], stats: dict) -> dict:
         varied = round((1 - stats["groups_all_equal"]) * stats["prompts"])
         return {"code": "ready", "title": VERDICT_TITLES["ready"],
                 "text": f"Ready: {varied} of {stats['prompts']} questions got answers with different rewards, so "
-                        "GRPO has something to learn from.", "change": None}
+                        "training has something to learn from.", "change": None}
     codes = [f["code"] for f in found]
     if "clipped" in codes and len(codes) == 1:
         return found[0]
@@ -453,8 +458,9 @@ def step_estimate(config: RunConfig, sampled: Sampled) -> dict:
             "run_seconds": round(seconds * config.train.max_steps, 1)}
 
 
-def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
-    """Sample, score and judge; the report as probe.json holds it. Raises ConfigError for what the user must fix."""
+def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS, progress=None) -> dict:
+    """Sample, score and judge; the report as probe.json holds it. `progress(done, total)` is told as questions are
+    answered (engine/progress_bar.py). Raises ConfigError for what the user must fix."""
     started = time.perf_counter()
     cuda = model_names.cuda_visible()
     backend = backends.backend_for(config, cuda).name
@@ -470,8 +476,8 @@ def probe(config: RunConfig, prompts: int = DEFAULT_PROMPTS) -> dict:
         return data.train
 
     try:
-        sampled = (sample_vllm(config, training_rows, prompts) if vllm
-                   else sample_hf(config, training_rows, prompts, cuda))
+        sampled = (sample_vllm(config, training_rows, prompts, progress) if vllm
+                   else sample_hf(config, training_rows, prompts, cuda, progress=progress))
     except OSError as e:  # a hub id while offline, a folder without weights
         raise ConfigError([Problem("model.name", f"{config.model.name} could not be loaded ({type(e).__name__}: "
                                                  f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})"
@@ -549,6 +555,10 @@ def report_lines(report: dict) -> list[str]:
     lines.append(f"  groups all equal: {_percent(report['groups_all_equal'])}; clipped: {_percent(report['clipped'])}")
     estimate = report["step_estimate"]
     lines.append(f"  one training step: about {estimate['seconds']:.1f} s ({estimate['how']})")
+    steps = report.get("config", {}).get("train", {}).get("max_steps")
+    if steps and "run_seconds" in estimate:
+        lines.append(f"  the whole run: about {duration(estimate['run_seconds'])} ({steps:,} steps), plus loading "
+                     "the model")
     verdict = report["verdict"]
     lines.append(f"verdict: {verdict['text']}")
     if verdict["change"]:

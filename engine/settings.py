@@ -41,6 +41,16 @@ def presets_dir() -> Path:
     return _dir("GRPO_STUDIO_PRESETS_DIR", REPO_ROOT / "presets")
 
 
+def examples_dir() -> Path:
+    """The example configs shipped with GRPO Studio: not the user's folder, so nothing is written beside them."""
+    return REPO_ROOT / "examples"
+
+
+def probe_reports_dir() -> Path:
+    """Where `engine probe` of a bundled example config writes its report."""
+    return cache_dir() / "probes"
+
+
 def sample_data_path() -> Path:
     """The bundled GSM8K slice used when the user brings no data."""
     return REPO_ROOT / "tests" / "data" / "gsm8k_slice.jsonl"

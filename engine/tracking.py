@@ -56,7 +56,7 @@ def wandb_can_log() -> bool:
 def describe(config: RunConfig) -> str:
     """One line for `check`: where the metrics go."""
     return {"none": "only the run folder (train.report_to: none)",
-            "tensorboard": "the run folder and TensorBoard (its tensorboard/ folder; the results step can open it)",
+            "tensorboard": "the run folder and TensorBoard (its tensorboard/ folder; the Results tab can open it)",
             "wandb": f"the run folder and Weights & Biases (project {os.environ.get('WANDB_PROJECT') or PROJECT})",
             "mlflow": "the run folder and MLflow (" + (os.environ.get("MLFLOW_TRACKING_URI")
                                                        or "sqlite:///<runs folder>/mlflow.db") + ")",

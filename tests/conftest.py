@@ -1,8 +1,11 @@
 """Shared test setup: no model hub, one built-in model cache for the session, run folders in tmp dirs."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +23,11 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 # generation ~50x slower (4 x 32 tokens: 6.7 s against 0.1 s) and the suite's processes fight for the same cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("GRPO_STUDIO_CACHE_DIR", str(REPO / ".pytest_cache" / "grpo-studio-models"))
+# A test that trains owns its runs folder (the `runs_dir` fixture, or GRPO_STUDIO_RUNS_DIR in the env it passes): the
+# one-run lock lives there. Behind that, a test that forgets still never writes the repo's runs/ nor shares a lock
+# with another worker, nor touches a runs folder the shell names: each test process gets its own, removed at its end.
+os.environ["GRPO_STUDIO_RUNS_DIR"] = tempfile.mkdtemp(prefix="grpo-studio-test-runs-")
+atexit.register(shutil.rmtree, os.environ["GRPO_STUDIO_RUNS_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

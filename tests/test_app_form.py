@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -219,10 +221,57 @@ def test_changing_preset_keeps_model_and_data_and_cpu_demo_sizes():
 def test_check_form_reports_problems_by_step_without_raising(app_dirs):
     form = math_form(**{"train.num_generations": 3})
     config, summary = train_step.check_form(form)
-    assert config is None and "Step 2" in summary.verdict and "train.num_generations" in summary.verdict
+    assert config is None and "train.num_generations" in summary.verdict
+    # the problem in plain words first, then where it is fixed
+    assert "- Completions per question (train.num_generations): 3 must divide" in summary.verdict
+    assert summary.verdict.splitlines()[1].endswith("*(Preset tab → Advanced settings)*")
     form = math_form(**{"train.num_generations": 4, "train.batch_size": 4})
     config, summary = train_step.check_form(form)
     assert config is not None and strings.TRAIN_READY in summary.verdict and "builtin:tiny" in summary.facts
+
+
+def test_the_train_step_says_how_long_the_run_takes_beside_launch(app_dirs):
+    """Measured by the probe of the form's settings (the app keeps its reports in the cache); unmeasured, a million
+    steps is a warning, not just "Ready to train"."""
+    form = math_form(**{"train.num_generations": 4, "train.batch_size": 4, "train.max_completion_length": 40,
+                        "train.max_steps": 1_000_000})
+    config, summary = train_step.check_form(form)
+    assert config is not None and strings.TRAIN_READY in summary.verdict
+    assert "**How long:** 1,000,000 steps; how long a step takes on this machine is not measured yet" in summary.verdict
+    assert "⚠ 1,000,000 training steps is far more than GRPO runs usually take" in summary.verdict
+    job = settings.probe_reports_dir() / f"test-{os.getpid()}-{time.time_ns()}"  # as runner.start_probe lays it out
+    job.mkdir(parents=True)
+    try:
+        report = {"config": form_to_config(form).model_dump(mode="json"), "step_estimate": {"seconds": 2.0}}
+        (job / "probe.json").write_text(json.dumps(report))
+        config, summary = train_step.check_form(form)
+        assert "**How long:** about 23 days 3 h (1,000,000 steps × 2.0 s a step, from the probe of " in summary.verdict
+        assert "⚠ This run would take about 23 days 3 h, more than a day" in summary.verdict
+    finally:
+        shutil.rmtree(job)
+
+
+def test_the_probe_verdict_ends_with_the_step_and_the_whole_runs_length():
+    report = {"verdict": {"code": "ready", "title": "Ready", "text": "Ready: 3 of 4 questions got answers with "
+                          "different rewards."}, "findings": [], "prompts": 4, "generations_per_prompt": 4,
+              "model": "builtin:tiny", "seconds": 12.0, "step_estimate": {"seconds": 9.0, "run_seconds": 1800.0},
+              "config": {"train": {"max_steps": 200}}}
+    assert run_view.probe_markdown(report).endswith(
+        "One training step here takes about 9.0 s, so the run's 200 steps take about 30 min.*")
+
+
+def test_every_glyph_the_page_shows_is_in_the_fonts_here():
+    """A symbol the fonts lack renders as an empty box (⏸ and ⏳ did, on Debian's chromium): every character of the
+    page's strings and style is in DejaVu Sans, the font Debian's browsers fall back to (matplotlib ships a copy)."""
+    import matplotlib
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    covered = font.getBestCmap()
+    app = REPO / "app"
+    shown = (app / "strings.py").read_text(encoding="utf-8") + (app / "style.css").read_text(encoding="utf-8")
+    missing = sorted({c for c in shown if ord(c) > 127 and ord(c) not in covered})
+    assert missing == [], f"glyphs the fonts here lack: {missing}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -300,6 +349,24 @@ def test_data_preview_maps_columns_and_reports_problems(app_dirs):
     assert "is not a file uploaded here" in data_view.preview_data(form).error
 
 
+def test_the_data_step_says_what_train_says_of_a_code_reward_on_math_data(app_dirs):
+    """rlvr-code's tests reward on GSM8K (no tests column): the data step names the missing column, as Train does,
+    instead of counting the rows; a broken row before it does not shift which row it names."""
+    form = preset_form("rlvr-code", "builtin:tiny")
+    form.data_path, form.prompt_column, form.answer_column = SAMPLE, "question", "answer"
+    said = ("Reward 3 (tests): reads the column 'test', which gsm8k_slice.jsonl does not have (columns: question, "
+            "answer).")
+    shown = data_view.preview_data(form)
+    assert shown.error == said and shown.summary == ""
+    config, summary = train_step.check_form(form)
+    assert config is None and said in summary.verdict
+    form.rewards[0] = replace(form.rewards[0], name="")  # the rewards step's business; row 3 is still row 3
+    assert data_view.preview_data(form).error == said
+    form.data_path = data_tables.code_sample_path()
+    form.prompt_column, form.answer_column = "prompt", None
+    assert data_view.preview_data(form).error == "" and "164 rows" in data_view.preview_data(form).summary
+
+
 def test_data_counts_agree_with_the_train_check_and_nested_cells_are_flagged(app_dirs):
     """Prompts too long for max_seq_length are counted at upload as the train check counts them; an unreadable file
     shows no table; a question that is an object is flagged; a file's name is kept as uploaded."""
@@ -346,6 +413,36 @@ def test_try_it_scores_every_row_and_flags_the_broken_one():
     assert no_gold.rows[2].score is None and no_gold.rows[2].error is None
 
 
+def test_try_it_grades_against_the_gold_answer_of_the_data_row_it_shows(app_dirs):
+    """The first row of the user's data (GSM8K's: Ahito ran 16 miles), its gold as the rewards see it; the right
+    answer to that question scores right, whatever the canned example said."""
+    from app.reward_preview import NO_ROW, try_row
+    from app.steps.rewards_step import row_markdown
+
+    form = math_form()
+    prompt = form_to_config(form).prompt
+    row = try_row(form, None)
+    assert row.number == 1 and row.question.startswith("Amber, Micah, and Ahito ran 52 miles") and row.gold == "16"
+    assert row_markdown(row, form.data_path).startswith("**Question (row 1 of gsm8k_slice.jsonl):** Amber, Micah")
+    right = "<thought>\n52 - 8 - 28 = 16\n</thought>\n<answer>16</answer>"
+    assert [r.score for r in preview(form.rewards, prompt, right, row.gold, row.columns).rows] == [1.0, 1.0, 2.0]
+    assert preview(form.rewards, prompt, right.replace("16<", "12<"), row.gold, row.columns).rows[2].score == -1.0
+    # The gold follows the form: another regex, no answer column, another file, a file that cannot be read.
+    form.answer_pattern = ""
+    assert try_row(form, None).gold.endswith("#### 16")
+    form.answer_column = None
+    assert try_row(form, None).gold is None
+    uploaded = app_dirs / "uploads" / "mine.csv"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("task,result\nWhat is 2 plus 3?,5\n")
+    mine = replace(form, data_path=str(uploaded), prompt_column="task", answer_column="result")
+    assert (try_row(mine, None).question, try_row(mine, None).gold) == ("What is 2 plus 3?", "5")
+    # The question "Generate one" answered, while the file is the same; then the file's first row again.
+    generated = (str(uploaded), {"task": "What is 7 plus 1?", "result": "8"})
+    assert try_row(mine, generated).gold == "8" and try_row(mine, generated).number is None
+    assert try_row(form, generated).number == 1
+    assert try_row(replace(form, data_path="/etc/passwd"), None) is NO_ROW
+    assert row_markdown(NO_ROW, "") == strings.TRY_NO_ROW
 def test_try_it_shows_what_each_pattern_matched():
     form = math_form()
     form.rewards.append(RewardRow(name="starts", kind="regex_match", reward=1.0, penalty=0.0,
@@ -430,6 +527,65 @@ def flat_events(steps: int) -> list[dict]:
              "frac_reward_zero_std": 1.0, "completion_length": 64.0, "completions/mean_length": 64.0,
              "completions/max_length": 64.0, "completions/clipped_ratio": 1.0,
              **({"regex_timeouts": {"strict_format": 2}} if s == 3 else {})} for s in range(1, steps + 1)]
+
+
+def test_the_train_view_draws_one_run_from_the_run_folders(app_dirs):
+    """view_updates is the one writer of the Train view: which run (the watched one while it exists, else the one
+    that trains, else the newest), and every part of it from that run's folder; the busy line and the buttons from
+    the runs folder. (A live run beside it, a hand-off and a resume: tests/test_browser_truth.py.)"""
+    import gradio as gr
+
+    from engine.config import load_config
+    from engine.runs import queue as run_queue
+
+    from app import example_runs
+
+    with gr.Blocks():
+        step = train_step.build()
+    older = write_run(settings.runs_dir(), flat_events(3), state="completed")
+    newer = write_run(settings.runs_dir(), flat_events(5), state="stopped", run_id="20260102-000000-rlvr-math")
+    newer.write_status(started=2000.0)
+
+    def shown(watched, last=None) -> dict:
+        return train_step.view_updates(step, watched, last)
+
+    follow = shown(None)
+    assert newer.id in follow[step.header] and follow[step.step] == "Step 5/20"
+    assert follow[step.reward_plot]["value"]["step"].max() == 5 and follow[step.busy] == ""
+    assert follow[step.launch]["interactive"] and not follow[step.queue]["visible"]
+    assert not follow[step.stop]["interactive"] and not follow[step.timer].active  # nothing trains: quiet
+    # The bundled example, watched after another run: its header, steps, curves and samples together, all its own.
+    example = example_runs.example_ids()[0]
+    watched = shown(example, follow[step.signature])
+    assert watched[step.header].startswith(strings.EXAMPLE_HEADER) and newer.id not in watched[step.header]
+    assert watched[step.step] == "Step 200/200"
+    for plot in (step.reward_plot, step.spread_plot, step.length_plot, step.loss_plot):
+        assert watched[plot]["value"]["step"].max() == 200 and watched[plot]["x_lim"] == [0, 200], plot
+    table = watched[step.samples]["value"]
+    assert len(table) and all(table["question"].str.len() > 0) and all(table["completion"].str.len() > 0)
+    # Its golds are whole worked solutions: cut to their end, where the answer stands, so that no row grows so tall
+    # that the table draws its question and completion cells empty (seen in a browser).
+    assert all(len(gold) <= run_view.GOLD_CHARS for gold in table["gold"])
+    assert table["gold"].iloc[0].startswith("…") and "#### " in table["gold"].iloc[0]
+    assert not watched[step.stop]["interactive"]  # read-only
+    # The older run, watched; then deleted: the view falls back to the newest run left, never the deleted one.
+    watched = shown(older.id, watched[step.signature])
+    assert older.id in watched[step.header] and watched[step.reward_plot]["value"]["step"].max() == 3
+    # Following again (a launch or resume clears the choice), with nothing training: the run last shown stays in
+    # view, also through a redraw request (which keeps only its name), rather than jumping to the newest.
+    assert older.id in shown(None, watched[step.signature])[step.header]
+    assert older.id in shown(None, watched[step.signature][:1])[step.header]
+    shutil.rmtree(older.path)
+    gone = shown(older.id, watched[step.signature])
+    assert newer.id in gone[step.header] and older.id not in gone[step.header]
+    assert gone[step.reward_plot]["value"]["step"].max() == 5  # redrawn: another run's files
+    # A run waiting in the queue: the view keeps ticking, to follow the hand-off when it starts.
+    queued = run_queue.add(settings.runs_dir(), load_config(newer.config_path))
+    assert shown(None, gone[step.signature])[step.timer].active
+    runner.cancel_queued(queued)
+    shutil.rmtree(newer.path)
+    empty = shown(None)
+    assert empty[step.no_run]["visible"] and not empty[step.live]["visible"] and empty[step.launch]["interactive"]
 
 
 def test_generate_one_samples_the_forms_model_on_its_data(app_dirs, tmp_path):
@@ -638,14 +794,14 @@ def test_host_port_and_login_from_flags_and_environment(monkeypatch, tmp_path):
     for loopback in ("127.0.0.1", "localhost", "::1", "127.0.1.1"):
         assert resolve_login(loopback, say) is None  # the local user's own machine stays open
     assert not said and not (tmp_path / "state").exists()
-    # Beyond loopback with no password: one is made, saved for the owner only, printed once with the user name.
+    # Beyond loopback with no password: one is made, saved for the owner only, printed with the user name.
     user, password = resolve_login("0.0.0.0", say)
     saved = tmp_path / "state" / "login-password"
     assert user == "admin" and len(password) >= 20 and saved.read_text().strip() == password
     assert saved.stat().st_mode & 0o777 == 0o600
     assert f"sign in as admin with password {password}" in said[0] and str(saved) in said[0]
-    assert resolve_login("192.168.1.20", say) == ("admin", password)  # the next start reuses it, prints no password
-    assert password not in said[1] and str(saved) in said[1]
+    assert resolve_login("192.168.1.20", say) == ("admin", password)  # the next start reuses it and says it again
+    assert password in said[1] and str(saved) in said[1]
     monkeypatch.setenv("GRPO_STUDIO_PASSWORD", "secret")
     assert resolve_login("0.0.0.0", say) == ("admin", "secret") == resolve_login("127.0.0.1", say)
     monkeypatch.setenv("GRPO_STUDIO_USER", "teacher")
@@ -677,6 +833,20 @@ def test_a_failed_job_reports_its_exception_line(tmp_path):
     job = runner.Job("eval", "run", process, log)
     assert job.failed and not job.running
     assert job.last_error() == "OSError: cannot reach the hub"
+
+
+def test_a_jobs_running_count_in_words(tmp_path):
+    """What the page adds to "running for 01:10": the count the job writes (engine/progress_bar.py)."""
+    from engine.progress_bar import Count, _write
+
+    log = tmp_path / "export.log"
+    job = runner.Job("export", "run", subprocess.Popen([sys.executable, "-c", "pass"]), log)
+    job.process.wait()
+    assert job.count() == ""  # nothing counted yet
+    _write(runner.count_path(log), Count("tuned model answering", 1200, 3400, "questions"))
+    assert job.count() == "So far: tuned model answering, 1,200 of 3,400 questions."
+    _write(runner.count_path(log), Count("zipping run-merged.zip", 2**30, 3 * 2**30, "bytes"))
+    assert job.count() == "So far: zipping run-merged.zip, 1.0 GB of 3.0 GB."
 
 
 def test_the_ui_builds_with_its_stable_element_ids(app_dirs):
@@ -848,7 +1018,7 @@ def uploaded_task(folder: Path) -> str:
 
 
 def test_curation_in_the_probe_box_trains_on_the_learnable_questions(app_dirs):
-    from engine.progress_bar import read_progress
+    from engine.progress_bar import read_count
 
     from app.ui import build_page
 
@@ -866,7 +1036,8 @@ def test_curation_in_the_probe_box_trains_on_the_learnable_questions(app_dirs):
         runner.start_probe(form_to_config(form), 2)
     *_, last = updates
     job = runner.curate_job()
-    assert read_progress(job.log_path.parent / runner.PROGRESS_NAME) == (8, 8)  # what "sampled N of M" reads
+    count = read_count(runner.count_path(job.log_path))  # what "sampled N of M" reads
+    assert (count.done, count.total, count.unit) == (8, 8, "questions")
     report = last[box.report]
     n = report["learnable"]
     assert report["questions"] == 8 and report["pass"] == "in format" and n >= 1, last[box.result]

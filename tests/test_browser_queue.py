@@ -115,7 +115,7 @@ def launch(page, max_steps: int, expected: str, queue: bool = False) -> str:
         fill(page, f"#setting-train-{key} input", value)
     open_tab(page, "5 · Train")
     if queue:
-        wait_text(page, "#train-summary", "Add to the queue")
+        wait_text(page, "#train-busy", "Add to the queue")
         assert page.locator("#launch-button").is_disabled()
         page.locator("#queue-button").click()
     else:

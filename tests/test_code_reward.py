@@ -8,6 +8,7 @@ the reward, to show that the reward runs nothing outside the sandbox and scores 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -23,9 +24,8 @@ from engine.sandbox.layers import from_probe
 
 from app import data_tables
 from app.form_state import config_to_form, form_to_config, preset_form, row_to_raw
-from app.reward_preview import preview
+from app.reward_preview import preview, try_row
 from app.steps import data_view
-from app.steps.rewards_step import try_row_columns
 
 from tests.conftest import REPO, run_engine
 
@@ -262,14 +262,15 @@ def test_try_it_scores_a_pasted_program_against_a_data_row():
     path = data_tables.code_sample_path()
     solution = f"<thought>\nCompare every pair.\n</thought>\n<answer>\n```python\n{first['prompt']}" \
                f"{first['canonical_solution']}```\n</answer>"
-    columns = try_row_columns(path, None)  # no generated question yet: the file's first row
+    data = replace(form, data_path=path)
+    columns = try_row(data, None).columns  # no generated question yet: the file's first row
     assert columns["task_id"] == first["task_id"]
     result = preview(form.rewards, prompt, solution, None, columns)
     assert [r.score for r in result.rows] == [1.0, 1.0, 2.0] and result.total == 4.0
     # After "Generate one" answered another problem, its tests judge the pasted program (which solves the first).
-    assert try_row_columns(path, (path, other))["task_id"] == other["task_id"]
-    assert preview(form.rewards, prompt, solution, None, try_row_columns(path, (path, other))).rows[2].score == -1.0
+    assert try_row(data, (path, other)).columns["task_id"] == other["task_id"]
+    assert preview(form.rewards, prompt, solution, None, try_row(data, (path, other)).columns).rows[2].score == -1.0
     # ... until the data file changes; a file that cannot be read gives no columns (the data step says why).
-    assert try_row_columns(path, (data_tables.sample_path(), other))["task_id"] == first["task_id"]
-    assert try_row_columns("/nonexistent.jsonl", None) == {}
+    assert try_row(data, (data_tables.sample_path(), other)).columns["task_id"] == first["task_id"]
+    assert try_row(replace(form, data_path="/nonexistent.jsonl"), None).columns == {}
     assert preview(form.rewards, prompt, solution, None, {}).rows[2].score is None

@@ -195,7 +195,8 @@ def test_build_context_keeps_what_the_image_needs(path):
 @pytest.mark.parametrize("path", [".git/HEAD", ".venv/bin/python", "runs/abc/config.yaml", "engine/__pycache__/x.pyc",
                                   ".devsite/env.sh", ".vstack/vllm-stack.tgz", ".part0/a", "tests/test_docker.py",
                                   ".lockstack/vllm/__init__.py", "tests/image/test_image.py",
-                                  ".pytest_cache/v", ".env"])
+                                  ".pytest_cache/v", ".env", "test-artifacts/walkthrough.png",
+                                  "test-artifacts/queue/delete.png", "junit.xml"])
 def test_build_context_leaves_out_local_things(path):
     assert ignored_by_dockerignore(path)
 
@@ -242,6 +243,84 @@ def test_compose_service_matches_the_appliance_interface():
     assert "http://127.0.0.1:7860/" in studio["healthcheck"]["test"]
 
 
+def readme_docker_run() -> list[str]:
+    """The README's `docker run` command (continuation lines joined), as words."""
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.strip().startswith("docker run -d"))
+    return shlex.split(line)
+
+
+def test_readme_docker_run_shares_the_volume_shm_and_grace_time_of_compose():
+    """Runs and the made password live in the volume: the `docker run` way must mount compose's volume (compose names
+    it <project>_<volume>), or the two ways see different data."""
+    document = compose()
+    studio = document["services"]["studio"]
+    words = readme_docker_run()
+    volume = words[words.index("-v") + 1]
+    assert volume == f"{document['name']}_{studio['volumes'][0]}"
+    assert volume.split(":")[0] in (ROOT / "README.md").read_text().split("Back up with")[1][:200]
+    assert words[words.index("--shm-size") + 1] == studio["shm_size"]
+    assert f"{words[words.index('--stop-timeout') + 1]}s" == studio["stop_grace_period"]
+    assert words[-1] == studio["image"]
+    assert "--gpus" in words and words[words.index("-p") + 1] == "7860:7860"
+
+
+def test_generated_password_is_printed_on_every_start_with_where_it_is_kept(tmp_path, monkeypatch):
+    """A re-created container has a fresh log: the password made on the first start must be in the log of every later
+    start too, and the README must say where it is kept."""
+    from app.login import resolve_login
+
+    kept = Path(dockerfile_env()["GRPO_STUDIO_CACHE_DIR"]) / "login-password"
+    monkeypatch.delenv("GRPO_STUDIO_PASSWORD", raising=False)
+    monkeypatch.delenv("GRPO_STUDIO_USER", raising=False)
+    monkeypatch.setenv("GRPO_STUDIO_PASSWORD_FILE", str(tmp_path / "login-password"))
+    first_log, second_log = [], []
+    user, password = resolve_login("0.0.0.0", lambda line, **_: first_log.append(line))
+    assert resolve_login("0.0.0.0", lambda line, **_: second_log.append(line)) == (user, password)
+    for log in (first_log, second_log):
+        assert len(log) == 1 and f"sign in as admin with password {password} " in log[0]
+        assert str(tmp_path / "login-password") in log[0]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"({kept})" in readme.replace("`", "") and "Every start prints it" in readme
+    assert str(kept) in COMPOSE.read_text()
+    monkeypatch.setenv("GRPO_STUDIO_PASSWORD", "chosen")
+    chosen_log = []
+    assert resolve_login("0.0.0.0", lambda line, **_: chosen_log.append(line)) == ("admin", "chosen")
+    assert chosen_log == []  # a password the user chose is never printed
+
+
+@pytest.mark.parametrize("host, host_port, url", [
+    ("0.0.0.0", "8080", "http://localhost:8080"),
+    ("0.0.0.0", None, "http://localhost:7860"),
+    ("::", None, "http://localhost:7860"),
+    ("127.0.0.1", None, "http://127.0.0.1:7860"),
+    ("192.168.1.20", "9000", "http://192.168.1.20:9000"),
+    ("fe80::1", None, "http://[fe80::1]:7860"),
+])
+def test_log_names_the_url_to_open(monkeypatch, host, host_port, url):
+    from app.__main__ import url_to_open
+
+    if host_port is None:
+        monkeypatch.delenv("GRPO_STUDIO_HOST_PORT", raising=False)
+    else:
+        monkeypatch.setenv("GRPO_STUDIO_HOST_PORT", host_port)
+    assert url_to_open(host, 7860) == url
+
+
+def test_compose_passes_the_host_port_to_the_app():
+    environment = compose()["services"]["studio"]["environment"]
+    assert environment["GRPO_STUDIO_HOST_PORT"] == "${GRPO_STUDIO_HOST_PORT:-7860}"
+    assert compose()["services"]["studio"]["ports"] == ["${GRPO_STUDIO_HOST_PORT:-7860}:7860"]
+
+
+def test_image_files_name_the_torch_of_the_lock():
+    torch = str(lock_pins()["torch"])
+    for path in (PREFLIGHT, DOCKERFILE, ROOT / "README.md"):
+        named = set(re.findall(r"\b(?:torch|PyTorch) (\d+\.\d+(?:\.\d+)?)", path.read_text()))
+        assert named <= {torch}, f"{path.name} names torch {sorted(named)}; requirements/gpu.lock pins {torch}"
+    assert torch in PREFLIGHT.read_text()
+
+
 class ComposeLoader(yaml.SafeLoader):
     """YAML as Compose reads it: `!reset` (an override's way to drop a value of the file it overrides) included."""
 
@@ -281,6 +360,7 @@ def test_compose_config_accepts_the_file_when_docker_compose_is_installed():
     studio = json.loads(done.stdout)["services"]["studio"]
     assert "devices" not in studio.get("deploy", {}).get("resources", {}).get("reservations", {})
     assert [(port["published"], port["target"]) for port in studio["ports"]] == [("8080", 7860)]
+    assert studio["environment"]["GRPO_STUDIO_HOST_PORT"] == "8080"
 
 
 # --- requirements/gpu.lock --------------------------------------------------------------------------------------------
@@ -435,6 +515,13 @@ def test_ci_runs_the_image_test_after_the_suite():
           if line.strip() and not line.startswith("#")]
     assert ci[-2:] == ["make test", "make test-image"]
     assert re.search(r"^test-image:.*\n\t.*docker/test_image\.sh", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_every_apt_get_of_the_makefile_waits_for_dpkgs_lock():
+    """A concurrent apt (unattended upgrades, a second `make test`) must not fail the suite's setup."""
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    calls = re.findall(r"apt-get[^&\n]*", makefile)
+    assert calls and all("-o DPkg::Lock::Timeout=" in call for call in calls), calls
 
 
 @pytest.mark.parametrize("script", ["docker/test_image.sh", "docker/prune_site_packages.sh", "bench/pack_lock_stack.sh",

@@ -291,3 +291,81 @@ def test_fewer_questions_than_one_step_takes_is_a_problem_not_a_run_that_stops_a
     code, err = run_check(QUICKSTART, [f"data.path={data}", "data.eval_fraction=0.25", "train.num_generations=4",
                                        "train.batch_size=12"], capsys)
     assert code == 0, err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How long the run will take (engine/run_length.py): measured by a probe or an earlier run, never guessed
+
+def check_lines(config, capsys, *overrides) -> tuple[int, str]:
+    from engine.cli import main
+
+    code = main(["check", str(config)] + [arg for override in overrides for arg in ("--set", override)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def probe_report_for(config_path, step_seconds: float, **train) -> dict:
+    """What `engine probe` writes, cut to what the length needs: the probed config and its step estimate."""
+    from engine.config import load_config
+
+    config = load_config(config_path, [f"train.{key}={value}" for key, value in train.items()])
+    return {"config": config.model_dump(mode="json"), "step_estimate": {"seconds": step_seconds}}
+
+
+def test_a_million_steps_unmeasured_is_not_just_ready(tmp_path, capsys, runs_dir):
+    config = tmp_path / "mine.yaml"
+    config.write_text(QUICKSTART.read_text().replace("tests/data/", f"{REPO}/tests/data/"))
+    code, out = check_lines(config, capsys, "train.max_steps=1000000", "train.max_completion_length=40")
+    assert code == 0, out
+    assert "duration        1,000,000 steps; how long a step takes on this machine is not measured yet" in out
+    assert ("warning: 1,000,000 training steps is far more than GRPO runs usually take (a few hundred to a few "
+            "thousand); check the number of training steps (train.max_steps)") in out
+
+
+def test_the_probe_beside_the_config_gives_the_length_and_a_day_is_a_warning(tmp_path, capsys, runs_dir):
+    import json
+
+    config = tmp_path / "mine.yaml"
+    config.write_text(QUICKSTART.read_text().replace("tests/data/", f"{REPO}/tests/data/"))
+    (tmp_path / "probe.json").write_text(json.dumps(probe_report_for(config, 9.0, max_steps=1000)))
+    code, out = check_lines(config, capsys, "train.max_steps=1000")
+    assert code == 0, out
+    assert "duration        about 2 h 30 min (1,000 steps × 9.0 s a step, from the probe of " in out
+    assert "more than a day" not in out
+    code, out = check_lines(config, capsys, "train.max_steps=1000000")
+    assert "about 104 days 4 h (1,000,000 steps × 9.0 s a step" in out
+    assert "warning: this run would take about 104 days 4 h, more than a day: lower the number of training steps " \
+           "(train.max_steps) unless you mean to wait that long" in out
+    # a probe of another step shape (longer answers) says nothing about this one
+    code, out = check_lines(config, capsys, "train.max_completion_length=48")
+    assert "not measured yet" in out
+
+
+def test_an_earlier_run_of_the_same_shape_gives_its_measured_pace(tmp_path, capsys, runs_dir):
+    from engine.config import load_config
+    from engine.runs.folder import RunFolder
+
+    config = tmp_path / "mine.yaml"
+    config.write_text(QUICKSTART.read_text().replace("tests/data/", f"{REPO}/tests/data/").replace(
+        "max_completion_length: 32", "max_completion_length: 24"))
+    earlier = RunFolder(runs_dir / "20260101-000000-rlvr-math")
+    earlier.path.mkdir(parents=True)
+    load_config(config).save(earlier.config_path)
+    earlier.write_status(state="completed", step=3, max_steps=3)
+    # the first step carries the warm-up (60 s); the pace is taken from it on: 2 steps in 10 s
+    for step, at in ((1, 1000.0), (2, 1005.0), (3, 1010.0)):
+        earlier.append_event({"step": step, "time": at, "step_time": 60.0 if step == 1 else 5.0})
+    code, out = check_lines(config, capsys, "train.max_steps=120")
+    assert code == 0, out
+    assert f"about 10 min (120 steps × 5.0 s a step, from the measured steps of run {earlier.id})" in out
+
+
+def test_lengths_in_words_and_a_runs_pace():
+    from engine.run_length import duration, run_pace
+
+    assert [duration(s) for s in (0, 45, 90, 3600, 9000, 86400, 90000, 2 * 86400)] == [
+        "0 s", "45 s", "2 min", "1 h", "2 h 30 min", "1 day", "1 day 1 h", "2 days"]
+    assert run_pace([]) is None
+    assert run_pace([{"step": 1, "time": 5.0, "step_time": 49.0}]) == 49.0  # one step: that step, warm-up included
+    assert run_pace([{"step": 1, "time": 5.0}, {"step": 3, "time": 9.0}]) == 2.0
+    assert run_pace([{"step": "x", "time": None}]) is None  # a corrupt line is no measurement

@@ -29,13 +29,14 @@ def trained_run(tmp_path_factory) -> RunFolder:
     reward (which differs within a group) gives GRPO something to learn from, and a high learning rate makes the
     adapter change the model visibly. No held-out checks: without a best.json, "best" is the last adapter, which the
     tests compare with (the best-checkpoint test marks one itself)."""
-    run = RunFolder(tmp_path_factory.mktemp("export") / "tiny-run")
+    runs = tmp_path_factory.mktemp("export-runs")  # its own runs folder, so its own one-run lock
+    run = RunFolder(runs / "tiny-run")
     rewards = ("rewards=[{name: correct, kind: answer_match, pattern: '{answer_open}(.*?){answer_close}', reward: 2.0, "
                "penalty: -1.0}, {name: length, kind: length, target: 40}]")
     result = run_engine("train", QUICKSTART, "--run-dir", run.path, "--set", "train.max_steps=3", "--set", rewards,
                         "--set", "train.save_steps=1", "--set", "train.learning_rate=0.01",
                         "--set", "train.max_grad_norm=1.0", "--set", "train.warmup_ratio=0",
-                        "--set", "train.eval_limit=0")
+                        "--set", "train.eval_limit=0", env={"GRPO_STUDIO_RUNS_DIR": str(runs)})
     assert result.returncode == 0, result.stdout + result.stderr
     return run
 
@@ -106,6 +107,8 @@ def test_gguf_f16_of_a_trained_run_continues_like_the_merged_model(trained_run):
     result = run_engine("export", trained_run.path, "--gguf", "f16")
     assert result.returncode == 0, result.stdout + result.stderr
     gguf_path = trained_run.path / "gguf-f16" / f"{trained_run.id}-f16.gguf"
+    assert f"zipping {trained_run.id}-adapter.zip" in result.stderr  # progress bars (engine/progress_bar.py)
+    assert f"writing {gguf_path.name}" in result.stderr and "tensors" in result.stderr
     assert f"gguf: {gguf_path} (" in result.stdout and "KB)" in result.stdout  # with its size
     merged_dir = trained_run.path / "merged"
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)

@@ -15,8 +15,8 @@ from tests.conftest import DATA, REPO, run_engine
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
 
 
-def test_eval_during_training_logs_eval_metrics_and_keeps_the_best_checkpoint(tmp_path):
-    run = RunFolder(tmp_path / "run")
+def test_eval_during_training_logs_eval_metrics_and_keeps_the_best_checkpoint(runs_dir):
+    run = RunFolder(runs_dir / "run")
     result = run_engine("train", QUICKSTART, "--run-dir", run.path, "--set", "train.max_steps=4",
                         "--set", "train.eval_steps=2", "--set", "train.eval_limit=3", "--set", "train.save_steps=100")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -56,7 +56,9 @@ def test_probe_cli_on_the_quickstart_reports_every_figure_and_the_verdict(tmp_pa
     assert "TRL's fused log-probability head" in estimate["how"]
     assert report["seconds"] > 0 and len(report["examples"]) == 2
     assert all(c["text"].startswith("<thought>\n") for e in report["examples"] for c in e["completions"])
-    assert "verdict: Completions clipped" in result.stdout and f"written to {out}" in result.stdout
+    assert "verdict: Answers cut off" in result.stdout and f"written to {out}" in result.stdout
+    assert "  the whole run: about " in result.stdout and "(3 steps), plus loading the model" in result.stdout
+    assert "the model answering" in result.stderr and "3/3" in result.stderr  # its progress bar
     audit = report["verifier_audit"]  # the random model writes no answer block: nothing to compare, said so
     assert audit["rewards"] == ["correct"] and audit["disagreements"] == 0
     assert "verifier audit: numeric and math-verify" in result.stdout
@@ -203,6 +205,24 @@ def test_probe_refuses_what_the_user_must_fix_in_one_sentence(tmp_path, capsys):
     assert code == 2 and "Traceback" not in output
     assert "rewards[0] (b): the reward raised RuntimeError: this reward is broken on purpose" in output
     assert not (tmp_path / "p.json").exists()
+
+
+def test_probe_of_a_bundled_example_writes_to_the_cache_and_of_a_users_config_beside_it(tmp_path, capsys):
+    """examples/ is the product's folder, not the user's (read-only in the image): its report goes to the cache."""
+    from engine import settings
+
+    examples_before = sorted(path.name for path in (REPO / "examples").iterdir())
+    code, output = cli(capsys, "probe", QUICKSTART, "--prompts", "1", "--set",
+                       "train.max_completion_length=8")
+    written = settings.cache_dir() / "probes" / "quickstart.probe.json"
+    assert code == 0, output
+    assert f"written to {written}" in output and json.loads(written.read_text())["prompts"] == 1
+    assert sorted(path.name for path in (REPO / "examples").iterdir()) == examples_before
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(QUICKSTART.read_text().replace("tests/data/", f"{DATA}/"))
+    code, output = cli(capsys, "probe", mine, "--prompts", "1", "--set", "train.max_completion_length=8")
+    assert code == 0, output
+    assert f"written to {tmp_path / 'probe.json'}" in output and (tmp_path / "probe.json").is_file()
 
 
 def test_probe_of_a_run_folder_writes_into_it(tmp_path, capsys):

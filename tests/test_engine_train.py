@@ -137,8 +137,13 @@ def test_train_refuses_an_invalid_config_before_making_a_run_folder(runs_dir):
 def test_eval_compares_base_and_tuned_on_the_held_out_rows(runs_dir):
     assert run_engine("train", QUICKSTART, "--set", "train.max_steps=2").returncode == 0
     run = only_run(runs_dir)
-    result = run_engine("eval", run.path, "--limit", "3")
+    counted = runs_dir / "eval.progress.json"  # where the app asks a job to count (engine/progress_bar.py)
+    result = run_engine("eval", run.path, "--limit", "3", env={"GRPO_STUDIO_PROGRESS_FILE": str(counted)})
     assert result.returncode == 0, result.stderr
+    assert "base model answering" in result.stderr and "tuned model answering" in result.stderr  # the bars
+    assert "3/3" in result.stderr
+    assert json.loads(counted.read_text()) == {"what": "tuned model answering", "done": 3, "total": 3,
+                                               "unit": "questions"}
     report = json.loads(run.eval_path.read_text())
     assert report["held_out"] == 3 and report["decoding"] == "greedy"
     for name in ("base", "tuned"):

@@ -424,7 +424,8 @@ def test_run_ids_from_the_page_name_runs_only(app, client, monkeypatch):
             assert "error" in result or "no longer in the runs folder" in result["results-message"] \
                 or "Pick a run first" in result["results-message"], (button, run_id, result)
     assert sorted(p.name for p in app["foreign"].iterdir()) == ["config.yaml", "page.html", "secret.jsonl"]
-    # Gradio's dropdown refuses a value it did not offer; behind it, the app's own lookup takes names only.
+    # The pick takes any text (an event sent while its run was deleted still names it); the app's own lookup takes
+    # names only.
     from app.runs_list import picked_run
 
     monkeypatch.setenv("GRPO_STUDIO_RUNS_DIR", str(app["runs"]))

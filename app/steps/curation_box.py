@@ -12,7 +12,7 @@ import gradio as gr
 
 from engine.curation import REPORT_NAME, counts, summary
 from engine.problems import ConfigError
-from engine.progress_bar import read_progress
+from engine.progress_bar import read_count
 from engine.runs.progress import clock
 
 from app import machine, runner, strings
@@ -97,11 +97,10 @@ def wire(page: Page, box: CurationBox) -> None:
         except runner.RunnerError as error:
             yield {box.result: f"✗ {error}", box.apply: hidden}
             return
-        progress_file = job.log_path.parent / runner.PROGRESS_NAME
         while job.running:
-            elapsed, done = clock(time.time() - job.started), read_progress(progress_file)
+            elapsed, done = clock(time.time() - job.started), read_count(runner.count_path(job.log_path))
             yield {box.result: strings.CURATE_STARTING.format(model=config.model.name, elapsed=elapsed) if done is None
-                   else strings.CURATE_RUNNING.format(done=done[0], total=done[1], k=config.train.num_generations,
+                   else strings.CURATE_RUNNING.format(done=done.done, total=done.total, k=config.train.num_generations,
                                                       model=config.model.name, elapsed=elapsed),
                    box.apply: hidden}
             time.sleep(POLL_S)

@@ -4,6 +4,7 @@ file). The data step shows it; a restored form and a run's loaded settings refre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +16,7 @@ from engine import hub_access
 from engine.config import RunConfig, build_config
 from engine.data import extract_gold, gold_pattern, prepare_data, start_answers_with_prefix
 from engine.model_names import load_tokenizer, model_problems, resolve_model_path
-from engine.problems import ConfigError
+from engine.problems import ConfigError, Problem
 from engine.prompt_config import PromptConfig
 
 from app import strings
@@ -107,19 +108,31 @@ def preview_data(form: FormValues) -> DataPreview:
         raw["model"].pop("name")  # counted without lengths; the model step says why
     if pattern_error:
         raw["data"]["answer_pattern"] = None
-    # The data section, one valid answer_match reward if there is one (it makes gold answers required) and what
-    # decides the prompts' lengths; the other rewards, broken or not, are the rewards step's business.
-    answer_rewards = [r for r, row in zip(raw["rewards"], form.rewards)
-                      if r["kind"] == "answer_match" and reward_row_problem(row) is None]
-    data_raw = {"data": raw["data"], "rewards": answer_rewards[:1]} | _length_settings(raw)
+    # The data section, every valid reward (what they need of the data: gold answers, a code reward's tests column,
+    # is what training will ask; the data step must say it, not "50 rows") and what decides the prompts' lengths.
+    # Broken or duplicated rows are the rewards step's business.
+    valid, seen = [], set()
+    for index, (reward, row) in enumerate(zip(raw["rewards"], form.rewards)):
+        if reward_row_problem(row) is None and row.name.strip() not in seen:
+            valid.append((index, reward))
+            seen.add(row.name.strip())
+    data_raw = {"data": raw["data"], "rewards": [reward for _, reward in valid]} | _length_settings(raw)
     try:
         config = build_config(data_raw)
         prepared = prepare_data(config, prompt_tokenizer(config))
     except ConfigError as error:
-        return DataPreview(columns, frame, "", " ".join(problem_sentence(p, names) for p in error.problems),
-                           pattern_error)
+        problems = [_in_form_rows(p, [index for index, _ in valid]) for p in error.problems]
+        return DataPreview(columns, frame, "", " ".join(problem_sentence(p, names) for p in problems), pattern_error)
     summary = strings.DATA_SUMMARY.format(file=names[0], describe=prepared.describe())
     return DataPreview(columns, frame, summary, "", pattern_error)
+
+
+def _in_form_rows(problem: Problem, form_rows: list[int]) -> Problem:
+    """A problem of the i-th valid reward, keyed by that reward's row in the form ("rewards[2] (tests_pass)")."""
+    match = re.match(r"rewards\[(\d+)\]", problem.key)
+    if match is None or int(match[1]) >= len(form_rows):
+        return problem
+    return Problem(f"rewards[{form_rows[int(match[1])]}]" + problem.key[match.end():], problem.message)
 
 
 def preview_widths(frame: pd.DataFrame) -> list[str] | None:

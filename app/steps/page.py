@@ -1,6 +1,6 @@
-"""The page as every step's wiring sees it: the form (whose widgets live in steps 1–4), the tabs, the run the Train
-view is attached to, and each step's widgets (each step's and each box's dataclass is here, below every step module,
-so that a step reads another step's widgets without importing it).
+"""The page as every step's wiring sees it: the form (whose widgets live in steps 1–4), the tabs, the run the user
+asked the Train view to show, and each step's widgets (each step's and each box's dataclass is here, below every step
+module, so that a step reads another step's widgets without importing it).
 
 Like LLaMA-Factory's webui (components/* build and wire a tab each; interface.py assembles them; the Manager holds
 every element), each step module here builds its tab (`build`) and connects its own events (`wire`). The form spans
@@ -131,8 +131,9 @@ class RewardsStep:
     answer_open: gr.Textbox
     answer_close: gr.Textbox
     settings: dict[str, gr.components.Component]  # PROMPT_SETTINGS
+    question: gr.Markdown  # the data row the completion is graded against
     completion: gr.Textbox
-    gold: gr.Textbox
+    gold: gr.Textbox  # that row's gold answer (shown, not edited: it comes from the data)
     generate: gr.Button
     generate_message: gr.Markdown
     generated_row: gr.State  # (data path, the row's columns) of the question "Generate one" answered
@@ -147,6 +148,7 @@ class TrainStep:
     tab: gr.Tab
     summary: gr.Markdown
     facts: gr.Markdown
+    busy: gr.Markdown  # while a run trains: not now, or into the queue (from the run folders, with the view)
     check: gr.Button
     launch: gr.Button
     queue: gr.Button  # shown while a run trains: this run waits in the queue and starts when that one ends
@@ -182,7 +184,15 @@ class TrainStep:
         return [self.no_run, self.live, self.header, self.state, self.step, self.times, self.progress, self.vram,
                 self.error, self.log, self.curves_note, self.curves, self.reward_plot, self.heldout_plot,
                 self.spread_plot, self.length_plot, self.loss_plot, self.hints, self.samples, self.stop, self.launch,
-                self.queue, self.message, self.timer, self.signature]
+                self.queue, self.busy, self.message, self.timer, self.signature]
+
+    def redraw_outputs(self) -> list:
+        return [self.signature, self.timer]
+
+    def redraw(self, signature: tuple | None) -> dict:
+        """Everything is drawn again on the next tick, which comes now; the signature keeps only which run was shown
+        (a run that just ended stays in view)."""
+        return {self.signature: signature[:1] if signature else None, self.timer: gr.Timer(active=True)}
 
 
 @dataclass
@@ -224,7 +234,9 @@ class Page:
     demo: gr.Blocks
     tabs: gr.Tabs
     form: FormWidgets
-    attached_run: gr.State  # the run id the Train view shows
+    # The run the user asked the Train view to show (Show in the Train view), or None: the run that trains now, else
+    # the newest (app/steps/train_step.py, shown_run). The one thing about runs the page holds.
+    watched_run: gr.State
     cpu_demo: bool
     model: ModelStep
     preset: PresetStep
@@ -232,6 +244,19 @@ class Page:
     rewards: RewardsStep
     train: TrainStep
     results: ResultsStep
+
+
+# The Train view's ticks and the requests to redraw it run one at a time, in order (app/steps/train_step.py).
+VIEW_QUEUE = {"concurrency_id": "train-view", "concurrency_limit": 1}
+
+
+def redraw_after(page: Page, event) -> None:
+    """After `event` (which may have changed what the Train view shows: the watched run, a run started, resumed,
+    stopped or deleted), the view redraws everything on its next tick. The request runs in the ticks' queue, so a tick
+    computed before the event cannot land after it."""
+    step = page.train
+    event.then(step.redraw, inputs=step.signature, outputs=step.redraw_outputs(), show_progress="hidden",
+               **VIEW_QUEUE)
 
 
 def wire_next(button: gr.Button, tabs: gr.Tabs, target: str) -> None:

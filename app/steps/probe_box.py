@@ -44,7 +44,9 @@ def read_report(job: runner.Job) -> dict | None:
         return None
 
 
-def wire(page: Page, box: ProbeBox) -> None:
+def wire(page: Page, box: ProbeBox):
+    """The probe's events; returns the probe click's, for what follows its verdict (the Train step checks again: the
+    probe measured a step, so the run's length is known)."""
     form = page.form
 
     @guarded
@@ -63,8 +65,8 @@ def wire(page: Page, box: ProbeBox) -> None:
             return
         running = {"model": config.model.name, "prompts": prompts(), "k": config.train.num_generations}
         while job.running:
-            yield {box.verdict: strings.PROBE_RUNNING.format(elapsed=clock(time.time() - job.started), **running),
-                   box.apply: gr.update(visible=False)}
+            said = strings.PROBE_RUNNING.format(elapsed=clock(time.time() - job.started), **running)
+            yield {box.verdict: f"{said} {job.count()}".strip(), box.apply: gr.update(visible=False)}
             time.sleep(POLL_S)
         report = read_report(job) if not job.failed else None
         if report is None:
@@ -74,8 +76,8 @@ def wire(page: Page, box: ProbeBox) -> None:
         yield {box.verdict: run_view.probe_markdown(report), box.report: report,
                box.apply: gr.update(visible=change is not None)}
 
-    box.button.click(probe, inputs=form.value_components(), outputs=[box.verdict, box.apply, box.report],
-                     concurrency_limit=1, concurrency_id="probe", show_progress="minimal")
+    probed = box.button.click(probe, inputs=form.value_components(), outputs=[box.verdict, box.apply, box.report],
+                              concurrency_limit=1, concurrency_id="probe", show_progress="minimal")
 
     @guarded
     def apply(report: dict | None) -> dict:
@@ -91,3 +93,4 @@ def wire(page: Page, box: ProbeBox) -> None:
     box.apply.click(apply, inputs=box.report, outputs=list(form.settings.values()) + [box.apply, box.verdict],
                     show_progress="hidden")
     curation_box.wire(page, box.curation)
+    return probed

@@ -27,7 +27,7 @@ from app.form_state import config_to_form, problem_sentence, web_kind_problem
 from app.runs_list import default_pick, pick_choices, picked_run, runs_overview
 from app.safe import guarded
 from app.steps import data_view, run_housekeeping, sample_history, tensorboard_panel
-from app.steps.page import Page, ResultsStep
+from app.steps.page import Page, ResultsStep, redraw_after
 from app.web_paths import web_data_path
 
 RUNS_TICK_S = 3.0
@@ -40,8 +40,11 @@ def build() -> ResultsStep:
         frame, ids = runs_overview()
         runs = gr.Dataframe(frame, label=strings.RUNS_LABEL, interactive=False, elem_id="runs-table", max_height=300)
         with gr.Row():
+            # allow_custom_value: an event sent while a run was being deleted carries its id, which Gradio would
+            # refuse with a red "not in the list of choices" toast; every handler says "no longer in the runs folder"
+            # for an id it does not find (and opens nothing but run folders and the bundled examples by id).
             pick = gr.Dropdown(pick_choices(ids), value=default_pick(ids), label=strings.RUN_PICK,
-                               elem_id="run-pick", scale=2)
+                               elem_id="run-pick", scale=2, allow_custom_value=True)
             with gr.Column(scale=3, elem_classes=["gs-button-row"]):
                 with gr.Row():
                     attach = gr.Button(strings.RUN_ATTACH, size="sm", elem_id="run-attach")
@@ -103,7 +106,7 @@ def _job_text(run: RunFolder, kind: str, running: str, failed: str) -> str | Non
     """What an eval or export job of this run is doing (and for how long), if it is running or has failed."""
     current = runner.job(run, kind)
     if current is not None and current.running:
-        return running.format(elapsed=clock(time.time() - current.started))
+        return f"{running.format(elapsed=clock(time.time() - current.started))} {current.count()}".strip()
     if current is not None and current.failed:
         return "✗ " + failed.format(error=current.last_error(), path=current.log_path)
     return None
@@ -175,7 +178,7 @@ def details_outputs(step: ResultsStep) -> list:
 
 
 def wire(page: Page) -> None:
-    step, form, attached_run, data = page.results, page.form, page.attached_run, page.data
+    step, form, watched, data = page.results, page.form, page.watched_run, page.data
     known_ids = gr.State(None)
     details = guarded(partial(run_details, step))
 
@@ -224,17 +227,18 @@ def wire(page: Page) -> None:
         return handler
 
     def attach(run) -> dict:
-        return {attached_run: example_runs.page_id(run), page.tabs: gr.Tabs(selected="train"), step.message: ""}
+        return {watched: example_runs.page_id(run), page.tabs: gr.Tabs(selected="train"), step.message: ""}
 
-    step.attach.click(with_run(attach, on_examples=True), inputs=step.pick,
-                      outputs=[attached_run, page.tabs, step.message])
+    redraw_after(page, step.attach.click(with_run(attach, on_examples=True), inputs=step.pick,
+                                         outputs=[watched, page.tabs, step.message]))
 
     def resume(run):
         note = runner.resume(run)
         message = strings.RUN_RESUMED.format(id=run.id) + (f" {note}" if note else "")
-        return {attached_run: run.id, step.message: message, step.timer: gr.Timer(active=True)}
+        return {watched: None, step.message: message, step.timer: gr.Timer(active=True)}  # the view follows it
 
-    step.resume.click(with_run(resume), inputs=step.pick, outputs=[attached_run, step.message, step.timer])
+    redraw_after(page, step.resume.click(with_run(resume), inputs=step.pick,
+                                         outputs=[watched, step.message, step.timer]))
 
     def use_settings(run):
         try:

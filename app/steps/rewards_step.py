@@ -14,7 +14,6 @@ from engine.problems import ConfigError
 from engine.rewards import KINDS, web_kinds
 
 from app import sample_completion, strings
-from app.data_tables import read_table
 from app.form_state import (
     MAX_REWARDS,
     NUMBER_WIDGETS,
@@ -34,12 +33,14 @@ from app.form_state import (
     row_fields,
     starter_for_kind,
 )
-from app.form_widgets import FormWidgets, RewardSlot, setting_component
-from app.reward_preview import Preview, preview
+from app.form_widgets import FormWidgets, RewardSlot, column_value, setting_component
+from app.reward_preview import NO_ROW, Preview, TryRow, preview, try_row
 from app.safe import guarded
 from app.steps import probe_box
+from app.steps.data_view import shown_name
 from app.steps.page import Page, RewardsStep, wire_next
-from app.web_paths import web_data_path
+
+QUESTION_CHARS = 160
 
 
 def _field_component(field: RowField, row: RewardRow, ident: str) -> gr.components.Component:
@@ -112,9 +113,10 @@ def build(form: FormValues) -> RewardsStep:
             with gr.Column(scale=2, elem_id="try-it", elem_classes=["gs-try"]):
                 gr.Markdown(strings.TRY_HEADING)
                 gr.Markdown(strings.TRY_INTRO, elem_classes=["gs-help"])
+                question = gr.Markdown("", elem_id="try-question")
                 completion = gr.Textbox(strings.TRY_EXAMPLE_COMPLETION, label=strings.TRY_COMPLETION, lines=8,
                                         elem_id="try-completion", elem_classes=["gs-mono"])
-                gold = gr.Textbox(strings.TRY_EXAMPLE_GOLD, label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO,
+                gold = gr.Textbox("", label=strings.TRY_GOLD, info=strings.TRY_GOLD_INFO, interactive=False,
                                   elem_id="try-gold")
                 generate = gr.Button(strings.TRY_GENERATE, size="sm", elem_id="try-generate")
                 generate_message = gr.Markdown(strings.TRY_GENERATE_INFO, elem_id="try-generate-message",
@@ -125,8 +127,8 @@ def build(form: FormValues) -> RewardsStep:
         next_button = gr.Button(strings.NEXT, elem_id="rewards-next", size="sm", elem_classes=["gs-next"])
         generated_row = gr.State(None)  # inside the tab: a Tabs container takes only tabs as children
     return RewardsStep(tab, slots, add, list_message, system_prompt, thought_open, thought_close, answer_open,
-                       answer_close, settings, completion, gold, generate, generate_message, generated_row, total,
-                       breakdown, probe, next_button)
+                       answer_close, settings, question, completion, gold, generate, generate_message, generated_row,
+                       total, breakdown, probe, next_button)
 
 
 def wire(page: Page) -> None:
@@ -173,8 +175,10 @@ def _wire_rows(step: RewardsStep, form: FormWidgets) -> None:
 def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
     rows_inputs = {form.reward_count} | {c for slot in form.slots for c in slot.value_components()}
     prompt_widgets = [form.system_prompt, form.thought_open, form.thought_close, form.answer_open, form.answer_close]
-    try_inputs = rows_inputs | set(prompt_widgets) | {step.completion, step.gold, form.data_path, step.generated_row}
-    try_outputs = [s.score for s in form.slots] + [s.error for s in form.slots] + [step.total, step.breakdown]
+    data_widgets = {form.data_path, form.prompt_column, form.answer_column, form.answer_pattern}
+    try_inputs = rows_inputs | set(prompt_widgets) | data_widgets | {step.completion, step.generated_row}
+    try_outputs = ([s.score for s in form.slots] + [s.error for s in form.slots]
+                   + [step.total, step.breakdown, step.question, step.gold])
 
     @guarded
     def try_it(values: dict) -> list:
@@ -182,12 +186,17 @@ def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
         prompt = prompt_config(FormValues(system_prompt=values[form.system_prompt],
                                           thought_tags=(values[form.thought_open], values[form.thought_close]),
                                           answer_tags=(values[form.answer_open], values[form.answer_close])))
-        columns = try_row_columns(values[form.data_path], values[step.generated_row]) if rows else {}
-        result = preview(rows, prompt, values[step.completion], values[step.gold], columns) if rows else None
+        data = FormValues(data_path=values[form.data_path] or "", prompt_column=values[form.prompt_column],
+                          answer_column=column_value(values[form.answer_column]),
+                          answer_pattern=values[form.answer_pattern] or "")
+        row = try_row(data, values[step.generated_row])
+        result = preview(rows, prompt, values[step.completion], row.gold, row.columns) if rows else None
         badges, errors, total, table = preview_outputs(rows, result)
-        return badges + errors + [total, table]
+        return badges + errors + [total, table, row_markdown(row, data.data_path),
+                                  strings.TRY_NO_GOLD if row.gold is None else row.gold]
 
-    # No triggers: on page load and on every change of any input (a row field, the prompt tags, the text).
+    # No triggers: on page load and on every change of any input (a row field, the prompt tags, the data's file,
+    # columns and regex, the text).
     gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
 
     @guarded
@@ -210,28 +219,25 @@ def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
             yield {step.generate_message: f"✗ {error}"}
             return
         question = " ".join(sample.question.split())
-        question = question if len(question) <= 160 else question[:157] + "…"
-        yield {step.completion: sample.completion, step.gold: sample.gold or "",
-               step.generated_row: (values[form.data_path], sample.columns),
+        question = question if len(question) <= QUESTION_CHARS else question[:QUESTION_CHARS - 1] + "…"
+        yield {step.completion: sample.completion, step.generated_row: (values[form.data_path], sample.columns),
                step.generate_message: strings.TRY_GENERATED.format(model=config.model.name, question=question,
                                                                    seconds=time.monotonic() - started)}
 
     step.generate.click(generate_one, inputs=form.value_components(),
-                        outputs=[step.completion, step.gold, step.generated_row, step.generate_message],
+                        outputs=[step.completion, step.generated_row, step.generate_message],
                         show_progress="minimal")
 
 
-def try_row_columns(data_path: str, generated_row: tuple[str, dict] | None) -> dict:
-    """The data row whose columns the try-it box scores with (a code reward runs the pasted program against its
-    tests): the row "Generate one" answered while the data file is still the same, else the file's first row; {} when
-    the file cannot be read (the data step says why)."""
-    if generated_row is not None and generated_row[0] == data_path:
-        return generated_row[1]
-    try:
-        table = read_table(web_data_path(data_path))  # the web reads only its uploads and the bundled samples
-    except ConfigError:  # PathRefused included
-        return {}
-    return dict(table[0]) if len(table) else {}
+def row_markdown(row: TryRow, data_path: str) -> str:
+    """The question the try-it box grades against, and which row of which file it is."""
+    if row is NO_ROW:
+        return strings.TRY_NO_ROW
+    question = " ".join(row.question.split())
+    question = question if len(question) <= QUESTION_CHARS else question[:QUESTION_CHARS - 1] + "…"
+    if row.number is None:
+        return strings.TRY_ROW_GENERATED.format(question=question)
+    return strings.TRY_ROW.format(number=row.number, file=shown_name(data_path), question=question)
 
 
 def _number_text(value: float) -> str:

@@ -16,7 +16,7 @@ from engine.runs.folder import RunFolder
 from app import example_runs, runner, strings
 from app.runs_list import default_pick, pick_choices, picked_run, runs_overview
 from app.safe import guarded
-from app.steps.page import Housekeeping, Page
+from app.steps.page import Housekeeping, Page, redraw_after
 
 # The events that open or close the delete confirmation run one at a time, in the order the server got them (Gradio's
 # queue is FIFO within a concurrency group), so each reads the confirmation state the one before it left. That order
@@ -152,5 +152,5 @@ def wire(page: Page) -> None:
             updates[step.pick] = gr.update(choices=pick_choices(ids), value=default_pick(ids))
         return updates
 
-    house.confirm_yes.click(confirmed, inputs=[house.confirming, step.pick],
-                            outputs=outputs + list(closed) + [step.pick], **CONFIRMATION)
+    redraw_after(page, house.confirm_yes.click(confirmed, inputs=[house.confirming, step.pick],
+                                               outputs=outputs + list(closed) + [step.pick], **CONFIRMATION))

@@ -43,11 +43,12 @@ def logs_text(run: RunFolder | None) -> str:
     return strings.TENSORBOARD_NOT_WRITTEN.format(id=run.id)
 
 
-def running_text(run_id: str | None, request_host: str | None) -> str:
+def running_text(run: RunFolder | None, request_host: str | None) -> str:
+    """Where TensorBoard runs, naming the picked run's logs only while that run exists."""
     port = tensorboard_server.port()
     login = strings.TENSORBOARD_LOGIN if tensorboard_server.needs_login() else ""
     return strings.TENSORBOARD_RUNNING.format(port=port, url=tensorboard_server.link(request_host, port),
-                                              id=run_id or "<run>", login=login)
+                                              id=run.id if run is not None else "<run>", login=login)
 
 
 def _host(request: gr.Request | None) -> str | None:
@@ -60,10 +61,12 @@ def wire(page: Page) -> None:
 
     @guarded
     def on_pick(run_id: str | None, request: gr.Request) -> dict:
-        status = running_text(run_id, _host(request)) if tensorboard_server.running() else ""
-        return {panel.logs: logs_text(picked_run(run_id)), panel.status: status}
+        run = picked_run(run_id)
+        status = running_text(run, _host(request)) if tensorboard_server.running() else ""
+        return {panel.logs: logs_text(run), panel.status: status}
 
-    gr.on([results.pick.change, results.tab.select], on_pick, inputs=results.pick,
+    # The runs list's tick too: a run deleted from another page (or the CLI) is no longer named here.
+    gr.on([results.pick.change, results.tab.select, results.timer.tick], on_pick, inputs=results.pick,
           outputs=[panel.logs, panel.status], show_progress="hidden")
 
     @guarded
@@ -72,7 +75,7 @@ def wire(page: Page) -> None:
             tensorboard_server.start(settings.runs_dir())
         except tensorboard_server.TensorBoardError as error:
             return "✗ " + strings.TENSORBOARD_FAILED.format(error=error)
-        return running_text(run_id, _host(request))
+        return running_text(picked_run(run_id), _host(request))
 
     panel.start.click(lambda: strings.TENSORBOARD_STARTING, outputs=panel.status, show_progress="hidden").then(
         start, inputs=results.pick, outputs=panel.status, concurrency_limit=1)

@@ -1,5 +1,13 @@
-"""Step 5 · Train: what will happen (engine.checks) and the Launch button; then the live view of the attached run,
-redrawn from its folder every TICK_S seconds: progress, VRAM, reward curves, recent samples, health hints, Stop."""
+"""Step 5 · Train: what will happen (engine.checks) and the Launch button; then the live view of one run, redrawn from
+its folder every TICK_S seconds: progress, VRAM, reward curves, recent samples, health hints, Stop.
+
+One source of truth per page: the page holds only which run the user asked to watch (`Page.watched_run`: a run id,
+or None to follow the run that trains now, else the newest). Everything the view shows — which run, its state, its
+curves and samples, whether another run trains (the busy line), Launch, Add to the queue and Stop — is read from the
+run folders by one function (`view_updates`) in one event, the timer's tick. Every other event that changes what the
+view should show (launch, resume, Show in the Train view, delete, a reload, opening the tab) only asks for a redraw
+(`redraw_after`); that request runs in the ticks' own queue, so no tick computed for the run shown before can land
+after it. So no view shows two runs at once, nor a state the run left minutes ago."""
 
 from __future__ import annotations
 
@@ -11,10 +19,11 @@ from pathlib import Path
 import gradio as gr
 
 from engine import gpu, settings
-from engine.checks import CheckReport, check_config
+from engine.checks import DURATION_FACT, CheckReport, check_config
 from engine.config import RunConfig, load_config
 from engine.evaluation import accuracy_metric
 from engine.problems import ConfigError
+from engine.runs import queue as run_queue
 from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs
 
 from app import example_runs, file_cache, machine, run_view, runner, strings
@@ -22,19 +31,20 @@ from app.form_state import FormValues, form_to_config, problem_sentence, sentenc
 from app.runs_list import picked_run
 from app.safe import guarded
 from app.steps import probe_box
-from app.steps.page import Page, TrainStep
+from app.steps.page import VIEW_QUEUE, Page, TrainStep, redraw_after
 
 TICK_S = 1.5
 HELDOUT_RANGE = [-0.05, 1.05]  # shares: 0% and 100% drawn inside the plot
 
 
-def step_of(key: str) -> str:
-    return next((step for prefix, step in strings.STEP_OF_KEY if key.startswith(prefix)), "")
+def tab_of(key: str) -> str:
+    return next((tab for prefix, tab in strings.TAB_OF_KEY if key.startswith(prefix)), "")
 
 
 def problems_markdown(problems, names: tuple[str, ...] = ()) -> str:
-    lines = [f"- {'**' + step_of(p.key) + '** — ' if step_of(p.key) else ''}{problem_sentence(p, names)}"
-             for p in problems]
+    """One line a problem: the sentence in plain words first, then the tab where it is fixed."""
+    lines = [f"- {strings.PROBLEM_WHERE.format(problem=problem_sentence(p, names), tab=tab_of(p.key))}"
+             if tab_of(p.key) else f"- {problem_sentence(p, names)}" for p in problems]
     return strings.TRAIN_NOT_READY + "\n" + "\n".join(lines)
 
 
@@ -47,6 +57,8 @@ class CheckSummary:
 
 def report_summary(report: CheckReport, names: tuple[str, ...] = ()) -> CheckSummary:
     parts = [problems_markdown(report.problems, names) if report.problems else strings.TRAIN_READY]
+    if DURATION_FACT in report.facts:  # in sight beside Launch, not only among the collapsed facts
+        parts.append(strings.TRAIN_DURATION.format(duration=report.facts[DURATION_FACT]))
     if report.warnings:
         parts.append(strings.TRAIN_WARNINGS + "\n" + "\n".join(f"- ⚠ {sentence(w)}" for w in report.warnings))
     facts = "\n".join(f"- **{key}:** {value}" for key, value in report.facts.items())
@@ -66,20 +78,38 @@ def check_form(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
 
 
 def launch_check(form: FormValues) -> tuple[RunConfig | None, CheckSummary]:
-    """check_form, and never "Ready" while a run is training: one run at a time fits on the GPU."""
+    """check_form for Launch, which also refuses while a run trains (the busy line beside it says so): one run at a
+    time fits on the GPU."""
     config, summary = check_form(form)
     live = runner.active_run()
     if live is None:
         return config, summary
-    busy = strings.ONE_RUN_AT_A_TIME.format(id=live.id, state=live.state())
-    verdict = summary.verdict.replace(strings.TRAIN_READY, "").strip()
-    wait = strings.TRAIN_WAIT_FOR_RUN.format(busy=busy) + (f" {strings.TRAIN_OR_QUEUE}" if config else "")
-    summary = CheckSummary(f"{wait}\n\n{verdict}".strip(), summary.facts, [busy] + summary.reasons)
-    return None, summary
+    return None, CheckSummary(summary.verdict, summary.facts, [busy_sentence(live)] + summary.reasons)
+
+
+def busy_sentence(live: RunFolder) -> str:
+    return strings.ONE_RUN_AT_A_TIME.format(id=live.id, state=live.state())
+
+
+def busy_markdown(live: RunFolder | None) -> str:
+    """The line beside Launch while a run trains (whichever run the view shows): not now, or into the queue."""
+    if live is None:
+        return ""
+    return f"{strings.TRAIN_WAIT_FOR_RUN.format(busy=busy_sentence(live))} {strings.TRAIN_OR_QUEUE}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The live view
+
+def shown_run(watched: str | None, last_shown: str | None = None) -> RunFolder | None:
+    """The run the Train view shows: the one the user asked to watch while it exists, else the run that trains now,
+    else the one it showed last (a run that just ended stays in view), else the newest."""
+    for run in (picked_run(watched), runner.active_run(), picked_run(last_shown)):
+        if run is not None:
+            return run
+    runs = list_runs(settings.runs_dir())
+    return runs[0] if runs else None
+
 
 def _run_config(run: RunFolder) -> RunConfig | None:
     try:
@@ -89,7 +119,8 @@ def _run_config(run: RunFolder) -> RunConfig | None:
 
 
 def files_signature(run: RunFolder) -> tuple:
-    return (run.id, file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
+    """Which run the view drew (as the page names it) and its files' stamps; a redraw request keeps only the name."""
+    return (example_runs.page_id(run), file_cache.stamp(run.events_path), file_cache.stamp(run.samples_path))
 
 
 def _plot(label: str, y_title: str, elem_id: str, y_format: str = "~r", **extra) -> gr.LinePlot:
@@ -111,6 +142,7 @@ def build() -> TrainStep:
         summary = gr.Markdown(strings.TRAIN_CHECKING, elem_id="train-summary")
         with gr.Accordion(strings.TRAIN_FACTS, open=False, elem_id="train-facts-box"):
             facts = gr.Markdown("", elem_id="train-facts")
+        busy = gr.Markdown("", elem_id="train-busy")
         with gr.Row():
             check = gr.Button(strings.TRAIN_CHECK_BUTTON, size="sm", elem_id="check-button", scale=0, min_width=140)
             launch = gr.Button(strings.TRAIN_LAUNCH, variant="primary", elem_id="launch-button", scale=1)
@@ -149,42 +181,34 @@ def build() -> TrainStep:
             yaml = gr.Code("", language="yaml", elem_id="config-yaml", interactive=False)
             yaml_download = gr.DownloadButton(strings.CONFIG_DOWNLOAD, visible=False, size="sm",
                                               elem_id="config-download")
-        timer = gr.Timer(TICK_S, active=False)  # ticks only while the attached run is live: an idle page is quiet
-        signature = gr.State(None)
-    return TrainStep(tab, summary, facts, check, launch, queue, stop, message, probe, no_run, live, header, state,
+        # Ticks while a run trains or waits in the queue, and once after a redraw request: an idle page is quiet.
+        timer = gr.Timer(TICK_S, active=False)
+        signature = gr.State(None)  # what the view last drew: (run id, its files' stamps, its state)
+    return TrainStep(tab, summary, facts, busy, check, launch, queue, stop, message, probe, no_run, live, header, state,
                      step, times, progress, vram, error, log, curves_note, curves, reward_plot, heldout_plot,
                      spread_plot, length_plot, loss_plot, hints, samples, yaml_button, yaml, yaml_download, timer,
                      signature)
 
 
-def attach_on_load() -> str | None:
-    """After a page load or an app restart: show the run in progress, else the newest one."""
-    active = runner.active_run()
-    if active is not None:
-        return active.id
-    runs = list_runs(settings.runs_dir())
-    return runs[0].id if runs else None
+def on_load():
+    """After a page load or an app restart: a run in progress is shown on the Train tab (a reload while a run trains
+    lands where it is watched); the view follows the run that trains, else the newest."""
+    return gr.Tabs(selected="train") if runner.active_run() is not None else gr.skip()
 
 
 def wire(page: Page) -> None:
-    step, form, attached_run = page.train, page.form, page.attached_run
+    step, form, watched = page.train, page.form, page.watched_run
     inputs = form.value_components()
     summary_outputs = [step.summary, step.facts]
 
     @guarded
     def check(values: dict) -> list:
-        summary = launch_check(form.read(values))[1]
+        summary = check_form(form.read(values))[1]
         return [summary.verdict, summary.facts]
-
-    @guarded
-    def live_run(attached: str | None):
-        """Opening this step shows the run being trained now, wherever it was launched from."""
-        live = runner.active_run()
-        return live.id if live is not None and live.id != attached else gr.skip()
 
     step.tab.select(lambda: strings.TRAIN_CHECKING, outputs=step.summary, show_progress="hidden").then(
         check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
-    step.tab.select(live_run, inputs=attached_run, outputs=attached_run, show_progress="hidden")
+    redraw_after(page, step.tab.select(lambda: None, show_progress="hidden"))  # what it shows is true when opened
     step.check.click(check, inputs=inputs, outputs=summary_outputs, show_progress="minimal")
 
     @guarded
@@ -205,13 +229,15 @@ def wire(page: Page) -> None:
         yield launched(run)
 
     def launched(run: RunFolder) -> dict:
+        """Launched, or queued beside a live run: either way the view follows the run that trains (then this one)."""
         position = runner.queue_position(run)
-        if position is not None:  # another run trains: this one waits in the queue; the view stays on the live one
-            return {step.message: strings.TRAIN_QUEUED.format(id=run.id, position=position)}
-        return {step.message: strings.TRAIN_LAUNCHED.format(id=run.id), attached_run: run.id}
+        said = (strings.TRAIN_QUEUED.format(id=run.id, position=position) if position is not None
+                else strings.TRAIN_LAUNCHED.format(id=run.id))
+        return {step.message: said, watched: None}
 
-    step.launch.click(launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, attached_run],
-                      concurrency_limit=1, show_progress="minimal")
+    redraw_after(page, step.launch.click(
+        launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, watched], concurrency_limit=1,
+        show_progress="minimal"))
 
     @guarded
     def enqueue(values: dict):
@@ -227,13 +253,13 @@ def wire(page: Page) -> None:
             return {step.message: f"✗ {error}"}
         return launched(run)
 
-    step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, attached_run],
-                     concurrency_limit=1, show_progress="minimal")
+    redraw_after(page, step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, watched],
+                                        concurrency_limit=1, show_progress="minimal"))
 
     @guarded
-    def stop(run_id: str | None) -> str:
-        run = picked_run(run_id)
-        if run is None:
+    def stop(watched_id: str | None) -> str:
+        run = shown_run(watched_id)
+        if run is None or example_runs.is_example(watched_id):
             return ""
         try:
             runner.stop(run)
@@ -241,12 +267,11 @@ def wire(page: Page) -> None:
             return f"✗ {error}"
         return strings.TRAIN_STOP_REQUESTED.format(id=run.id, grace=runner.STOP_GRACE_S)
 
-    step.stop.click(stop, inputs=attached_run, outputs=step.message)
+    redraw_after(page, step.stop.click(stop, inputs=watched, outputs=step.message))
 
     view = guarded(partial(view_updates, step))
-    step.timer.tick(view, inputs=[attached_run, step.signature], outputs=step.view_outputs(), show_progress="hidden")
-    attached_run.change(lambda run_id: view(run_id, None), inputs=attached_run, outputs=step.view_outputs(),
-                        show_progress="hidden")
+    step.timer.tick(view, inputs=[watched, step.signature], outputs=step.view_outputs(), show_progress="hidden",
+                    **VIEW_QUEUE)
 
     @guarded
     def export_yaml(values: dict) -> dict:
@@ -260,39 +285,44 @@ def wire(page: Page) -> None:
                 step.yaml_download: gr.update(value=config_yaml_file(config), visible=True)}
 
     step.yaml_button.click(export_yaml, inputs=inputs, outputs=[step.yaml, step.yaml_download])
-    probe_box.wire(page, step.probe)
-    page.demo.load(guarded(attach_on_load), outputs=attached_run, show_progress="hidden")
+    probe_box.wire(page, step.probe).then(check, inputs=inputs, outputs=summary_outputs, show_progress="hidden")
+    redraw_after(page, page.demo.load(guarded(on_load), outputs=page.tabs, show_progress="hidden"))
 
 
-def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
-    """Everything the live view shows for the attached run; plots and samples only when their files changed. The
-    timer ticks while the run is live (and once more after it ends, for its last lines)."""
-    run = picked_run(run_id)
+def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
+    """Everything the view shows, from the run folders: the run (shown_run), its state and progress, the busy line
+    and the buttons; its plots and samples when its files changed (or a redraw was asked for: no signature). The
+    timer ticks while a run trains or waits in the queue (the view follows a hand-off), and once more after a change
+    (for the last lines)."""
+    run = shown_run(watched, last_signature[0] if last_signature else None)
+    live = runner.active_run()
+    waiting = bool(run_queue.queued_ids(settings.runs_dir()))
+    page = {step.busy: busy_markdown(live), step.launch: gr.update(interactive=live is None),
+            step.queue: gr.update(visible=live is not None)}
     if run is None:
-        return {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
-                step.stop: gr.update(interactive=False), step.launch: gr.update(interactive=True),
-                step.queue: gr.update(visible=False),
-                step.timer: gr.Timer(active=False), step.signature: None}
+        return page | {step.no_run: gr.update(visible=True), step.live: gr.update(visible=False),
+                       step.stop: gr.update(interactive=False), step.signature: None,
+                       step.timer: gr.Timer(active=live is not None or waiting)}
     events = file_cache.events(run)
     status = run_view.run_status(run, events)
     active = status.state in ACTIVE_STATES
-    live = None
+    example = example_runs.is_example(example_runs.page_id(run))
+    readings = None
     if active and machine.has_gpu():
         recorded = run.read_status()
-        live = (gpu.vram_readings(recorded.gpus, recorded.pid) if recorded.gpus
-                else [gpu.vram_reading(recorded.pid)])
-    updates = {step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
-               step.header: (strings.EXAMPLE_HEADER if example_runs.is_example(run_id) else "") + status.header,
-               step.state: status.state_text, step.step: status.step_text,
-               step.times: status.times_text,
-               step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
-               step.vram: run_view.vram_bars_html(run_view.gpu_readings_from(events[-1] if events else None, live)),
-               step.error: status.error_text,
-               step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
-               step.stop: gr.update(interactive=active), step.launch: gr.update(interactive=not active),
-               step.queue: gr.update(visible=active and not example_runs.is_example(run_id))}
+        readings = (gpu.vram_readings(recorded.gpus, recorded.pid) if recorded.gpus
+                    else [gpu.vram_reading(recorded.pid)])
+    updates = page | {
+        step.no_run: gr.update(visible=False), step.live: gr.update(visible=True),
+        step.header: (strings.EXAMPLE_HEADER if example else "") + status.header,
+        step.state: status.state_text, step.step: status.step_text, step.times: status.times_text,
+        step.progress: run_view.bar_html(status.fraction, f"{status.fraction:.0%}", "progress-bar"),
+        step.vram: run_view.vram_bars_html(run_view.gpu_readings_from(events[-1] if events else None, readings)),
+        step.error: status.error_text, step.log: gr.update(value=str(run.log_path), visible=run.log_path.is_file()),
+        step.stop: gr.update(interactive=active and not example)}
     signature = files_signature(run) + (status.state,)
-    if last_signature and last_signature[0] == run.id and last_signature[-1] != status.state:
+    if last_signature and len(last_signature) > 1 and last_signature[0] == signature[0] \
+            and last_signature[-1] != status.state:
         # "Launched run …", "Stopping run …": done now. A stop says where it ended (the stopping message alone could
         # come and go between two ticks: a step can be shorter than a tick).
         updates[step.message] = (strings.TRAIN_STOPPED.format(id=run.id, step=run.read_status().step)
@@ -312,9 +342,9 @@ def view_updates(step: TrainStep, run_id: str | None, last_signature) -> dict:
                     step.loss_plot: plot_update(run_view.loss_frame(events), x_range),
                     step.hints: run_view.hints_markdown(events, samples, config) if events else "",
                     step.samples: _samples_update(run_view.samples_frame(samples, weights))}
-    ticking = active or (last_signature is not None and signature != last_signature)
+    changed = last_signature is not None and signature != last_signature
     updates[step.signature] = signature
-    updates[step.timer] = gr.Timer(active=ticking)
+    updates[step.timer] = gr.Timer(active=active or live is not None or waiting or changed)
     return updates
 
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import load_config
 from engine.disk_space import human_size
+from engine.progress_bar import progress_bar
 from engine.runs.folder import RunFolder
 
 CHECKPOINT_CHOICES = ("best", "last")
@@ -85,12 +87,25 @@ def _suffix(run: RunFolder, source: Path) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Adapter and merged model
 
+ZIP_CHUNK = 8 * 2**20
+
+
 def _zip(folder: Path, archive: Path) -> Path:
-    """archive (a .zip) of folder's contents, written whole: a reader never sees half a zip."""
-    tmp_base = archive.with_name(f".{archive.stem}.tmp{os.getpid()}")
-    made = Path(f"{tmp_base}.zip")
+    """archive (a .zip) of folder's contents, written whole: a reader never sees half a zip. A merged model is
+    gigabytes: the bytes written are counted (engine/progress_bar.py)."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    total, done = sum(path.stat().st_size for path in files), 0
+    made = archive.with_name(f".{archive.stem}.tmp{os.getpid()}.zip")
     try:
-        shutil.make_archive(str(tmp_base), "zip", root_dir=folder)
+        with progress_bar(f"zipping {archive.name}", "bytes") as progress, \
+                zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in files:
+                with open(path, "rb") as source, bundle.open(path.relative_to(folder).as_posix(), "w",
+                                                             force_zip64=True) as target:
+                    while chunk := source.read(ZIP_CHUNK):
+                        target.write(chunk)
+                        done += len(chunk)
+                        progress(done, total)
         os.replace(made, archive)
     finally:
         made.unlink(missing_ok=True)

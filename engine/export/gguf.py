@@ -26,6 +26,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from engine.progress_bar import progress_bar
+
 OUTTYPES = ("f16", "q8_0", "q4_k_m")
 ARCHITECTURES = {  # HF architecture -> gguf MODEL_ARCH name
     "LlamaForCausalLM": "LLAMA",
@@ -138,8 +140,10 @@ def _write_gguf(model_dir: Path, path: Path, outtype: str, name: str) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for load, qtype in plans:
-        writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
+    with progress_bar(f"writing {path.name}", "tensors") as progress:
+        for written, (load, qtype) in enumerate(plans, start=1):
+            writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
+            progress(written, len(plans))
     writer.close()
 
 

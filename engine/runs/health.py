@@ -146,7 +146,7 @@ def no_signal_hint(events: list[dict], config: RunConfig | None) -> str | None:
     else:
         advice = (f"Try more completions per question ({generations}), {CURATE}, or rewards that give partial "
                   "credit.")
-    return f"{said}, so GRPO had nothing to learn from them. {advice}"
+    return f"{said}, so training had nothing to learn from them. {advice}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def test_with_a_password_set_the_page_asks_for_it(studio, page):
 
 def test_bound_to_all_interfaces_without_a_password_it_is_never_open(page):
     """No GRPO_STUDIO_PASSWORD on 0.0.0.0 (the image's default): the app makes a password, keeps it in the volume,
-    prints it once, and keeps it across restarts."""
+    keeps it across restarts and prints it on every start, also in the fresh log of a re-created container."""
     container = Container(f"{PREFIX}-nopassword", f"{PREFIX}-nopassword-data", {})
     container.remove()
     try:
@@ -311,6 +311,11 @@ def test_bound_to_all_interfaces_without_a_password_it_is_never_open(page):
         assert container.exec("cat", "/data/cache/login-password").strip() == password  # reused, not made anew
         page.context.clear_cookies()
         sign_in(page, container.url, password, user)
+
+        container.run()  # re-created on the same volume (an update, an .env change, down/up): a fresh log
+        container.wait_healthy()
+        assert re.findall(r"sign in as (\S+) with password (\S+)", container.logs()) == [(user, password)]
+        assert "GRPO Studio on http://localhost:7860" in container.logs()
     finally:
         container.remove()
 
