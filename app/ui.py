@@ -20,7 +20,7 @@ from app.form_state import FormValues, with_preset
 from app.form_widgets import FormWidgets
 from app.steps import data_step, form_memory, model_step, preset_step, results_step, rewards_step, train_step
 from app.steps.model_view import config_or_none
-from app.steps.page import Page
+from app.steps.page import Page, redraw_after
 
 CSS_PATH = Path(__file__).with_name("style.css")
 STEPS = (model_step, preset_step, data_step, rewards_step, train_step, results_step)
@@ -69,8 +69,10 @@ def build_page() -> Page:
         for module in WIRED:
             module.wire(page)
         if example_button is not None:
-            example_button.click(lambda: {page.attached_run: example_ids()[0], tabs: gr.Tabs(selected="train")},
-                                 outputs=[page.attached_run, tabs], show_progress="hidden")
+            # As the Results tab's "Show in the Train view": watch the bundled run, then redraw in the ticks' queue.
+            redraw_after(page, example_button.click(
+                lambda: {page.watched_run: example_ids()[0], tabs: gr.Tabs(selected="train")},
+                outputs=[page.watched_run, tabs], show_progress="hidden"))
     return page
 
 

@@ -1114,7 +1114,7 @@ def test_the_cpu_demo_banner_opens_the_bundled_gpu_run(app_dirs, monkeypatch):
     finally:
         machine.gpu_info.cache_clear()
     button = element(page.demo, "cpu-demo-example")
-    opened = handler(page, button, page.attached_run)()
-    assert opened[page.attached_run] == example_ids()[0] and opened[page.tabs].selected == "train"
+    opened = handler(page, button, page.watched_run)()
+    assert opened[page.watched_run] == example_ids()[0] and opened[page.tabs].selected == "train"
     banner = element(page.demo, "cpu-demo-banner").children[0].value
     assert "no run will show a model getting better" in banner
