@@ -13,6 +13,7 @@ drives the running container through the same steps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -48,22 +49,33 @@ if not Path(CHROMIUM).is_file():
 def app_url(tmp_path_factory):
     """The app on a free port, with its runs, uploads and model cache in a temporary folder."""
     root = tmp_path_factory.mktemp("app")
-    env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
-               GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
-               GRPO_STUDIO_PASSWORD="")
-    with app_server(root, env) as server:
+    with app_server(root, app_env(root)) as server:
         yield server.url + "/", root
 
 
-@pytest.fixture(scope="module")
-def page(app_url):
+def app_env(root: Path, **extra: str) -> dict[str, str]:
+    """The app's folders in `root` (the built-in models' cache shared with the tests), and no password."""
+    return dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
+                GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
+                GRPO_STUDIO_PASSWORD="", **extra)
+
+
+@contextlib.contextmanager
+def chromium_page():
+    """One page of Debian's chromium, tall enough for every step: a full-page screenshot then needs no resize, which
+    would redraw the plots."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        # Tall enough for every step: a full-page screenshot then needs no resize, which would redraw the plots.
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page.set_default_timeout(WAIT_MS)
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with chromium_page() as page:
+        yield page
 
 
 def shot(page, name: str) -> None:

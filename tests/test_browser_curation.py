@@ -6,7 +6,6 @@ run trains on that file. Waits on what the page shows, as the walkthrough in tes
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -17,15 +16,13 @@ from app.steps.curation_box import LIMIT_CPU
 
 from tests.app_server import app_server
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TRAIN_WAIT_MS,
-    WAIT_MS,
+    app_env,
     choose,
+    chromium_page,
     fill,
     open_tab,
     shot,
-    sync_api,
     wait_text,
 )
 
@@ -36,21 +33,14 @@ pytestmark = pytest.mark.browser
 def app_url(tmp_path_factory):
     """The app in CPU demo mode (as on a machine without a GPU), its folders in a temporary folder."""
     root = tmp_path_factory.mktemp("app")
-    env = dict(os.environ, GRPO_STUDIO_RUNS_DIR=str(root / "runs"), GRPO_STUDIO_UPLOADS_DIR=str(root / "uploads"),
-               GRPO_STUDIO_CACHE_DIR=os.environ.get("GRPO_STUDIO_CACHE_DIR") or str(root / "cache"),
-               GRPO_STUDIO_PASSWORD="", GRPO_STUDIO_CPU_DEMO="1")
-    with app_server(root, env) as server:
+    with app_server(root, app_env(root, GRPO_STUDIO_CPU_DEMO="1")) as server:
         yield server.url + "/", root
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        page.set_default_timeout(WAIT_MS)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def test_curate_in_the_probe_box_then_train_on_the_learnable_questions(page, app_url):
