@@ -173,6 +173,12 @@ def test_start_with_thought_reaches_rollouts_rewards_adapter_and_eval(runs_dir):
     assert all(e["base"].startswith("<thought>\n") and e["tuned"].startswith("<thought>\n") for e in examples)
 
 
+TOY_PROMPT = ("You are a careful assistant. First think through the problem step by step between {thought_open} and "
+              "{thought_close}. Then give only the final number between {answer_open} and {answer_close}.\nExample:\n"
+              "{thought_open}\nThere are 3 boxes with 4 apples each, so 3 * 4 = 12.\n{thought_close}\n"
+              "{answer_open}12{answer_close}")
+
+
 def test_a_toy_reward_rises_over_30_steps(runs_dir):
     """GRPO really optimises: reward the share of digits in the completion; the random tiny model writes more
     digits after 30 steps (fixed seed, so this is repeatable)."""
@@ -182,7 +188,9 @@ def test_a_toy_reward_rises_over_30_steps(runs_dir):
         "--set", "train.max_completion_length=16", "--set", "train.learning_rate=0.01",
         "--set", "train.warmup_ratio=0", "--set", "train.lr_scheduler_type=constant",
         "--set", "train.max_grad_norm=1.0", "--set", "train.save_steps=1000",
-        "--set", "prompt.start_with_thought=false")  # score only what the model writes
+        "--set", "prompt.start_with_thought=false",  # score only what the model writes
+        # The prompt this test was tuned with, pinned: the random model's 30 steps depend on it, not on the preset's.
+        "--set", "prompt.system_prompt=" + json.dumps(TOY_PROMPT))
     assert result.returncode == 0, result.stdout + result.stderr
     rewards = [e["reward"] for e in only_run(runs_dir).read_events()]
     assert len(rewards) == 30
