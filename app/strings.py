@@ -187,8 +187,8 @@ CURATE_INFO = ("Samples answers to every training question exactly as training w
                "run's generations), scores them with the rewards and keeps the questions it gets right sometimes "
                "but not always: GRPO learns only from those.")
 CURATE_INFO_CPU = " On this CPU only {limit} of the training questions are sampled, so that it ends in minutes."
-CURATE_STARTING = "⏳ Curating: loading {model} (running for {elapsed})."
-CURATE_RUNNING = ("⏳ Curating: sampled {done} of {total} questions × {k} answers with {model} "
+CURATE_STARTING = "◷ Curating: loading {model} (running for {elapsed})."
+CURATE_RUNNING = ("◷ Curating: sampled {done} of {total} questions × {k} answers with {model} "
                   "(running for {elapsed}).")
 CURATE_LEARNABLE = "✓ {counts} — train on those."
 CURATE_NOTHING = "⚠ {summary}."  # engine.curation.summary: the counts and what to try

@@ -1029,7 +1029,7 @@ def test_curation_in_the_probe_box_trains_on_the_learnable_questions(app_dirs):
     curate = handler(page, box.button, box.result)
     updates = curate(values)
     first = next(updates)  # the job is running: a second curation or a probe waits for it
-    assert first[box.result].startswith("⏳ Curating:") and "builtin:tiny" in first[box.result]
+    assert first[box.result].startswith("◷ Curating:") and "builtin:tiny" in first[box.result]
     with pytest.raises(runner.RunnerError, match="A curation is already running"):
         runner.start_curate(form_to_config(form), 4)
     with pytest.raises(runner.RunnerError, match="A curation is already running"):

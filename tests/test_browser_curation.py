@@ -84,7 +84,7 @@ def test_curate_in_the_probe_box_then_train_on_the_learnable_questions(page, app
     open_tab(page, "5 · Train")
     wait_text(page, "#train-summary", "Ready to train")
     page.locator("#train-curate-button").click()
-    wait_text(page, "#train-curate-result", "⏳ Curating:")
+    wait_text(page, "#train-curate-result", "◷ Curating:")
     wait_text(page, "#train-curate-result", "questions are learnable for this model", timeout=TRAIN_WAIT_MS)
     said = page.locator("#train-curate-result").inner_text()
     found = re.search(rf"(\d+) of {LIMIT_CPU} questions are learnable for this model \(too easy: \d+, too hard: \d+\)"

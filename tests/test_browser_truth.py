@@ -13,11 +13,9 @@ from __future__ import annotations
 import pytest
 
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TRAIN_WAIT_MS,
-    WAIT_MS,
     choose,
+    chromium_page,
     open_tab,
     shot,
     sync_api,
@@ -33,12 +31,8 @@ def story(tmp_path_factory):
     """The app and one browser page for the story's two parts (the second goes on from where the first left)."""
     app = App(tmp_path_factory.mktemp("truth"))
     app.start()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        page.set_default_timeout(WAIT_MS)
+    with chromium_page() as page:
         yield app, page, {}
-        browser.close()
     app.stop()
     for run in app.runs().values():  # a failed test must not leave a trainer behind
         trainer = run.trainer()

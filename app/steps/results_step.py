@@ -199,9 +199,10 @@ def wire(page: Page) -> None:
         return updates | details(picked)
 
     refresh_outputs = [step.runs, known_ids, step.pick, step.timer] + details_outputs(step)
-    for event, opened in ((step.tab.select, True), (step.timer.tick, False)):
-        event(guarded(partial(refresh, opened=opened)), inputs=[step.pick, known_ids], outputs=refresh_outputs,
-              show_progress="hidden")
+    step.tab.select(guarded(partial(refresh, opened=True)), inputs=[step.pick, known_ids], outputs=refresh_outputs,
+                    show_progress="hidden")
+    ticked = step.timer.tick(guarded(partial(refresh, opened=False)), inputs=[step.pick, known_ids],
+                             outputs=refresh_outputs, show_progress="hidden")
     step.pick.change(details, inputs=step.pick, outputs=details_outputs(step), show_progress="hidden")
 
     def row_picked(event: gr.SelectData):
@@ -282,8 +283,9 @@ def wire(page: Page) -> None:
                          (step.export_merged_zip, {"merged_zip": True}), (step.export_gguf, {"gguf": True})):
         button.click(with_run(partial(export, **kind)), inputs=[step.pick, step.adapter, step.gguf_type],
                      outputs=[step.message, step.timer] + details_outputs(step))
-    for panel in (run_housekeeping, sample_history, tensorboard_panel):
+    for panel in (run_housekeeping, tensorboard_panel):
         panel.wire(page)
+    sample_history.wire(page, ticked)
 
     @guarded
     def ask(run_id: str | None, question: str, which: str):

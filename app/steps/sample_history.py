@@ -67,7 +67,15 @@ def view(history: SampleHistory, run: RunFolder | None, step: float | None) -> d
             history.shown: state}
 
 
-def wire(page: Page) -> None:
+# One queue for every redraw of the history, so that they land in the order they read the files: a redraw computed
+# from an older samples file (a tab opened before the run logged) never lands after one computed from the newer.
+HISTORY_QUEUE = {"concurrency_id": "sample-history", "concurrency_limit": 1}
+
+
+def wire(page: Page, ticked) -> None:
+    """`ticked`: the runs list's timer refresh. The history's own tick runs after it, so the tick on which the runs
+    list sees the run end (and stops the timer) also reads the run's last samples (CI saw the caption stay on a step
+    read before the run ended, with the timer stopped)."""
     results = page.results
     history = results.history
 
@@ -76,11 +84,11 @@ def wire(page: Page) -> None:
         return view(history, picked_run(run_id), None)
 
     gr.on([results.pick.change, results.tab.select], newest, inputs=results.pick, outputs=history.outputs(),
-          show_progress="hidden")
+          show_progress="hidden", **HISTORY_QUEUE)
     gr.on([history.step.release, history.step.input],
           guarded(lambda run_id, step: view(history, picked_run(run_id), step)),
           inputs=[results.pick, history.step], outputs=history.outputs(), show_progress="hidden",
-          trigger_mode="always_last")
+          trigger_mode="always_last", **HISTORY_QUEUE)
 
     @guarded
     def on_tick(run_id: str | None, shown: dict | None):
@@ -94,5 +102,5 @@ def wire(page: Page) -> None:
         return {history.step: gr.update(maximum=max(steps[-1], steps[0] + 1)),
                 history.shown: shown | {"last": steps[-1]}}
 
-    results.timer.tick(on_tick, inputs=[results.pick, history.shown], outputs=history.outputs(),
-                       show_progress="hidden")
+    ticked.then(on_tick, inputs=[results.pick, history.shown], outputs=history.outputs(), show_progress="hidden",
+                **HISTORY_QUEUE)
