@@ -23,6 +23,7 @@ from engine.checks import DURATION_FACT, CheckReport, check_config
 from engine.config import RunConfig, load_config
 from engine.evaluation import accuracy_metric
 from engine.problems import ConfigError
+from engine.runs import lock as run_lock
 from engine.runs import queue as run_queue
 from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs
 
@@ -296,7 +297,10 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
     (for the last lines)."""
     run = shown_run(watched, last_signature[0] if last_signature else None)
     live = runner.active_run()
-    waiting = bool(run_queue.queued_ids(settings.runs_dir()))
+    # Runs wait in the queue, or the one-run lock is held by a trainer not yet named (a queued run being handed the
+    # GPU): the view keeps ticking, to follow the hand-off.
+    root = settings.runs_dir()
+    waiting = bool(run_queue.queued_ids(root)) or run_lock.active_holder(root) is not None
     page = {step.busy: busy_markdown(live), step.launch: gr.update(interactive=live is None),
             step.queue: gr.update(visible=live is not None)}
     if run is None:
