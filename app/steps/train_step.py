@@ -236,9 +236,10 @@ def wire(page: Page) -> None:
                 else strings.TRAIN_LAUNCHED.format(id=run.id))
         return {step.message: said, watched: None}
 
+    # In the ticks' queue: a tick computed before the trainer started (Launch enabled) must not land after it.
     redraw_after(page, step.launch.click(
-        launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, watched], concurrency_limit=1,
-        show_progress="minimal"))
+        launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, watched], show_progress="minimal",
+        **VIEW_QUEUE))
 
     @guarded
     def enqueue(values: dict):
@@ -255,7 +256,7 @@ def wire(page: Page) -> None:
         return launched(run)
 
     redraw_after(page, step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, watched],
-                                        concurrency_limit=1, show_progress="minimal"))
+                                        show_progress="minimal", **VIEW_QUEUE))
 
     @guarded
     def stop(watched_id: str | None) -> str:
