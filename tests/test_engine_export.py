@@ -108,7 +108,7 @@ def test_gguf_f16_of_a_trained_run_continues_like_the_merged_model(trained_run):
     assert result.returncode == 0, result.stdout + result.stderr
     gguf_path = trained_run.path / "gguf-f16" / f"{trained_run.id}-f16.gguf"
     assert f"zipping {trained_run.id}-adapter.zip" in result.stderr  # progress bars (engine/progress_bar.py)
-    assert f"writing {gguf_path.name}" in result.stderr and "tensors" in result.stderr
+    assert "writing the f16 GGUF" in result.stderr and "26/26" in result.stderr and "tensors" in result.stderr
     assert f"gguf: {gguf_path} (" in result.stdout and "KB)" in result.stdout  # with its size
     merged_dir = trained_run.path / "merged"
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)

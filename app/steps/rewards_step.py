@@ -135,7 +135,7 @@ def wire(page: Page) -> None:
     step, form = page.rewards, page.form
     wire_next(step.next, page.tabs, "train")
     _wire_rows(step, form)
-    _wire_try_it(step, form)
+    _wire_try_it(page, step, form)
     probe_box.wire(page, step.probe)
 
 
@@ -172,7 +172,7 @@ def _wire_rows(step: RewardsStep, form: FormWidgets) -> None:
                         show_progress="hidden")
 
 
-def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
+def _wire_try_it(page: Page, step: RewardsStep, form: FormWidgets) -> None:
     rows_inputs = {form.reward_count} | {c for slot in form.slots for c in slot.value_components()}
     prompt_widgets = [form.system_prompt, form.thought_open, form.thought_close, form.answer_open, form.answer_close]
     data_widgets = {form.data_path, form.prompt_column, form.answer_column, form.answer_pattern}
@@ -195,9 +195,13 @@ def _wire_try_it(step: RewardsStep, form: FormWidgets) -> None:
         return badges + errors + [total, table, row_markdown(row, data.data_path),
                                   strings.TRY_NO_GOLD if row.gold is None else row.gold]
 
-    # No triggers: on page load and on every change of any input (a row field, the prompt tags, the data's file,
-    # columns and regex, the text).
-    gr.on(None, try_it, inputs=try_inputs, outputs=try_outputs, show_progress="hidden", trigger_mode="always_last")
+    # On page load, on every change of a row field, the prompt tags, the text or the data file, and on the user's own
+    # edits of the data's columns and regex: their `change` also fires when the data step refreshes their choices,
+    # and listening to it made the two refresh each other without end (seen in a browser: a call a second, idle).
+    changed = (rows_inputs | set(prompt_widgets)) | {step.completion, step.generated_row, form.data_path}
+    typed = [form.prompt_column.input, form.answer_column.input, form.answer_pattern.input]
+    gr.on([page.demo.load] + [c.change for c in changed] + typed, try_it, inputs=try_inputs, outputs=try_outputs,
+          show_progress="hidden", trigger_mode="always_last")
 
     @guarded
     def generate_one(values: dict):

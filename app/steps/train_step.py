@@ -23,6 +23,7 @@ from engine.checks import DURATION_FACT, CheckReport, check_config
 from engine.config import RunConfig, load_config
 from engine.evaluation import accuracy_metric
 from engine.problems import ConfigError
+from engine.runs import lock as run_lock
 from engine.runs import queue as run_queue
 from engine.runs.folder import ACTIVE_STATES, RunFolder, list_runs
 
@@ -235,9 +236,10 @@ def wire(page: Page) -> None:
                 else strings.TRAIN_LAUNCHED.format(id=run.id))
         return {step.message: said, watched: None}
 
+    # In the ticks' queue: a tick computed before the trainer started (Launch enabled) must not land after it.
     redraw_after(page, step.launch.click(
-        launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, watched], concurrency_limit=1,
-        show_progress="minimal"))
+        launch, inputs=inputs, outputs=summary_outputs + [step.message, step.launch, watched], show_progress="minimal",
+        **VIEW_QUEUE))
 
     @guarded
     def enqueue(values: dict):
@@ -254,7 +256,7 @@ def wire(page: Page) -> None:
         return launched(run)
 
     redraw_after(page, step.queue.click(enqueue, inputs=inputs, outputs=summary_outputs + [step.message, watched],
-                                        concurrency_limit=1, show_progress="minimal"))
+                                        show_progress="minimal", **VIEW_QUEUE))
 
     @guarded
     def stop(watched_id: str | None) -> str:
@@ -296,7 +298,10 @@ def view_updates(step: TrainStep, watched: str | None, last_signature) -> dict:
     (for the last lines)."""
     run = shown_run(watched, last_signature[0] if last_signature else None)
     live = runner.active_run()
-    waiting = bool(run_queue.queued_ids(settings.runs_dir()))
+    # Runs wait in the queue, or the one-run lock is held by a trainer not yet named (a queued run being handed the
+    # GPU): the view keeps ticking, to follow the hand-off.
+    root = settings.runs_dir()
+    waiting = bool(run_queue.queued_ids(root)) or run_lock.active_holder(root) is not None
     page = {step.busy: busy_markdown(live), step.launch: gr.update(interactive=live is None),
             step.queue: gr.update(visible=live is not None)}
     if run is None:

@@ -140,7 +140,7 @@ def _write_gguf(model_dir: Path, path: Path, outtype: str, name: str) -> None:
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    with progress_bar(f"writing {path.name}", "tensors") as progress:
+    with progress_bar(f"writing the {outtype} GGUF", "tensors") as progress:
         for written, (load, qtype) in enumerate(plans, start=1):
             writer.write_tensor_data(gguf.quants.quantize(load(), qtype))
             progress(written, len(plans))
