@@ -159,7 +159,7 @@ def test_format_saturated_while_held_out_accuracy_is_flat_may_be_gaming():
 
 def test_no_signal_in_plain_words_with_what_to_try():
     hint = run_health.no_signal_hint(events(zero_std=0.9), CONFIG)
-    assert hint.startswith("In 9 of every 10 recent question groups every answer got the same score, so GRPO had "
+    assert hint.startswith("In 9 of every 10 recent question groups every answer got the same score, so training had "
                            "nothing to learn from them.")
     assert "more completions per question (train.num_generations, now 8)" in hint and "engine curate" in hint
     assert hint in hint_texts(events(zero_std=0.9), [], CONFIG)

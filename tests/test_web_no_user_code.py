@@ -66,6 +66,7 @@ def test_an_uploaded_python_file_never_runs_from_try_it_or_launch(app, tmp_path)
         assert "python" in text and "\n" not in text.strip(), (api_name, text)
     assert not marker.exists()
     assert not (root / "runs").exists() or not any((root / "runs").iterdir())
-    # The app is still up and scores a normal completion.
-    event, data = call(client, "try_it", {})
-    assert event == "complete" and "Total: 4" in data
+    # The app is still up and scores a normal completion: the right answer to the data's first row (gold 16).
+    right = "<thought>\nThe question's own numbers give 16.\n</thought>\n<answer>16</answer>"
+    event, data = call(client, "try_it", {"try-completion": right})
+    assert event == "complete" and "Total: 4" in data, data
