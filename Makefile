@@ -32,7 +32,9 @@ run: $(STAMP)
 # Lint first (ruff, settings in pyproject.toml), then the tests on three workers: each test file stays in one worker
 # (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once. Three on two cores:
 # the tests spend much of their time waiting on trainer subprocesses and browser pages; even with three, the suite
-# kept 1.5 of the 2 cores busy on average (user+sys 654 s in 428 s of wall time). A fresh clone: 7:43.
+# kept 1.5 of the 2 cores busy on average (user+sys 654 s in 428 s of wall time, 2026-11). With the browser stories
+# of the queue, curation and one-run-per-page (2026-12-07): 15 min on an idle 2-core machine, over the 10 min aimed at;
+# the stories' own waits on trainers are most of it.
 TEST_WORKERS ?= 3
 test: $(STAMP) /usr/bin/chromium
 	$(PY) -m ruff check engine app tests bench docker requirements
