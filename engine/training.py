@@ -224,20 +224,6 @@ def plan_for_this_process(config: RunConfig, backend: backends.Backend, path: st
     return backends.plan_run(config, backend, cuda, shape_for_training(path), free_gib, total_gib)
 
 
-CPU_TRAINER_NICE = 10
-
-
-def _yield_the_cpu() -> None:
-    """On a CPU the trainer takes every core it can get, and the page it was launched from stalls (a click answered in
-    tens of seconds on a 2-core machine, a live run beside it). There it lowers its own priority: on an idle machine it
-    loses nothing, and the page and whatever else the user runs come first. On a GPU it keeps its priority: a starved
-    kernel launcher would leave the GPU idle."""
-    try:
-        os.nice(CPU_TRAINER_NICE)
-    except OSError:  # not allowed here (a container without the right): train at the priority it has
-        pass
-
-
 def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, buffer: SampleBuffer,
                   stop: StopRequest, print_progress=print, grpo_overrides: dict | None = None,
                   resume_step: int | None = None, launch: Launched | None = None):
@@ -250,8 +236,6 @@ def build_trainer(config: RunConfig, run: RunFolder, backend: backends.Backend, 
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(ranks.local_rank())  # each rank its own GPU (CUDA_VISIBLE_DEVICES holds the run's)
-    else:
-        _yield_the_cpu()
     path = model_names.resolve_model_path(config.model.name)
     plan = plan_for_this_process(config, backend, path, cuda)
     loaded = plan.backend.load(config, path, plan.rollout, plan.vllm_share)
