@@ -487,10 +487,11 @@ def train(config: RunConfig, run: RunFolder, resume: bool = False, grpo_override
         _save_adapter(trainer, tokenizer, run)
         # Short of max_steps without a STOP of its own: another rank saw it first.
         state = "stopped" if stop.requested or trainer.state.global_step < trainer.state.max_steps else "completed"
+        # The log's last line before the status: whoever sees the run ended (the page, a test, `watch`) finds it logged.
+        _say(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
         if main:
             run.write_status(state=state, step=trainer.state.global_step, finished=time.time())
             run.stop_path.unlink(missing_ok=True)  # honoured; a later resume must not stop at once
-        _say(f"{state} at step {trainer.state.global_step}; adapter saved to {run.adapter_dir}")
         return state
     except BaseException as error:  # KeyboardInterrupt too: the run folder must say what happened
         return fail(run, error)
