@@ -170,6 +170,9 @@ def test_the_queue_survives_a_restart_and_downloads_come_with_their_sizes(app, p
     app.stop()  # the long run trains on; the queued one waits in the runs folder
     app.start()
     page.goto(app.url, timeout=TRAIN_WAIT_MS)  # a first page load after a start is slow on a busy machine
+    # A run trains, so the loaded page opens the Train tab by itself (train_step.on_load); a tab clicked before that
+    # answer lands is switched back to Train (CI saw the Results tab hidden again on a busy machine).
+    page.wait_for_function("document.querySelector('#tab-train')?.offsetParent !== null", timeout=TRAIN_WAIT_MS)
     open_tab(page, "6 · Results")
     wait_text(page, "#runs-table", "queued #1")
     open_tab(page, "5 · Train")
