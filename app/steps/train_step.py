@@ -104,12 +104,24 @@ def busy_markdown(live: RunFolder | None) -> str:
 
 def shown_run(watched: str | None, last_shown: str | None = None) -> RunFolder | None:
     """The run the Train view shows: the one the user asked to watch while it exists, else the run that trains now,
-    else the one it showed last (a run that just ended stays in view), else the newest."""
-    for run in (picked_run(watched), runner.active_run(), picked_run(last_shown)):
+    else the one it showed last (a run that just ended stays in view) unless a run started after it ended, else the
+    newest."""
+    for run in (picked_run(watched), runner.active_run()):
         if run is not None:
             return run
     runs = list_runs(settings.runs_dir())
-    return runs[0] if runs else None
+    newest, last = (runs[0] if runs else None), picked_run(last_shown)
+    if last is not None and not (newest is not None and newest.path != last.path and _started_after(newest, last)):
+        return last
+    return newest
+
+
+def _started_after(run: RunFolder, ended: RunFolder) -> bool:
+    """`run` began training after `ended` finished: the queue's next run, handed the GPU. A 2-step run can start and
+    end between two ticks of a busy page (CI saw the view stay on the run that handed over)."""
+    status, finished = run.read_status(), ended.read_status().finished
+    began = max((t for t in (status.started, status.session_started) if t is not None), default=None)  # its latest
+    return began is not None and finished is not None and began >= finished
 
 
 def _run_config(run: RunFolder) -> RunConfig | None:
