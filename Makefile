@@ -33,7 +33,7 @@ run: $(STAMP)
 # (--dist loadfile), so a file's shared fixtures (a trained run, a started app) are made once. Three on two cores:
 # the tests spend much of their time waiting on trainer subprocesses and browser pages; even with three, the suite
 # kept 1.5 of the 2 cores busy on average (user+sys 654 s in 428 s of wall time, 2026-11). With the browser stories
-# of the queue, curation and one-run-per-page (2026-12-07): 15 min on an idle 2-core machine, over the 10 min aimed at;
+# of the queue, curation and one-run-per-page (2026-12-07): 15-20 min on an idle 2-core machine, over the 10 aimed at;
 # the stories' own waits on trainers are most of it.
 TEST_WORKERS ?= 3
 test: $(STAMP) /usr/bin/chromium
